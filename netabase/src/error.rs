@@ -1,0 +1,132 @@
+//! The error type shared by every Netabase database operation.
+
+use std::error::Error as StdError;
+
+/// The result of a Netabase database operation.
+pub type DatabaseResult<T> = Result<T, DatabaseError>;
+
+/// What went wrong in a Netabase database operation.
+///
+/// Every variant that concerns one schema names it, so an application that stores several schemas in
+/// one database can tell which one failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DatabaseError {
+    /// A value or key could not be encoded with postcard; usually a hand-written `Serialize` impl
+    /// that returned an error.
+    #[error("cannot encode a `{schema}` {what} with postcard: {source}")]
+    Encode {
+        /// The schema being encoded.
+        schema: &'static str,
+        /// `"value"` or `"key"`.
+        what: &'static str,
+        /// The postcard error.
+        #[source]
+        source: postcard::Error,
+    },
+    /// Bytes that should hold a value or key of a schema do not decode as one. The record was written
+    /// by another schema (or another version of this one), or the bytes are corrupt.
+    #[error(
+        "bytes are not a valid `{schema}` {what}: {source}; the record was written by another \
+         schema or schema version, or it is corrupt"
+    )]
+    Decode {
+        /// The schema the bytes were decoded as.
+        schema: &'static str,
+        /// `"value"` or `"key"`.
+        what: &'static str,
+        /// The postcard error.
+        #[source]
+        source: postcard::Error,
+    },
+    /// Bytes decoded as a complete value or key but more bytes followed. Netabase encodes exactly one
+    /// value per record, so trailing bytes mean the record was not written by this schema.
+    #[error(
+        "bytes hold a `{schema}` {what} followed by {trailing} unexpected trailing bytes; the record \
+         was not written by this schema"
+    )]
+    TrailingBytes {
+        /// The schema the bytes were decoded as.
+        schema: &'static str,
+        /// `"value"` or `"key"`.
+        what: &'static str,
+        /// How many bytes followed the decoded item.
+        trailing: usize,
+    },
+    /// A record key does not start with the schema's prefix `/<namespace>/<name>/`.
+    #[error(
+        "record key {key} does not belong to schema `{schema}` (its keys start with `{prefix}`); \
+         read it with the schema that wrote it"
+    )]
+    WrongSchema {
+        /// The schema that was asked to read the key.
+        schema: &'static str,
+        /// The prefix this schema's keys start with.
+        prefix: String,
+        /// The offending key, escaped for display.
+        key: String,
+    },
+    /// The key of a record and the key computed from its value disagree, so the record claims to be
+    /// stored somewhere other than where its value belongs.
+    #[error(
+        "record key and value of `{schema}` disagree: the key is {record_key} but the value's key \
+         maps to {value_key}; store the value under the key its `#[key]` fields give"
+    )]
+    KeyMismatch {
+        /// The schema of the record.
+        schema: &'static str,
+        /// The record's key, escaped for display.
+        record_key: String,
+        /// The key computed from the value, escaped for display.
+        value_key: String,
+    },
+    /// Two records were asked to be resolved against each other but are stored under different keys.
+    #[error(
+        "cannot resolve a conflict between records of `{schema}` under different keys {local} and \
+         {network}; only records of the same key conflict"
+    )]
+    DifferentKeys {
+        /// The schema of the records.
+        schema: &'static str,
+        /// The local record's key, escaped for display.
+        local: String,
+        /// The network record's key, escaped for display.
+        network: String,
+    },
+    /// A value is larger than the configured limit.
+    #[error(
+        "value of `{schema}` is {size} bytes, over the limit of {max} bytes; store a smaller value \
+         or raise the store's maximum value size"
+    )]
+    ValueTooLarge {
+        /// The schema of the value, or `"<raw record>"` for a record of no known schema.
+        schema: &'static str,
+        /// The encoded size of the value.
+        size: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// The store refused a write because it holds as many records as it is configured to.
+    #[error(
+        "the store holds its maximum of {max} records; remove records or raise the maximum record count"
+    )]
+    MaxRecords {
+        /// The configured limit.
+        max: usize,
+    },
+    /// The underlying storage failed (I/O error, corrupt file, full disk, ...).
+    #[error("storage failed: {0}")]
+    Storage(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+impl DatabaseError {
+    /// Wraps any storage backend error.
+    pub fn storage(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        DatabaseError::Storage(error.into())
+    }
+}
+
+/// Renders key bytes for error messages: printable ASCII as is, everything else as `\xNN`.
+pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
+    format!("\"{}\"", bytes.escape_ascii())
+}

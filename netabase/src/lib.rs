@@ -1,0 +1,72 @@
+//! Netabase: a typed, persistent, distributed database on libp2p's Kademlia DHT.
+//!
+//! Derive [`NetabaseSchema`] on a struct with a `#[key]` field and every value converts directly to
+//! and from a [`kad::Record`]: the record key is `/<namespace>/<schema name>/<postcard key bytes>` and
+//! the record value is exactly the postcard encoding of the value, with nothing added.
+//!
+//! ```
+//! use netabase::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, NetabaseSchema)]
+//! struct Article {
+//!     #[key]
+//!     slug: String,
+//!     body: String,
+//! }
+//!
+//! let article = Article { slug: "hello".into(), body: "first post".into() };
+//! let record: kad::Record = article.clone().try_into()?;
+//! assert!(record.key.as_ref().starts_with(b"/netabase/Article/"));
+//! assert_eq!(Article::try_from(record)?, article);
+//! # Ok::<(), netabase::DatabaseError>(())
+//! ```
+//!
+//! # Map of the crate
+//! - [`NetabaseSchema`] and [`NetabaseSchemaKey`]: the traits (and derives) a schema and its key
+//!   implement; the record format lives in their provided methods.
+//! - [`NetabaseDatabase`] and [`NetabaseDatabaseExt`]: what a store offers; `netabase_store`
+//!   implements them on redb.
+//! - [`ConflictRule`], [`resolve_records`], [`SchemaRegistry`]: deterministic conflict resolution and
+//!   validation of records received from the network.
+//! - [`DatabaseError`]: every error, naming the schema and the cause.
+
+extern crate self as netabase;
+
+mod codec;
+mod conflict;
+mod database;
+mod error;
+mod registry;
+mod schema;
+
+pub use async_trait::async_trait;
+pub use conflict::{
+    Winner, compare_raw_values, compare_values, pick_winner, resolve_records, winner_from,
+};
+pub use database::{NetabaseDatabase, NetabaseDatabaseExt};
+pub use error::{DatabaseError, DatabaseResult};
+pub use libp2p::kad;
+pub use netabase_macros::{NetabaseSchema, NetabaseSchemaKey};
+pub use registry::{Rejection, SchemaInfo, SchemaRegistry, UnknownSchemas, split_record_key};
+pub use schema::{ConflictRule, DEFAULT_NAMESPACE, NetabaseSchema, NetabaseSchemaKey};
+
+/// The traits and derives most programs need: `use netabase::prelude::*;`.
+pub mod prelude {
+    pub use crate::kad;
+    pub use crate::{
+        DatabaseError, DatabaseResult, NetabaseDatabase, NetabaseDatabaseExt, NetabaseSchema,
+        NetabaseSchemaKey,
+    };
+}
+
+/// Paths used by code that `netabase_macros` generates. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::{ConflictRule, DatabaseError, NetabaseSchema, NetabaseSchemaKey};
+    pub use core::cmp::Ordering;
+    pub use core::convert::TryFrom;
+    pub use core::result::Result;
+    pub use libp2p::kad::{Record, RecordKey};
+    pub use serde;
+}

@@ -1,0 +1,296 @@
+//! Schemas known at run time: validation and conflict resolution of records by their key prefix.
+//!
+//! A store or node receives records as bytes; the registry finds each record's schema from its key
+//! prefix `/<namespace>/<name>/` and applies that schema's checks and conflict rule.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::time::Instant;
+
+use libp2p::kad::Record;
+
+use crate::conflict::{Winner, compare_raw_values, compare_values, winner_from};
+use crate::error::{DatabaseError, DatabaseResult};
+use crate::schema::{ConflictRule, NetabaseSchema};
+
+/// The type-erased operations of one registered schema.
+#[derive(Clone, Copy)]
+pub struct SchemaInfo {
+    namespace: &'static str,
+    name: &'static str,
+    rule: ConflictRule,
+    check: fn(&Record) -> DatabaseResult<()>,
+    compare: fn(&[u8], &[u8]) -> DatabaseResult<Ordering>,
+}
+
+impl SchemaInfo {
+    /// The schema's information, taken from its [`NetabaseSchema`] impl.
+    pub fn of<V: NetabaseSchema>() -> Self {
+        SchemaInfo {
+            namespace: V::NAMESPACE,
+            name: V::NAME,
+            rule: V::CONFLICT_RULE,
+            check: |record| V::from_record(record).map(drop),
+            compare: compare_values::<V>,
+        }
+    }
+
+    /// The schema's namespace.
+    pub fn namespace(&self) -> &'static str {
+        self.namespace
+    }
+
+    /// The schema's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The schema's conflict rule.
+    pub fn conflict_rule(&self) -> ConflictRule {
+        self.rule
+    }
+
+    /// Checks that `record` is a well-formed record of this schema: its key belongs to the schema and
+    /// decodes, its value decodes exactly, and the value's key is the record key.
+    pub fn check(&self, record: &Record) -> DatabaseResult<()> {
+        (self.check)(record)
+    }
+
+    /// Orders two encoded values of this schema by its conflict rule, then by byte order.
+    pub fn compare(&self, a: &[u8], b: &[u8]) -> DatabaseResult<Ordering> {
+        (self.compare)(a, b)
+    }
+}
+
+impl std::fmt::Debug for SchemaInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchemaInfo")
+            .field("namespace", &self.namespace)
+            .field("name", &self.name)
+            .field("rule", &self.rule)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an incoming record was not stored.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The key has no `/<namespace>/<name>/` prefix of a registered schema and the registry does not
+    /// accept unknown schemas.
+    #[error("record key has no prefix of a registered schema")]
+    UnknownSchema,
+    /// The record is not a valid record of its schema.
+    #[error("invalid record: {0}")]
+    Invalid(#[source] DatabaseError),
+    /// The value is larger than the limit.
+    #[error("value of {size} bytes is over the limit of {max} bytes")]
+    TooLarge {
+        /// The value's size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The record's expiry has already passed.
+    #[error("record has already expired")]
+    Expired,
+    /// The store holds a value that wins conflict resolution against this one.
+    #[error("record lost conflict resolution against the stored value")]
+    LostConflict,
+}
+
+/// What to do with records whose key has no registered schema prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownSchemas {
+    /// Store them as raw records; conflicts between them resolve by byte order. The default: a node
+    /// keeps serving the records of applications it does not know, so mixed networks stay healthy.
+    #[default]
+    Accept,
+    /// Refuse them with [`Rejection::UnknownSchema`].
+    Reject,
+}
+
+/// The schemas a store or node knows, looked up by record key prefix.
+///
+/// ```
+/// use netabase::prelude::*;
+/// use netabase::SchemaRegistry;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, NetabaseSchema)]
+/// struct Note {
+///     #[key]
+///     id: u32,
+///     text: String,
+/// }
+///
+/// let mut registry = SchemaRegistry::new();
+/// registry.register::<Note>();
+/// let record = Note { id: 1, text: "hi".into() }.to_record()?;
+/// assert_eq!(registry.schema_of(record.key.as_ref()).map(|s| s.name()), Some("Note"));
+/// assert!(registry.validate(&record, 1024, std::time::Instant::now()).is_ok());
+/// # Ok::<(), netabase::DatabaseError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SchemaRegistry {
+    /// Keyed by the schema's record key prefix `/<namespace>/<name>/`.
+    schemas: HashMap<Vec<u8>, SchemaInfo>,
+    unknown: UnknownSchemas,
+}
+
+impl SchemaRegistry {
+    /// An empty registry that accepts records of unknown schemas as raw records.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers schema `V`. Registering a schema twice is harmless.
+    pub fn register<V: NetabaseSchema>(&mut self) -> &mut Self {
+        self.schemas
+            .insert(V::record_prefix(), SchemaInfo::of::<V>());
+        self
+    }
+
+    /// Sets what happens to records of unregistered schemas. Default: [`UnknownSchemas::Accept`].
+    pub fn set_unknown_schemas(&mut self, policy: UnknownSchemas) -> &mut Self {
+        self.unknown = policy;
+        self
+    }
+
+    /// What happens to records of unregistered schemas.
+    pub fn unknown_schemas(&self) -> UnknownSchemas {
+        self.unknown
+    }
+
+    /// The registered schemas.
+    pub fn schemas(&self) -> impl Iterator<Item = &SchemaInfo> {
+        self.schemas.values()
+    }
+
+    /// The registered schema whose prefix `key` starts with, if any.
+    pub fn schema_of(&self, key: &[u8]) -> Option<&SchemaInfo> {
+        let (_, _, key_bytes) = split_record_key(key)?;
+        self.schemas.get(&key[..key.len() - key_bytes.len()])
+    }
+
+    /// Checks an incoming record before it is stored: a registered schema (or unknown schemas
+    /// accepted), value size within `max_value_bytes`, not expired at `now`, and for a registered
+    /// schema a key and value that decode and agree.
+    pub fn validate(
+        &self,
+        record: &Record,
+        max_value_bytes: usize,
+        now: Instant,
+    ) -> Result<(), Rejection> {
+        if record.value.len() > max_value_bytes {
+            return Err(Rejection::TooLarge {
+                size: record.value.len(),
+                max: max_value_bytes,
+            });
+        }
+        if record.is_expired(now) {
+            return Err(Rejection::Expired);
+        }
+        match self.schema_of(record.key.as_ref()) {
+            Some(schema) => schema.check(record).map_err(Rejection::Invalid),
+            None if self.unknown == UnknownSchemas::Accept => Ok(()),
+            None => Err(Rejection::UnknownSchema),
+        }
+    }
+
+    /// Decides between a stored value and an incoming value under the same `key`: the registered
+    /// schema's rule, or byte order for unknown schemas.
+    pub fn pick_winner(
+        &self,
+        key: &[u8],
+        existing: &[u8],
+        incoming: &[u8],
+    ) -> DatabaseResult<Winner> {
+        let order = match self.schema_of(key) {
+            Some(schema) => schema.compare(existing, incoming)?,
+            None => compare_raw_values(existing, incoming),
+        };
+        Ok(winner_from(order))
+    }
+}
+
+/// Splits a record key `/<namespace>/<name>/<key bytes>` into its three parts, or `None` when it
+/// does not have that shape.
+pub fn split_record_key(key: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let rest = key.strip_prefix(b"/")?;
+    let slash = rest.iter().position(|&b| b == b'/')?;
+    let (namespace, rest) = (&rest[..slash], &rest[slash + 1..]);
+    let slash = rest.iter().position(|&b| b == b'/')?;
+    Some((namespace, &rest[..slash], &rest[slash + 1..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_keys_with_slashes_in_key_bytes() {
+        assert_eq!(
+            split_record_key(b"/ns/User/a/b"),
+            Some((&b"ns"[..], &b"User"[..], &b"a/b"[..]))
+        );
+        assert_eq!(
+            split_record_key(b"/ns/User/"),
+            Some((&b"ns"[..], &b"User"[..], &b""[..]))
+        );
+    }
+
+    #[test]
+    fn rejects_keys_without_two_segments() {
+        assert_eq!(split_record_key(b""), None);
+        assert_eq!(split_record_key(b"ns/User/x"), None);
+        assert_eq!(split_record_key(b"/ns"), None);
+        assert_eq!(split_record_key(b"/ns/User"), None);
+    }
+
+    #[test]
+    fn unknown_schemas_follow_the_policy() {
+        let record = Record::new(b"/other/Thing/1".to_vec(), vec![1, 2, 3]);
+        let mut registry = SchemaRegistry::new();
+        assert!(registry.validate(&record, 16, Instant::now()).is_ok());
+        registry.set_unknown_schemas(UnknownSchemas::Reject);
+        assert!(matches!(
+            registry.validate(&record, 16, Instant::now()),
+            Err(Rejection::UnknownSchema)
+        ));
+    }
+
+    #[test]
+    fn size_and_expiry_are_checked_first() {
+        let registry = SchemaRegistry::new();
+        let mut record = Record::new(b"/x/y/z".to_vec(), vec![0; 17]);
+        assert!(matches!(
+            registry.validate(&record, 16, Instant::now()),
+            Err(Rejection::TooLarge { size: 17, max: 16 })
+        ));
+        record.value.truncate(4);
+        let now = Instant::now();
+        record.expires = Some(now);
+        assert!(matches!(
+            registry.validate(&record, 16, now),
+            Err(Rejection::Expired)
+        ));
+    }
+
+    #[test]
+    fn unknown_schemas_resolve_by_byte_order() {
+        let registry = SchemaRegistry::new();
+        assert_eq!(
+            registry.pick_winner(b"/a/b/c", b"abc", b"abd").unwrap(),
+            Winner::Incoming
+        );
+        assert_eq!(
+            registry.pick_winner(b"/a/b/c", b"abd", b"abc").unwrap(),
+            Winner::Existing
+        );
+        assert_eq!(
+            registry.pick_winner(b"/a/b/c", b"abc", b"abc").unwrap(),
+            Winner::Existing
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! The traits a schema and its key implement; `#[derive(NetabaseSchema)]` writes both.
+
+use std::cmp::Ordering;
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use libp2p::kad::{Record, RecordKey};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::codec::{decode_exact, encode_into};
+use crate::error::{DatabaseError, DatabaseResult, escape_bytes};
+
+/// The namespace of record keys when a schema does not set `#[netabase(namespace = "...")]`.
+pub const DEFAULT_NAMESPACE: &str = "netabase";
+
+/// The key of a schema: what identifies one value, encoded with postcard into the record key.
+///
+/// `#[derive(NetabaseSchema)]` generates a key type for each schema; `#[derive(NetabaseSchemaKey)]`
+/// implements this trait for a key type of your own (use it with `#[netabase(key = MyKey, key_fn =
+/// path)]`). A key type holds no schema information: the schema supplies the record key prefix, so
+/// one key type may serve several schemas.
+pub trait NetabaseSchemaKey:
+    Serialize + DeserializeOwned + Clone + Debug + Eq + Hash + Ord + Send + Sync + 'static
+{
+}
+
+/// How a schema resolves two different values stored under the same key.
+///
+/// Every rule picks the greater value under a total order, falling back to comparing the encoded
+/// bytes, so resolution is commutative (the order records arrive in does not matter) and idempotent
+/// (resolving a value with itself changes nothing): replicas that saw the same records converge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConflictRule {
+    /// The value whose postcard encoding is lexicographically greater wins. The default.
+    ByteOrder,
+    /// The value with the higher `#[version]` field wins; equal versions fall back to byte order.
+    Version,
+    /// The schema's `#[netabase(resolver = path)]` orders the values; ties fall back to byte order.
+    Custom,
+}
+
+/// A type stored in Netabase: serialisable, with a key, and with a name that places its records in
+/// the key space.
+///
+/// Derive it: `#[derive(Serialize, Deserialize, NetabaseSchema)]` on a struct with a `#[key]` field.
+/// The provided methods implement the record format of `docs/record-format.md`; do not override them.
+///
+/// ```
+/// use netabase::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, NetabaseSchema)]
+/// struct User {
+///     #[key]
+///     id: u64,
+///     name: String,
+/// }
+///
+/// let alice = User { id: 7, name: "alice".into() };
+/// let record = alice.to_record()?;
+/// assert_eq!(record.key.as_ref(), b"/netabase/User/\x07");
+/// assert_eq!(User::from_record(&record)?, alice);
+/// # Ok::<(), netabase::DatabaseError>(())
+/// ```
+pub trait NetabaseSchema: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The key that identifies a value of this schema.
+    type Key: NetabaseSchemaKey;
+
+    /// The first segment of this schema's record keys (`netabase` unless the schema sets
+    /// `#[netabase(namespace = "...")]`). Never contains `/`.
+    const NAMESPACE: &'static str;
+
+    /// The schema's name, the second segment of its record keys (the type's name unless the schema
+    /// sets `#[netabase(name = "...")]`). Never contains `/`.
+    const NAME: &'static str;
+
+    /// How this schema resolves conflicts; see [`NetabaseSchema::conflict_order`].
+    const CONFLICT_RULE: ConflictRule = ConflictRule::ByteOrder;
+
+    /// The key of this value.
+    fn key(&self) -> Self::Key;
+
+    /// Orders two values for conflict resolution: the greater wins, and [`Ordering::Equal`] falls
+    /// back to byte order. The default says `Equal` for every pair ([`ConflictRule::ByteOrder`]).
+    fn conflict_order(_a: &Self, _b: &Self) -> Ordering {
+        Ordering::Equal
+    }
+
+    /// The record key prefix of this schema: `/<namespace>/<name>/`.
+    fn record_prefix() -> Vec<u8> {
+        let mut prefix = Vec::with_capacity(Self::NAMESPACE.len() + Self::NAME.len() + 3);
+        push_prefix::<Self>(&mut prefix);
+        prefix
+    }
+
+    /// The postcard encoding of this value: exactly what a record of it carries as its value.
+    fn to_bytes(&self) -> DatabaseResult<Vec<u8>> {
+        encode_into(self, Vec::new(), Self::NAME, "value")
+    }
+
+    /// Decodes a value from exactly `bytes`; trailing bytes are an error.
+    fn from_bytes(bytes: &[u8]) -> DatabaseResult<Self> {
+        decode_exact(bytes, Self::NAME, "value")
+    }
+
+    /// The record key of `key`: the schema prefix followed by the key's postcard encoding.
+    fn record_key(key: &Self::Key) -> DatabaseResult<RecordKey> {
+        record_key_bytes::<Self>(key).map(RecordKey::from)
+    }
+
+    /// Decodes the schema key from a record key, checking that it belongs to this schema.
+    fn key_from_record_key(key: &RecordKey) -> DatabaseResult<Self::Key> {
+        let key_bytes = strip_prefix::<Self>(key.as_ref())?;
+        decode_exact(key_bytes, Self::NAME, "key")
+    }
+
+    /// This value as a Kademlia record: key from [`Self::record_key`], value from
+    /// [`Self::to_bytes`], no publisher and no expiry.
+    fn to_record(&self) -> DatabaseResult<Record> {
+        Ok(Record::new(
+            record_key_bytes::<Self>(&self.key())?,
+            self.to_bytes()?,
+        ))
+    }
+
+    /// Decodes a value from a record, checking that the record key belongs to this schema and is
+    /// the key of the decoded value.
+    fn from_record(record: &Record) -> DatabaseResult<Self> {
+        let key_bytes = strip_prefix::<Self>(record.key.as_ref())?;
+        let value = Self::from_bytes(&record.value)?;
+        let expected = encode_into(&value.key(), Vec::new(), Self::NAME, "key")?;
+        if expected != key_bytes {
+            let mut value_key = Self::record_prefix();
+            value_key.extend_from_slice(&expected);
+            return Err(DatabaseError::KeyMismatch {
+                schema: Self::NAME,
+                record_key: escape_bytes(record.key.as_ref()),
+                value_key: escape_bytes(&value_key),
+            });
+        }
+        Ok(value)
+    }
+}
+
+fn push_prefix<V: NetabaseSchema + ?Sized>(out: &mut Vec<u8>) {
+    out.push(b'/');
+    out.extend_from_slice(V::NAMESPACE.as_bytes());
+    out.push(b'/');
+    out.extend_from_slice(V::NAME.as_bytes());
+    out.push(b'/');
+}
+
+fn record_key_bytes<V: NetabaseSchema + ?Sized>(key: &V::Key) -> DatabaseResult<Vec<u8>> {
+    let mut out = Vec::with_capacity(V::NAMESPACE.len() + V::NAME.len() + 3 + 16);
+    push_prefix::<V>(&mut out);
+    encode_into(key, out, V::NAME, "key")
+}
+
+/// Returns the key bytes after the schema prefix, or [`DatabaseError::WrongSchema`].
+fn strip_prefix<V: NetabaseSchema + ?Sized>(key: &[u8]) -> DatabaseResult<&[u8]> {
+    let wrong = || DatabaseError::WrongSchema {
+        schema: V::NAME,
+        prefix: format!("/{}/{}/", V::NAMESPACE, V::NAME),
+        key: escape_bytes(key),
+    };
+    let rest = key.strip_prefix(b"/").ok_or_else(wrong)?;
+    let rest = rest
+        .strip_prefix(V::NAMESPACE.as_bytes())
+        .ok_or_else(wrong)?;
+    let rest = rest.strip_prefix(b"/").ok_or_else(wrong)?;
+    let rest = rest.strip_prefix(V::NAME.as_bytes()).ok_or_else(wrong)?;
+    rest.strip_prefix(b"/").ok_or_else(wrong)
+}
