@@ -37,6 +37,7 @@ mod codec;
 mod conflict;
 mod database;
 mod error;
+mod node_store;
 mod registry;
 mod schema;
 
@@ -48,6 +49,7 @@ pub use database::{NetabaseDatabase, NetabaseDatabaseExt};
 pub use error::{DatabaseError, DatabaseResult};
 pub use libp2p::kad;
 pub use netabase_macros::{NetabaseSchema, NetabaseSchemaKey};
+pub use node_store::NodeStore;
 pub use registry::{Rejection, SchemaInfo, SchemaRegistry, UnknownSchemas, split_record_key};
 pub use schema::{ConflictRule, DEFAULT_NAMESPACE, NetabaseSchema, NetabaseSchemaKey};
 

@@ -1,0 +1,46 @@
+//! What a Netabase node needs from its record store, beyond kad's `RecordStore`.
+
+use std::time::{Instant, SystemTime};
+
+use libp2p::kad::store::RecordStore;
+use libp2p::kad::{Record, RecordKey};
+
+use crate::error::DatabaseResult;
+use crate::registry::SchemaRegistry;
+
+/// A Kademlia record store a Netabase node can run on: kad's [`RecordStore`] for the swarm, plus the
+/// durable writes, expiry sweeps and republish schedule the node drives.
+///
+/// `netabase_store::RedbStore` implements it on one redb file. The node owns the store inside its
+/// kad behaviour and calls these methods from its event loop.
+pub trait NodeStore: RecordStore + Send + 'static {
+    /// The schemas this store knows; inbound records are validated and resolved with it.
+    fn registry(&self) -> &SchemaRegistry;
+
+    /// Stores a record written by this node's user, replacing any stored value (the user's own
+    /// write is authoritative), and returns once it is durable.
+    fn put_local(&mut self, record: Record) -> DatabaseResult<()>;
+
+    /// The unexpired record under `key`, including writes not yet committed.
+    fn get_local(&self, key: &RecordKey) -> DatabaseResult<Option<Record>>;
+
+    /// Removes the record under `key` and its republish schedule, durably.
+    fn remove_local(&mut self, key: &RecordKey) -> DatabaseResult<()>;
+
+    /// Commits the writes `RecordStore::put` buffered for group commit, durably.
+    fn flush(&mut self) -> DatabaseResult<()>;
+
+    /// Removes every record whose expiry is at or before `now`; returns how many were removed.
+    fn remove_expired(&mut self, now: Instant) -> DatabaseResult<usize>;
+
+    /// Schedules the record under `key` to be republished at `at` (wall-clock, so the schedule
+    /// survives restarts).
+    fn schedule_republish(&mut self, key: &RecordKey, at: SystemTime) -> DatabaseResult<()>;
+
+    /// Up to `limit` records whose republish time is at or before `now`, soonest first.
+    fn due_for_republish(&self, now: SystemTime, limit: usize) -> DatabaseResult<Vec<Record>>;
+
+    /// How many storage errors `RecordStore` methods met and could not return (kad's error type
+    /// has no I/O variant); each was also logged.
+    fn storage_errors(&self) -> u64;
+}
