@@ -71,3 +71,100 @@ pub fn resolve_records<V: NetabaseSchema>(
         Winner::Incoming => network,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ConflictRule;
+    use serde::{Deserialize, Serialize};
+
+    /// A hand-written schema with a version field, so these tests do not depend on the derive.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Doc {
+        id: u8,
+        version: u32,
+        body: String,
+    }
+
+    impl NetabaseSchema for Doc {
+        type Key = u8;
+        const NAMESPACE: &'static str = "test";
+        const NAME: &'static str = "Doc";
+        const CONFLICT_RULE: ConflictRule = ConflictRule::Version;
+
+        fn key(&self) -> u8 {
+            self.id
+        }
+
+        fn conflict_order(a: &Self, b: &Self) -> Ordering {
+            a.version.cmp(&b.version)
+        }
+    }
+
+    fn doc(version: u32, body: &str) -> Record {
+        Doc {
+            id: 1,
+            version,
+            body: body.into(),
+        }
+        .to_record()
+        .unwrap()
+    }
+
+    #[test]
+    fn higher_version_wins_whatever_the_bytes() {
+        // Varint bytes: 200 encodes as [0xc8, 0x01], 300 as [0xac, 0x02].
+        let old = doc(200, "zzz");
+        let new = doc(300, "aaa");
+        assert!(old.value > new.value, "bytes alone would pick the old value");
+        let winner = resolve_records::<Doc>(old.clone(), new.clone()).unwrap();
+        assert_eq!(winner.value, new.value);
+        let winner = resolve_records::<Doc>(new.clone(), old).unwrap();
+        assert_eq!(winner.value, new.value);
+    }
+
+    #[test]
+    fn equal_versions_fall_back_to_byte_order() {
+        let a = doc(3, "apple");
+        let b = doc(3, "banana");
+        assert_eq!(
+            pick_winner::<Doc>(&a.value, &b.value).unwrap(),
+            Winner::Incoming
+        );
+        assert_eq!(
+            pick_winner::<Doc>(&b.value, &a.value).unwrap(),
+            Winner::Existing
+        );
+        assert_eq!(
+            pick_winner::<Doc>(&a.value, &a.value).unwrap(),
+            Winner::Existing
+        );
+    }
+
+    #[test]
+    fn records_of_different_keys_do_not_conflict() {
+        let a = doc(1, "x");
+        let mut b = doc(1, "x");
+        b.key = Doc {
+            id: 2,
+            version: 1,
+            body: "x".into(),
+        }
+        .to_record()
+        .unwrap()
+        .key;
+        assert!(matches!(
+            resolve_records::<Doc>(a, b),
+            Err(DatabaseError::DifferentKeys { schema: "Doc", .. })
+        ));
+    }
+
+    #[test]
+    fn undecodable_values_are_errors_not_winners() {
+        let good = doc(1, "x");
+        assert!(matches!(
+            compare_values::<Doc>(&good.value, &[0xff, 0xff, 0xff]),
+            Err(DatabaseError::Decode { schema: "Doc", .. })
+        ));
+    }
+}

@@ -37,6 +37,7 @@ mod codec;
 mod conflict;
 mod database;
 mod error;
+mod key_impls;
 mod node_store;
 mod registry;
 mod schema;
