@@ -66,10 +66,20 @@ pub mod prelude {
 /// Paths used by code that `netabase_macros` generates. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::schema::DEFAULT_NAMESPACE;
     pub use crate::{ConflictRule, DatabaseError, NetabaseSchema, NetabaseSchemaKey};
     pub use core::cmp::Ordering;
     pub use core::convert::TryFrom;
     pub use core::result::Result;
     pub use libp2p::kad::{Record, RecordKey};
     pub use serde;
+
+    /// Stands in for the key type of a schema whose derive failed, so that the derive's error is
+    /// the only one the user sees. Uninhabited: no value of it ever exists.
+    #[derive(
+        Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+    )]
+    pub enum FallbackKey {}
+
+    impl NetabaseSchemaKey for FallbackKey {}
 }

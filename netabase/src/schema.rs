@@ -144,7 +144,7 @@ pub trait NetabaseSchema: Serialize + DeserializeOwned + Send + Sync + 'static {
     }
 }
 
-fn push_prefix<V: NetabaseSchema + ?Sized>(out: &mut Vec<u8>) {
+fn push_prefix<V: NetabaseSchema>(out: &mut Vec<u8>) {
     out.push(b'/');
     out.extend_from_slice(V::NAMESPACE.as_bytes());
     out.push(b'/');
@@ -152,14 +152,14 @@ fn push_prefix<V: NetabaseSchema + ?Sized>(out: &mut Vec<u8>) {
     out.push(b'/');
 }
 
-fn record_key_bytes<V: NetabaseSchema + ?Sized>(key: &V::Key) -> DatabaseResult<Vec<u8>> {
+fn record_key_bytes<V: NetabaseSchema>(key: &V::Key) -> DatabaseResult<Vec<u8>> {
     let mut out = Vec::with_capacity(V::NAMESPACE.len() + V::NAME.len() + 3 + 16);
     push_prefix::<V>(&mut out);
     encode_into(key, out, V::NAME, "key")
 }
 
 /// Returns the key bytes after the schema prefix, or [`DatabaseError::WrongSchema`].
-fn strip_prefix<V: NetabaseSchema + ?Sized>(key: &[u8]) -> DatabaseResult<&[u8]> {
+fn strip_prefix<V: NetabaseSchema>(key: &[u8]) -> DatabaseResult<&[u8]> {
     let wrong = || DatabaseError::WrongSchema {
         schema: V::NAME,
         prefix: format!("/{}/{}/", V::NAMESPACE, V::NAME),

@@ -1,0 +1,407 @@
+//! Code generation for both derives.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{DeriveInput, Ident};
+
+use crate::ast::{Input, Style};
+use crate::attr::{self, Container};
+use crate::ctxt::Ctxt;
+use crate::fallback;
+use crate::runtime;
+use crate::valid::{self, ConflictPlan, KeyPlan, Schema};
+
+/// `#[derive(NetabaseSchema)]`.
+pub(crate) fn derive_schema(input: &DeriveInput) -> TokenStream {
+    let mut cx = Ctxt::new();
+    let ast = Input::from_ast(&mut cx, input);
+    let schema = valid::check(&mut cx, &ast);
+    let runtime = runtime::path(&mut cx, ast.attrs.krate.as_ref(), &input.ident);
+    match (cx.check(), runtime) {
+        (Ok(()), Some(runtime)) => match &schema.key {
+            Some(key) => schema_impl(&ast, &schema, key, &runtime),
+            // `valid::check` records an error whenever it yields no key plan.
+            None => TokenStream::new(),
+        },
+        (Err(error), Some(runtime)) => fallback::schema(&ast, &schema, &runtime, error),
+        (Err(error), None) => error.to_compile_error(),
+        // `runtime::path` records an error whenever it yields no path.
+        (Ok(()), None) => TokenStream::new(),
+    }
+}
+
+/// `#[derive(NetabaseSchemaKey)]`.
+pub(crate) fn derive_schema_key(input: &DeriveInput) -> TokenStream {
+    let mut cx = Ctxt::new();
+    let attrs = Container::from_attrs(&mut cx, &input.attrs, attr::KEY_OPTIONS);
+    if let syn::Data::Union(data) = &input.data {
+        cx.error_spanned_by(
+            data.union_token,
+            "`NetabaseSchemaKey` cannot be derived for a union: a key is a struct or an enum that \
+             serde can encode",
+        );
+    }
+    for lifetime in input.generics.lifetimes() {
+        cx.error_spanned_by(
+            lifetime,
+            "a key type cannot borrow: keys are decoded from record keys into owned data \
+             (`NetabaseSchemaKey: DeserializeOwned + 'static`); use owned types such as `String`",
+        );
+    }
+    let runtime = runtime::path(&mut cx, attrs.krate.as_ref(), &input.ident);
+    let Some(runtime) = runtime else {
+        return cx
+            .check()
+            .err()
+            .map_or_else(TokenStream::new, |e| e.to_compile_error());
+    };
+    match cx.check() {
+        Ok(()) => schema_key_impl(input, &runtime, false),
+        Err(error) => {
+            let error = error.to_compile_error();
+            let stub = (input.generics.lifetimes().next().is_none())
+                .then(|| schema_key_impl(input, &runtime, true));
+            quote!(#error #stub)
+        }
+    }
+}
+
+/// `impl NetabaseSchemaKey for T {}`, bounded on the supertraits when `T` is generic (and, for a
+/// fallback, always, so that a failed derive adds no errors of its own).
+fn schema_key_impl(input: &DeriveInput, runtime: &TokenStream, deferred: bool) -> TokenStream {
+    let ident = &input.ident;
+    let private = quote!(#runtime::__private);
+    let mut generics = input.generics.clone();
+    let (_, ty_generics, _) = input.generics.split_for_impl();
+    if deferred || !input.generics.params.is_empty() {
+        let workaround = deferred.then(|| quote!(for<'__netabase_workaround>));
+        generics
+            .make_where_clause()
+            .predicates
+            .push(syn::parse_quote! {
+                #workaround #ident #ty_generics: #private::serde::Serialize
+                    + #private::serde::de::DeserializeOwned
+                    + ::core::clone::Clone
+                    + ::core::fmt::Debug
+                    + ::core::cmp::Eq
+                    + ::core::hash::Hash
+                    + ::core::cmp::Ord
+                    + ::core::marker::Send
+                    + ::core::marker::Sync
+                    + 'static
+            });
+    }
+    let (impl_generics, _, where_clause) = generics.split_for_impl();
+    quote! {
+        #[doc(hidden)]
+        const _: () = {
+            #[automatically_derived]
+            impl #impl_generics #private::NetabaseSchemaKey for #ident #ty_generics #where_clause {}
+        };
+    }
+}
+
+/// The full expansion for a schema whose rules hold.
+fn schema_impl(
+    input: &Input<'_>,
+    schema: &Schema<'_>,
+    key: &KeyPlan<'_>,
+    runtime: &TokenStream,
+) -> TokenStream {
+    let ident = input.ident();
+    let private = quote!(#runtime::__private);
+    let generated_key = generated_key(input, key, runtime);
+    let key_ty = key_type(input, key);
+    let key_body = key_body(input, key);
+    let name = &schema.name;
+    let namespace = match &schema.namespace {
+        Some(namespace) => quote!(#namespace),
+        None => quote!(#private::DEFAULT_NAMESPACE),
+    };
+    let (rule, conflict_order) = conflict(&schema.conflict, &private);
+    let record_conversions = record_conversions(ident, &private);
+    quote! {
+        #generated_key
+
+        #[doc(hidden)]
+        const _: () = {
+            #[automatically_derived]
+            impl #private::NetabaseSchema for #ident {
+                type Key = #key_ty;
+                const NAMESPACE: &'static str = #namespace;
+                const NAME: &'static str = #name;
+                const CONFLICT_RULE: #private::ConflictRule = #private::ConflictRule::#rule;
+
+                #[inline]
+                fn key(&self) -> Self::Key {
+                    #key_body
+                }
+
+                #conflict_order
+            }
+
+            #record_conversions
+        };
+    }
+}
+
+/// The name of the key type the derive generates: `{Name}Key`.
+pub(crate) fn key_ident(ident: &Ident) -> Ident {
+    format_ident!("{}Key", ident)
+}
+
+/// The type named by `type Key = ...;`.
+pub(crate) fn key_type(input: &Input<'_>, key: &KeyPlan<'_>) -> TokenStream {
+    match key {
+        KeyPlan::Custom { ty, .. } => quote!(#ty),
+        KeyPlan::Fields { .. } | KeyPlan::Variants { .. } => {
+            let key_ident = key_ident(input.ident());
+            quote!(#key_ident)
+        }
+    }
+}
+
+/// The generated `{Name}Key` type with its `NetabaseSchemaKey` impl and its conversions to and from
+/// `RecordKey`; nothing for a custom key type (orphan rules forbid conversions on it, and several
+/// schemas may share it, so users call `T::record_key` instead).
+pub(crate) fn generated_key(
+    input: &Input<'_>,
+    key: &KeyPlan<'_>,
+    runtime: &TokenStream,
+) -> TokenStream {
+    let private = quote!(#runtime::__private);
+    let ident = input.ident();
+    let vis = &input.original.vis;
+    let key_ident = key_ident(ident);
+    let body = match key {
+        KeyPlan::Custom { .. } => return TokenStream::new(),
+        KeyPlan::Fields { fields, .. } if fields.len() == 1 => {
+            let ty = fields[0].ty;
+            quote!((pub #ty);)
+        }
+        KeyPlan::Fields {
+            style: Style::Named,
+            fields,
+        } => {
+            let fields = fields.iter().map(|field| {
+                let member = &field.member;
+                let ty = field.ty;
+                let doc = format!("The `{}` field of [`{ident}`].", quote!(#member));
+                quote!(#[doc = #doc] pub #member: #ty)
+            });
+            quote!({ #(#fields,)* })
+        }
+        KeyPlan::Fields { fields, .. } => {
+            let types = fields.iter().map(|field| field.ty);
+            quote!(( #(pub #types,)* );)
+        }
+        KeyPlan::Variants { ty, .. } => quote!((pub #ty);),
+    };
+    let doc = format!(
+        "The key of a [`{ident}`]: what identifies one value, encoded into its record key. \
+         Generated by `#[derive(NetabaseSchema)]`."
+    );
+    let serde_crate = quote!(#private::serde).to_string();
+    let conversions = key_conversions(ident, &key_ident, &private);
+    quote! {
+        #[doc = #doc]
+        #[derive(
+            ::core::clone::Clone,
+            ::core::fmt::Debug,
+            ::core::cmp::PartialEq,
+            ::core::cmp::Eq,
+            ::core::hash::Hash,
+            ::core::cmp::PartialOrd,
+            ::core::cmp::Ord,
+            #private::serde::Serialize,
+            #private::serde::Deserialize,
+        )]
+        #[serde(crate = #serde_crate)]
+        #vis struct #key_ident #body
+
+        #[doc(hidden)]
+        const _: () = {
+            #[automatically_derived]
+            impl #private::NetabaseSchemaKey for #key_ident {}
+
+            #conversions
+        };
+    }
+}
+
+/// The body of `fn key(&self) -> Self::Key`.
+fn key_body(input: &Input<'_>, key: &KeyPlan<'_>) -> TokenStream {
+    let key_ident = key_ident(input.ident());
+    let clone = |value: TokenStream| quote!(::core::clone::Clone::clone(#value));
+    match key {
+        KeyPlan::Fields { fields, .. } if fields.len() == 1 => {
+            let member = &fields[0].member;
+            let value = clone(quote!(&self.#member));
+            quote!(#key_ident(#value))
+        }
+        KeyPlan::Fields {
+            style: Style::Named,
+            fields,
+        } => {
+            let members = fields.iter().map(|field| &field.member);
+            let values = fields.iter().map(|field| {
+                let member = &field.member;
+                clone(quote!(&self.#member))
+            });
+            quote!(#key_ident { #(#members: #values,)* })
+        }
+        KeyPlan::Fields { fields, .. } => {
+            let values = fields.iter().map(|field| {
+                let member = &field.member;
+                clone(quote!(&self.#member))
+            });
+            quote!(#key_ident(#(#values,)*))
+        }
+        KeyPlan::Variants { variants, .. } => {
+            let value = clone(quote!(__netabase_key));
+            let arms = variants.iter().map(|(variant, field)| {
+                let variant = variant.ident;
+                let member = &field.member;
+                quote!(Self::#variant { #member: __netabase_key, .. } => #key_ident(#value),)
+            });
+            quote!(match self { #(#arms)* })
+        }
+        KeyPlan::Custom { ty, function } => quote_spanned! {function.span()=>
+            let key_fn: fn(&Self) -> #ty = #function;
+            key_fn(self)
+        },
+    }
+}
+
+/// The `ConflictRule` variant and the `conflict_order` override, if any.
+fn conflict(plan: &ConflictPlan<'_>, private: &TokenStream) -> (Ident, TokenStream) {
+    let rule = |name: &str| Ident::new(name, Span::call_site());
+    let signature = quote!(fn conflict_order(a: &Self, b: &Self) -> #private::Ordering);
+    match plan {
+        ConflictPlan::ByteOrder => (rule("ByteOrder"), TokenStream::new()),
+        ConflictPlan::StructVersion(field) => {
+            let member = &field.member;
+            let compare = quote_spanned! {field.ty.span()=>
+                ::core::cmp::Ord::cmp(&a.#member, &b.#member)
+            };
+            (rule("Version"), quote!(#signature { #compare }))
+        }
+        ConflictPlan::VariantVersion { ty, variants } => {
+            let arms = variants.iter().map(|(variant, field)| {
+                let variant = variant.ident;
+                let member = &field.member;
+                quote!(Self::#variant { #member: __netabase_version, .. } => __netabase_version,)
+            });
+            let compare = quote_spanned! {ty.span()=>
+                ::core::cmp::Ord::cmp(version(a), version(b))
+            };
+            let body = quote! {
+                let version = |value: &Self| -> &#ty { match value { #(#arms)* } };
+                #compare
+            };
+            (rule("Version"), quote!(#signature { #body }))
+        }
+        ConflictPlan::Resolver(path) => {
+            let body = quote_spanned! {path.span()=>
+                let resolver: fn(&Self, &Self) -> #private::Ordering = #path;
+                resolver(a, b)
+            };
+            (rule("Custom"), quote!(#signature { #body }))
+        }
+    }
+}
+
+/// `TryFrom` between the schema (owned and borrowed) and `kad::Record`.
+pub(crate) fn record_conversions(ident: &Ident, private: &TokenStream) -> TokenStream {
+    quote! {
+        #[automatically_derived]
+        impl #private::TryFrom<#ident> for #private::Record {
+            type Error = #private::DatabaseError;
+
+            #[inline]
+            fn try_from(value: #ident) -> #private::Result<Self, Self::Error> {
+                <#ident as #private::NetabaseSchema>::to_record(&value)
+            }
+        }
+
+        #[automatically_derived]
+        impl<'__netabase> #private::TryFrom<&'__netabase #ident> for #private::Record {
+            type Error = #private::DatabaseError;
+
+            #[inline]
+            fn try_from(value: &'__netabase #ident) -> #private::Result<Self, Self::Error> {
+                <#ident as #private::NetabaseSchema>::to_record(value)
+            }
+        }
+
+        #[automatically_derived]
+        impl #private::TryFrom<#private::Record> for #ident {
+            type Error = #private::DatabaseError;
+
+            #[inline]
+            fn try_from(record: #private::Record) -> #private::Result<Self, Self::Error> {
+                <#ident as #private::NetabaseSchema>::from_record(&record)
+            }
+        }
+
+        #[automatically_derived]
+        impl<'__netabase> #private::TryFrom<&'__netabase #private::Record> for #ident {
+            type Error = #private::DatabaseError;
+
+            #[inline]
+            fn try_from(
+                record: &'__netabase #private::Record,
+            ) -> #private::Result<Self, Self::Error> {
+                <#ident as #private::NetabaseSchema>::from_record(record)
+            }
+        }
+    }
+}
+
+/// `TryFrom` between the generated key type (owned and borrowed) and `kad::RecordKey`.
+fn key_conversions(ident: &Ident, key_ident: &Ident, private: &TokenStream) -> TokenStream {
+    quote! {
+        #[automatically_derived]
+        impl #private::TryFrom<#key_ident> for #private::RecordKey {
+            type Error = #private::DatabaseError;
+
+            #[inline]
+            fn try_from(key: #key_ident) -> #private::Result<Self, Self::Error> {
+                <#ident as #private::NetabaseSchema>::record_key(&key)
+            }
+        }
+
+        #[automatically_derived]
+        impl<'__netabase> #private::TryFrom<&'__netabase #key_ident> for #private::RecordKey {
+            type Error = #private::DatabaseError;
+
+            #[inline]
+            fn try_from(key: &'__netabase #key_ident) -> #private::Result<Self, Self::Error> {
+                <#ident as #private::NetabaseSchema>::record_key(key)
+            }
+        }
+
+        #[automatically_derived]
+        impl #private::TryFrom<#private::RecordKey> for #key_ident {
+            type Error = #private::DatabaseError;
+
+            #[inline]
+            fn try_from(key: #private::RecordKey) -> #private::Result<Self, Self::Error> {
+                <#ident as #private::NetabaseSchema>::key_from_record_key(&key)
+            }
+        }
+
+        #[automatically_derived]
+        impl<'__netabase> #private::TryFrom<&'__netabase #private::RecordKey> for #key_ident {
+            type Error = #private::DatabaseError;
+
+            #[inline]
+            fn try_from(
+                key: &'__netabase #private::RecordKey,
+            ) -> #private::Result<Self, Self::Error> {
+                <#ident as #private::NetabaseSchema>::key_from_record_key(key)
+            }
+        }
+    }
+}

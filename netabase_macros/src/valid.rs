@@ -1,0 +1,404 @@
+//! The rules a schema must follow, checked on the model from `ast.rs`, and the plan they yield.
+
+use quote::ToTokens;
+use syn::{Attribute, Ident, LitStr, Path, Type};
+
+use crate::ast::{Data, Field, Input, Style, Variant};
+use crate::attr::{self, Opt};
+use crate::ctxt::Ctxt;
+
+/// What `expand.rs` generates for a schema, once the rules hold.
+pub(crate) struct Schema<'a> {
+    /// The schema name in record keys.
+    pub(crate) name: String,
+    /// The namespace in record keys, or `None` for `netabase::DEFAULT_NAMESPACE`.
+    pub(crate) namespace: Option<String>,
+    /// How the key is computed (`None` when the key rules do not hold).
+    pub(crate) key: Option<KeyPlan<'a>>,
+    /// How conflicts are resolved.
+    pub(crate) conflict: ConflictPlan<'a>,
+}
+
+/// How a schema's key is computed.
+pub(crate) enum KeyPlan<'a> {
+    /// A generated `{Name}Key` holding clones of the struct's `#[key]` fields.
+    Fields {
+        /// Whether the struct's fields are named; the key struct is written the same way.
+        style: Style,
+        /// The `#[key]` fields, in declaration order.
+        fields: Vec<&'a Field<'a>>,
+    },
+    /// A generated newtype `{Name}Key` holding the `#[key]` field every variant carries.
+    Variants {
+        /// The type of the key field, shared by every variant.
+        ty: &'a Type,
+        /// Each variant with its `#[key]` field.
+        variants: Vec<(&'a Variant<'a>, &'a Field<'a>)>,
+    },
+    /// The user's own key type and function: `#[netabase(key = ty, key_fn = function)]`.
+    Custom {
+        /// The key type.
+        ty: &'a Type,
+        /// A `fn(&Self) -> ty`.
+        function: &'a Path,
+    },
+}
+
+/// How a schema resolves conflicts.
+pub(crate) enum ConflictPlan<'a> {
+    /// Byte order only.
+    ByteOrder,
+    /// The struct's `#[version]` field.
+    StructVersion(&'a Field<'a>),
+    /// The `#[version]` field every variant carries, all of one type.
+    VariantVersion {
+        /// The version type.
+        ty: &'a Type,
+        /// Each variant with its `#[version]` field.
+        variants: Vec<(&'a Variant<'a>, &'a Field<'a>)>,
+    },
+    /// `#[netabase(resolver = path)]`.
+    Resolver(&'a Path),
+}
+
+/// Checks every rule on `input`, recording each violation in `cx`.
+pub(crate) fn check<'a>(cx: &mut Ctxt, input: &'a Input<'a>) -> Schema<'a> {
+    let generics_ok = check_generics(cx, input);
+    let name = match &input.attrs.name {
+        Some(opt) => check_segment(cx, opt, "schema name"),
+        None => unraw(input.ident()),
+    };
+    let namespace = input
+        .attrs
+        .namespace
+        .as_ref()
+        .map(|opt| check_segment(cx, opt, "namespace"));
+    let custom = custom_key(cx, input);
+    let key = match &input.data {
+        Data::Struct(style, fields) => struct_key(cx, input, *style, fields, custom),
+        Data::Enum(variants) => enum_key(cx, input, variants, custom),
+        Data::Union(data) => {
+            cx.error_spanned_by(
+                data.union_token,
+                "`NetabaseSchema` cannot be derived for a union: a schema is a struct or an enum",
+            );
+            None
+        }
+    };
+    let conflict = conflict_plan(cx, input);
+    Schema {
+        name,
+        namespace,
+        key: key.filter(|_| generics_ok),
+        conflict,
+    }
+}
+
+/// Generic schemas are rejected: a schema name and its records must describe one concrete type,
+/// but `Foo<u32>` and `Foo<String>` would share one name and decode each other's bytes as garbage.
+fn check_generics(cx: &mut Ctxt, input: &Input<'_>) -> bool {
+    let generics = &input.original.generics;
+    let mut ok = true;
+    for param in &generics.params {
+        ok = false;
+        match param {
+            syn::GenericParam::Lifetime(lifetime) => cx.error_spanned_by(
+                lifetime,
+                "a schema cannot borrow: values are decoded from records into owned data \
+                 (`NetabaseSchema: DeserializeOwned + 'static`); use owned types such as `String` \
+                 instead of `&str`",
+            ),
+            _ => cx.error_spanned_by(
+                param,
+                "`NetabaseSchema` cannot be derived for a generic type: one schema name must \
+                 describe one byte layout, but every instantiation would share it; define a \
+                 concrete struct per instantiation instead",
+            ),
+        }
+    }
+    if let Some(where_clause) = &generics.where_clause
+        && ok
+        && !where_clause.predicates.is_empty()
+    {
+        ok = false;
+        cx.error_spanned_by(
+            where_clause,
+            "`NetabaseSchema` cannot be derived with a `where` clause; a schema is one concrete type",
+        );
+    }
+    ok
+}
+
+/// A name or namespace is a segment of `/<namespace>/<name>/`: not empty and without `/`.
+fn check_segment(cx: &mut Ctxt, opt: &Opt<LitStr>, what: &str) -> String {
+    let value = opt.value.value();
+    if value.is_empty() {
+        cx.error_spanned_by(
+            &opt.value,
+            format!("the {what} must not be empty: it is a segment of record keys `/<namespace>/<name>/`"),
+        );
+    } else if value.contains('/') {
+        cx.error_spanned_by(
+            &opt.value,
+            format!(
+                "the {what} must not contain `/`: it is a segment of record keys \
+                 `/<namespace>/<name>/`, which `/` separates"
+            ),
+        );
+    }
+    value
+}
+
+/// The type's name as written, without a raw identifier's `r#`.
+fn unraw(ident: &Ident) -> String {
+    let name = ident.to_string();
+    match name.strip_prefix("r#") {
+        Some(stripped) => stripped.to_owned(),
+        None => name,
+    }
+}
+
+/// `key = Type` and `key_fn = path` come together.
+fn custom_key<'a>(cx: &mut Ctxt, input: &'a Input<'a>) -> Option<KeyPlan<'a>> {
+    match (&input.attrs.key, &input.attrs.key_fn) {
+        (Some(key), Some(function)) => Some(KeyPlan::Custom {
+            ty: &key.value,
+            function: &function.value,
+        }),
+        (Some(key), None) => {
+            cx.error_spanned_by(
+                &key.keyword,
+                format!(
+                    "`{}` needs `{}`: name the function that computes the key, \
+                     `#[netabase(key = MyKey, key_fn = my_key)]` with `fn my_key(&Self) -> MyKey`",
+                    attr::KEY_TYPE,
+                    attr::KEY_FN
+                ),
+            );
+            None
+        }
+        (None, Some(function)) => {
+            cx.error_spanned_by(
+                &function.keyword,
+                format!(
+                    "`{}` needs `{}`: name the key type the function returns, \
+                     `#[netabase(key = MyKey, key_fn = my_key)]`",
+                    attr::KEY_FN,
+                    attr::KEY_TYPE
+                ),
+            );
+            None
+        }
+        (None, None) => None,
+    }
+}
+
+/// True when `key = ...` or `key_fn = ...` is given, valid or not: `#[key]` fields then conflict,
+/// and a missing `#[key]` is not an error.
+fn has_custom_key(input: &Input<'_>) -> bool {
+    input.attrs.key.is_some() || input.attrs.key_fn.is_some()
+}
+
+/// With a custom key, every `#[key]` is an error.
+fn reject_key_fields<'a>(cx: &mut Ctxt, fields: impl IntoIterator<Item = &'a Field<'a>>) {
+    for field in fields {
+        if let Some(key) = field.key {
+            cx.error_spanned_by(
+                key,
+                format!(
+                    "`#[key]` cannot be combined with `#[netabase({} = ..., {} = ...)]`: the key \
+                     comes either from `#[key]` fields or from the key function; remove one",
+                    attr::KEY_TYPE,
+                    attr::KEY_FN
+                ),
+            );
+        }
+    }
+}
+
+fn struct_key<'a>(
+    cx: &mut Ctxt,
+    input: &'a Input<'a>,
+    style: Style,
+    fields: &'a [Field<'a>],
+    custom: Option<KeyPlan<'a>>,
+) -> Option<KeyPlan<'a>> {
+    if style == Style::Unit {
+        cx.error_spanned_by(
+            input.ident(),
+            "a unit struct has no data to store; a schema needs fields, one of them marked `#[key]`",
+        );
+        return None;
+    }
+    if has_custom_key(input) {
+        reject_key_fields(cx, fields);
+        return custom;
+    }
+    let keys: Vec<&Field<'_>> = fields.iter().filter(|field| field.key.is_some()).collect();
+    if keys.is_empty() {
+        cx.error_spanned_by(
+            input.ident(),
+            "missing `#[key]`: mark the field (or fields, for a composite key) that identify a \
+             value with `#[key]`, or compute the key with `#[netabase(key = MyKey, key_fn = my_key)]`",
+        );
+        return None;
+    }
+    Some(KeyPlan::Fields {
+        style,
+        fields: keys,
+    })
+}
+
+fn enum_key<'a>(
+    cx: &mut Ctxt,
+    input: &'a Input<'a>,
+    variants: &'a [Variant<'a>],
+    custom: Option<KeyPlan<'a>>,
+) -> Option<KeyPlan<'a>> {
+    if variants.is_empty() {
+        cx.error_spanned_by(
+            input.ident(),
+            "an enum without variants has no values to store; add variants, each with a `#[key]` field",
+        );
+        return None;
+    }
+    if has_custom_key(input) {
+        reject_key_fields(cx, variants.iter().flat_map(|variant| &variant.fields));
+        return custom;
+    }
+    let picked = pick_per_variant(cx, variants, |field| field.key, attr::KEY)?;
+    Some(KeyPlan::Variants {
+        ty: picked.ty,
+        variants: picked.fields,
+    })
+}
+
+/// One marked field per variant, all of one type.
+struct PerVariant<'a> {
+    ty: &'a Type,
+    fields: Vec<(&'a Variant<'a>, &'a Field<'a>)>,
+}
+
+/// Finds the field marked `#[marker]` in every variant: each variant must have exactly one, and all
+/// must have the same type (compared by tokens). Returns `None` after recording the errors.
+fn pick_per_variant<'a>(
+    cx: &mut Ctxt,
+    variants: &'a [Variant<'a>],
+    mark: fn(&Field<'a>) -> Option<&'a Attribute>,
+    marker: &str,
+) -> Option<PerVariant<'a>> {
+    let mut ok = true;
+    let mut fields = Vec::with_capacity(variants.len());
+    for variant in variants {
+        let mut marked = variant.fields.iter().filter(|field| mark(field).is_some());
+        let Some(first) = marked.next() else {
+            ok = false;
+            let message = if variant.style == Style::Unit {
+                format!(
+                    "unit variant `{}` has no field to mark `#[{marker}]`; every variant of a \
+                     schema enum needs exactly one `#[{marker}]` field",
+                    variant.ident
+                )
+            } else {
+                format!(
+                    "variant `{}` has no `#[{marker}]` field; every variant of a schema enum needs \
+                     exactly one `#[{marker}]` field",
+                    variant.ident
+                )
+            };
+            cx.error_spanned_by(variant.ident, message);
+            continue;
+        };
+        for extra in marked {
+            ok = false;
+            cx.error_spanned_by(
+                mark(extra),
+                format!(
+                    "variant `{}` has a second `#[{marker}]` field; each variant of a schema enum \
+                     has exactly one (composite keys are supported on structs only)",
+                    variant.ident
+                ),
+            );
+        }
+        fields.push((variant, first));
+    }
+    let (_, first) = fields.first()?;
+    let expected = first.ty;
+    let expected_tokens = tokens(expected);
+    for (variant, field) in &fields[1..] {
+        if tokens(field.ty) != expected_tokens {
+            ok = false;
+            cx.error_spanned_by(
+                field.ty,
+                format!(
+                    "the `#[{marker}]` fields of all variants must have one type: variant `{}` has \
+                     `{}`, but variant `{}` has `{}`",
+                    variant.ident,
+                    tokens(field.ty),
+                    fields[0].0.ident,
+                    expected_tokens
+                ),
+            );
+        }
+    }
+    ok.then_some(PerVariant {
+        ty: expected,
+        fields,
+    })
+}
+
+/// A type as text, for comparing types and naming them in messages.
+fn tokens(ty: &Type) -> String {
+    ty.to_token_stream().to_string()
+}
+
+fn conflict_plan<'a>(cx: &mut Ctxt, input: &'a Input<'a>) -> ConflictPlan<'a> {
+    let version = match &input.data {
+        Data::Struct(_, fields) => struct_version(cx, fields),
+        Data::Enum(variants) => enum_version(cx, variants),
+        Data::Union(_) => None,
+    };
+    match (&input.attrs.resolver, version) {
+        (Some(resolver), Some(version)) => {
+            cx.error_spanned_by(
+                &resolver.keyword,
+                format!(
+                    "`{}` and `#[version]` both decide conflicts; keep one (a resolver can compare \
+                     the version itself)",
+                    attr::RESOLVER
+                ),
+            );
+            version
+        }
+        (Some(resolver), None) => ConflictPlan::Resolver(&resolver.value),
+        (None, Some(version)) => version,
+        (None, None) => ConflictPlan::ByteOrder,
+    }
+}
+
+fn struct_version<'a>(cx: &mut Ctxt, fields: &'a [Field<'a>]) -> Option<ConflictPlan<'a>> {
+    let mut versions = fields.iter().filter(|field| field.version.is_some());
+    let first = versions.next()?;
+    for extra in versions {
+        cx.error_spanned_by(
+            extra.version,
+            "a schema has at most one `#[version]` field; the higher version wins a conflict",
+        );
+    }
+    Some(ConflictPlan::StructVersion(first))
+}
+
+fn enum_version<'a>(cx: &mut Ctxt, variants: &'a [Variant<'a>]) -> Option<ConflictPlan<'a>> {
+    let any = variants
+        .iter()
+        .flat_map(|variant| &variant.fields)
+        .any(|field| field.version.is_some());
+    if !any {
+        return None;
+    }
+    let picked = pick_per_variant(cx, variants, |field| field.version, attr::VERSION)?;
+    Some(ConflictPlan::VariantVersion {
+        ty: picked.ty,
+        variants: picked.fields,
+    })
+}
