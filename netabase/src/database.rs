@@ -43,6 +43,8 @@ where
     }
 
     /// Converts a record of schema `V` to its key and value.
+    // The name and `&self` receiver are the database trait's signature from issue 2.
+    #[allow(clippy::wrong_self_convention)]
     async fn from_record(&self, record: Record) -> DatabaseResult<(K, V)> {
         let value = V::from_record(&record)?;
         Ok((value.key(), value))

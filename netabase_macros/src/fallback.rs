@@ -19,9 +19,11 @@ pub(crate) fn schema(
     let error = error.to_compile_error();
     let ident = input.ident();
     let private = quote!(#runtime::__private);
+    // Deferred like the stub impl's own bound, so the conversions add no errors either.
+    let bound = quote!(where for<'__netabase_workaround> #ident: #private::NetabaseSchema);
     let (generated_key, key_ty) = match &schema.key {
         Some(key @ (KeyPlan::Fields { .. } | KeyPlan::Variants { .. })) => (
-            expand::generated_key(input, key, runtime),
+            expand::generated_key(input, key, runtime, &bound),
             expand::key_type(input, key),
         ),
         // A custom key type may be the mistake itself; the stand-in implements the key trait.
@@ -48,7 +50,7 @@ pub(crate) fn schema(
         .generics
         .params
         .is_empty()
-        .then(|| expand::record_conversions(ident, &private));
+        .then(|| expand::record_conversions(ident, &private, &bound));
 
     quote! {
         #error

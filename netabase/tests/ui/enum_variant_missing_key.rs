@@ -1,0 +1,15 @@
+use netabase::NetabaseSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, NetabaseSchema)]
+enum Event {
+    Created {
+        #[key]
+        id: u64,
+    },
+    Deleted {
+        id: u64,
+    },
+}
+
+fn main() {}

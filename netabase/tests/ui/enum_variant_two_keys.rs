@@ -1,0 +1,14 @@
+use netabase::NetabaseSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, NetabaseSchema)]
+enum Event {
+    Created {
+        #[key]
+        id: u64,
+        #[key]
+        owner: u64,
+    },
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use netabase::NetabaseSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, NetabaseSchema)]
+enum Never {}
+
+fn main() {}

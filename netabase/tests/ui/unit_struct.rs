@@ -1,0 +1,7 @@
+use netabase::NetabaseSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, NetabaseSchema)]
+struct Marker;
+
+fn main() {}
