@@ -1,8 +1,64 @@
-//! redb-backed storage for Netabase.
+//! redb-backed storage for Netabase: one file that is both the typed database of every schema and
+//! libp2p's Kademlia `RecordStore`.
+//!
+//! ```
+//! use netabase_store::prelude::*;
+//! use netabase_store::RedbStore;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, NetabaseSchema)]
+//! struct Note {
+//!     #[key]
+//!     id: u32,
+//!     text: String,
+//! }
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = RedbStore::builder().register::<Note>().create(dir.path().join("notes.redb"))?;
+//! let note = Note { id: 1, text: "hello".into() };
+//! store.put_value(&note)?;
+//! assert_eq!(store.get_value::<Note>(&note.key())?, Some(note.clone()));
+//!
+//! // What the typed API wrote is a plain kad record, and the other way round.
+//! use netabase_store::kad::store::RecordStore;
+//! let record = RecordStore::get(&store, &Note::record_key(&note.key())?).expect("stored");
+//! assert_eq!(record.value, note.to_bytes()?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Map of the crate
+//! - [`RedbStore`]: the store; [`RedbStoreBuilder`] configures [`StoreLimits`], [`Durability`]
+//!   and [`GroupCommit`], the local peer id and the schema registry.
+//! - Trait impls on `RedbStore`: `NetabaseDatabase` and `NetabaseDatabaseExt` for every schema,
+//!   `kad::store::RecordStore`, and `NodeStore` for the node.
+//! - [`RecordScan`]: walks records a page at a time.
+//! - [`OpenError`] and [`StoreError`]: what fails when opening a file and when using it;
+//!   `StoreError` reaches the database traits as `DatabaseError::Storage`.
+//!
+//! `docs/store-layout.md` describes the tables and their invariants, `docs/durability.md` what
+//! each write path guarantees after a crash.
 //!
 //! This crate re-exports everything in `netabase`, so an application may depend on it alone.
 
+mod clock;
+mod config;
+mod database;
+mod entry;
+mod error;
+mod kad_store;
+mod node_store;
+mod providers;
+mod records;
+mod scan;
+mod store;
+mod tables;
+
 pub use netabase::*;
+
+pub use config::{Durability, GroupCommit, StoreLimits};
+pub use error::{OpenError, StoreError};
+pub use scan::{ProvidedIter, RecordScan, RecordsIter};
+pub use store::{RedbStore, RedbStoreBuilder};
 
 #[doc(hidden)]
 pub use netabase::__private;

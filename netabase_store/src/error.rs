@@ -1,0 +1,226 @@
+//! Errors of the store: one enum for opening a file, one for operations on an open store.
+//!
+//! Both convert into [`netabase::DatabaseError::Storage`], so the database traits return them
+//! wrapped; `downcast_ref::<StoreError>()` on the source recovers the detail.
+
+use std::io;
+use std::path::PathBuf;
+
+use netabase::DatabaseError;
+
+/// Why a store could not be opened or created.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The file does not exist; `RedbStore::open` never creates one.
+    #[error("no store at {path}: the file does not exist; use `RedbStore::create` to make one")]
+    NotFound {
+        /// The path that was opened.
+        path: PathBuf,
+    },
+    /// The file exists but is not a redb database (wrong magic number or too short).
+    #[error(
+        "{path} is not a redb database ({source}); open the right file, or move this one away \
+         and create a new store"
+    )]
+    NotADatabase {
+        /// The path that was opened.
+        path: PathBuf,
+        /// What redb reported.
+        #[source]
+        source: io::Error,
+    },
+    /// The file is a redb database but holds tables of another application.
+    #[error(
+        "{path} is a redb database but not a Netabase store (it holds the tables {tables:?} and no \
+         `netabase_meta` table); open the right file"
+    )]
+    NotAStore {
+        /// The path that was opened.
+        path: PathBuf,
+        /// The names of the tables the file holds.
+        tables: Vec<String>,
+    },
+    /// The file is a Netabase store written in a layout version this build cannot read.
+    #[error(
+        "{path} is a Netabase store of layout version {found}, this build reads version {supported}; \
+         open it with a matching netabase_store release"
+    )]
+    UnsupportedLayout {
+        /// The path that was opened.
+        path: PathBuf,
+        /// The layout version recorded in the file.
+        found: u32,
+        /// The layout version this build reads and writes.
+        supported: u32,
+    },
+    /// The file is corrupt: a checksum or structure check failed, or a table has the wrong types.
+    #[error(
+        "{path} is corrupt: {detail}; restore it from a backup, or move it away and create a new \
+         store (peers will send their records again)"
+    )]
+    Corrupted {
+        /// The path that was opened.
+        path: PathBuf,
+        /// What was found to be wrong.
+        detail: String,
+    },
+    /// Another process (or another `RedbStore` in this process) has the file open.
+    #[error(
+        "{path} is already open by another process or another store handle; close it first, or \
+         share one `RedbStore` (it is cheap to clone)"
+    )]
+    Locked {
+        /// The path that was opened.
+        path: PathBuf,
+    },
+    /// The file is in an older redb file format that must be upgraded with redb's tools.
+    #[error(
+        "{path} uses redb file format {version}, which must be upgraded before it can be opened"
+    )]
+    UpgradeRequired {
+        /// The path that was opened.
+        path: PathBuf,
+        /// The file format version found.
+        version: u8,
+    },
+    /// Reading or writing the file failed.
+    #[error("cannot open {path}: {source}")]
+    Io {
+        /// The path that was opened.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// redb failed in another way while opening or initialising the file.
+    #[error("cannot open {path}: {source}")]
+    Redb {
+        /// The path that was opened, or `<memory>` for an in-memory store.
+        path: PathBuf,
+        /// The redb error.
+        #[source]
+        source: redb::Error,
+    },
+}
+
+impl OpenError {
+    pub(crate) fn from_database(path: PathBuf, error: redb::DatabaseError) -> Self {
+        match error {
+            redb::DatabaseError::DatabaseAlreadyOpen => OpenError::Locked { path },
+            redb::DatabaseError::UpgradeRequired(version) => {
+                OpenError::UpgradeRequired { path, version }
+            }
+            redb::DatabaseError::Storage(storage) => Self::from_storage(path, storage),
+            other => OpenError::Redb {
+                path,
+                source: other.into(),
+            },
+        }
+    }
+
+    pub(crate) fn from_storage(path: PathBuf, error: redb::StorageError) -> Self {
+        match error {
+            redb::StorageError::Io(source) if source.kind() == io::ErrorKind::NotFound => {
+                OpenError::NotFound { path }
+            }
+            redb::StorageError::Io(source)
+                if matches!(
+                    source.kind(),
+                    io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                OpenError::NotADatabase { path, source }
+            }
+            redb::StorageError::Io(source) => OpenError::Io { path, source },
+            redb::StorageError::Corrupted(detail) => OpenError::Corrupted { path, detail },
+            other => OpenError::Redb {
+                path,
+                source: other.into(),
+            },
+        }
+    }
+
+    pub(crate) fn from_store(path: PathBuf, error: StoreError) -> Self {
+        match error {
+            StoreError::Storage(storage) => Self::from_storage(path, storage),
+            StoreError::Table(redb::TableError::Storage(storage)) => {
+                Self::from_storage(path, storage)
+            }
+            StoreError::Table(table) => OpenError::Corrupted {
+                path,
+                detail: table.to_string(),
+            },
+            StoreError::Transaction(redb::TransactionError::Storage(storage)) => {
+                Self::from_storage(path, storage)
+            }
+            StoreError::Commit(redb::CommitError::Storage(storage)) => {
+                Self::from_storage(path, storage)
+            }
+            StoreError::CorruptEntry { table, detail, .. } => OpenError::Corrupted {
+                path,
+                detail: format!("table `{table}`: {detail}"),
+            },
+            other => OpenError::Redb {
+                path,
+                source: redb::Error::Corrupted(other.to_string()),
+            },
+        }
+    }
+}
+
+/// What went wrong in an operation on an open store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// redb's storage layer failed: an I/O error, a full disk, or corruption found while reading.
+    #[error("redb storage failed: {0}")]
+    Storage(#[from] redb::StorageError),
+    /// A transaction could not be started.
+    #[error("cannot begin a redb transaction: {0}")]
+    Transaction(#[from] redb::TransactionError),
+    /// A table could not be opened (wrong types means the file was written by something else).
+    #[error("cannot open a redb table: {0}")]
+    Table(#[from] redb::TableError),
+    /// A transaction could not be committed; nothing it wrote was stored.
+    #[error("cannot commit a redb transaction, nothing was written: {0}")]
+    Commit(#[from] redb::CommitError),
+    /// The durability of a transaction could not be set.
+    #[error("cannot set the durability of a redb transaction: {0}")]
+    Durability(#[from] redb::SetDurabilityError),
+    /// An entry of a store table does not have the layout `docs/store-layout.md` describes; the
+    /// file was damaged or written by an incompatible program.
+    #[error("corrupt entry in table `{table}` under key {key}: {detail}")]
+    CorruptEntry {
+        /// The table holding the entry.
+        table: &'static str,
+        /// The entry's key, escaped for display.
+        key: String,
+        /// What is wrong with it.
+        detail: &'static str,
+    },
+    /// A peer id or address is too long for the store's layout.
+    #[error("{what} of {len} bytes is longer than the {max} bytes the store layout allows")]
+    TooLong {
+        /// What was too long.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The layout's limit.
+        max: usize,
+    },
+}
+
+impl From<StoreError> for DatabaseError {
+    fn from(error: StoreError) -> Self {
+        DatabaseError::storage(error)
+    }
+}
+
+/// Result of a store operation.
+pub(crate) type StoreResult<T> = Result<T, StoreError>;
+
+/// Renders key bytes for error messages: printable ASCII as is, everything else as `\xNN`.
+pub(crate) fn escape(bytes: &[u8]) -> String {
+    format!("\"{}\"", bytes.escape_ascii())
+}

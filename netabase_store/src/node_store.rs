@@ -1,0 +1,170 @@
+//! `netabase::NodeStore`: the durable writes, sweeps and republish schedule the node drives.
+
+use std::time::{Instant, SystemTime};
+
+use libp2p::kad::{Record, RecordKey};
+use netabase::{DatabaseError, DatabaseResult, NodeStore, SchemaRegistry};
+use redb::ReadableTable;
+
+use crate::clock::{Now, system_time_to_unix_ms, unix_ms_to_system_time};
+use crate::error::StoreResult;
+use crate::providers::ProviderTables;
+use crate::records::{NewRecord, RecordTables, WriteError, entry_of, read_record};
+use crate::store::RedbStore;
+use crate::tables;
+
+/// Name used in errors about records of no registered schema.
+pub(crate) const RAW_RECORD: &str = "<raw record>";
+
+impl RedbStore {
+    /// Writes `record` over whatever is stored under its key, with `durability`, after checking
+    /// the size limit and, for a registered schema, that the record decodes.
+    pub(crate) fn overwrite_record(
+        &self,
+        record: &Record,
+        durability: crate::Durability,
+    ) -> DatabaseResult<()> {
+        let limits = self.inner.config.limits;
+        let schema = self.inner.registry.schema_of(record.key.as_ref());
+        if record.value.len() > limits.max_value_bytes {
+            return Err(DatabaseError::ValueTooLarge {
+                schema: schema.map_or(RAW_RECORD, |schema| schema.name()),
+                size: record.value.len(),
+                max: limits.max_value_bytes,
+            });
+        }
+        if let Some(schema) = schema {
+            schema.check(record)?;
+        }
+        let now = Now::read();
+        let (entry, expires_ms) = entry_of(record, &now)?;
+        self.inner
+            .write(durability, |txn| {
+                RecordTables::open(txn)?.overwrite(
+                    &NewRecord {
+                        key: record.key.as_ref(),
+                        entry: &entry,
+                        expires_ms,
+                    },
+                    limits.max_records,
+                    &now,
+                )
+            })
+            .map_err(|error| write_error(error, limits.max_records))
+    }
+
+    /// When the record under `key` is scheduled to be republished, if it is.
+    pub fn republish_time(&self, key: &RecordKey) -> DatabaseResult<Option<SystemTime>> {
+        let read = || -> StoreResult<Option<SystemTime>> {
+            let txn = self.inner.read()?;
+            let republish = txn.open_table(tables::REPUBLISH)?;
+            Ok(republish
+                .get(key.as_ref())?
+                .map(|at| unix_ms_to_system_time(at.value())))
+        };
+        Ok(read()?)
+    }
+
+    /// The unexpired record under `key`.
+    pub(crate) fn read_record(&self, key: &[u8]) -> StoreResult<Option<Record>> {
+        let txn = self.inner.read()?;
+        let records = txn.open_table(tables::RECORDS)?;
+        read_record(&records, key, &Now::read())
+    }
+}
+
+/// A record write error as the database traits return it.
+pub(crate) fn write_error(error: WriteError, max_records: usize) -> DatabaseError {
+    match error {
+        WriteError::MaxRecords => DatabaseError::MaxRecords { max: max_records },
+        WriteError::Store(error) => error.into(),
+    }
+}
+
+impl NodeStore for RedbStore {
+    fn registry(&self) -> &SchemaRegistry {
+        &self.inner.registry
+    }
+
+    fn put_local(&mut self, record: Record) -> DatabaseResult<()> {
+        self.overwrite_record(&record, self.inner.config.user_durability)
+    }
+
+    fn get_local(&self, key: &RecordKey) -> DatabaseResult<Option<Record>> {
+        Ok(self.read_record(key.as_ref())?)
+    }
+
+    fn remove_local(&mut self, key: &RecordKey) -> DatabaseResult<()> {
+        self.inner
+            .write(self.inner.config.user_durability, |txn| {
+                RecordTables::open(txn)?.remove(key.as_ref())
+            })
+            .map(drop)
+            .map_err(DatabaseError::from)
+    }
+
+    fn flush(&mut self) -> DatabaseResult<()> {
+        RedbStore::flush(self)
+    }
+
+    /// Removes the records and provider records whose deadline is at or before `now`; returns how
+    /// many of both were removed.
+    fn remove_expired(&mut self, now: Instant) -> DatabaseResult<usize> {
+        let now_ms = Now::at(now).unix_ms();
+        let removed = self
+            .inner
+            .write(self.inner.config.network_durability, |txn| {
+                let records = RecordTables::open(txn)?.sweep_expired(now_ms, usize::MAX)?;
+                let providers = ProviderTables::open(txn)?.sweep_expired(now_ms, usize::MAX)?;
+                Ok::<_, crate::error::StoreError>(records + providers)
+            })?;
+        if removed > 0 {
+            tracing::debug!(removed, "swept expired records");
+        }
+        Ok(removed)
+    }
+
+    /// Schedules the record under `key` for republishing at `at`. A key with no stored record is
+    /// not scheduled.
+    fn schedule_republish(&mut self, key: &RecordKey, at: SystemTime) -> DatabaseResult<()> {
+        let at_ms = system_time_to_unix_ms(at);
+        self.inner
+            .write(self.inner.config.network_durability, |txn| {
+                let mut tables = RecordTables::open(txn)?;
+                if tables.records.get(key.as_ref())?.is_some() {
+                    tables.schedule(key.as_ref(), at_ms)?;
+                } else {
+                    tracing::debug!(?key, "not scheduling the republish of a record not stored");
+                }
+                Ok::<_, crate::error::StoreError>(())
+            })
+            .map_err(DatabaseError::from)
+    }
+
+    fn due_for_republish(&self, now: SystemTime, limit: usize) -> DatabaseResult<Vec<Record>> {
+        let now_ms = system_time_to_unix_ms(now);
+        let read = || -> StoreResult<Vec<Record>> {
+            let txn = self.inner.read()?;
+            let queue = txn.open_table(tables::REPUBLISH_QUEUE)?;
+            let records = txn.open_table(tables::RECORDS)?;
+            let clock = Now::read();
+            let mut due = Vec::new();
+            for row in queue.range(..(now_ms.saturating_add(1), &[][..]))? {
+                if due.len() >= limit {
+                    break;
+                }
+                let (row, _) = row?;
+                let (_, key) = row.value();
+                if let Some(record) = read_record(&records, key, &clock)? {
+                    due.push(record);
+                }
+            }
+            Ok(due)
+        };
+        Ok(read()?)
+    }
+
+    fn storage_errors(&self) -> u64 {
+        self.storage_error_count()
+    }
+}

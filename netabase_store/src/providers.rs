@@ -1,0 +1,200 @@
+//! Provider records: the `providers` table with its per-key counts, expiry index and the keys the
+//! local node provides.
+
+use libp2p::PeerId;
+use libp2p::kad::{ProviderRecord, RecordKey};
+use redb::{ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
+
+use crate::clock::Now;
+use crate::entry::ProviderEntry;
+use crate::error::StoreResult;
+use crate::records::corrupt;
+use crate::tables;
+
+/// The provider tables of one write transaction.
+pub(crate) struct ProviderTables<'txn> {
+    providers: Table<'txn, (&'static [u8], &'static [u8]), &'static [u8]>,
+    keys: Table<'txn, &'static [u8], u64>,
+    expiry: Table<'txn, (u64, &'static [u8], &'static [u8]), ()>,
+    provided: Table<'txn, (&'static [u8], &'static [u8]), ()>,
+}
+
+/// Why a provider record was not added.
+#[derive(Debug)]
+pub(crate) enum AddError {
+    /// The key is new and the store already has `max_provided_keys` keys with providers.
+    MaxProvidedKeys,
+    /// The store failed.
+    Store(crate::error::StoreError),
+}
+
+impl<E: Into<crate::error::StoreError>> From<E> for AddError {
+    fn from(error: E) -> Self {
+        AddError::Store(error.into())
+    }
+}
+
+impl<'txn> ProviderTables<'txn> {
+    pub(crate) fn open(txn: &'txn WriteTransaction) -> StoreResult<Self> {
+        Ok(ProviderTables {
+            providers: txn.open_table(tables::PROVIDERS)?,
+            keys: txn.open_table(tables::PROVIDER_KEYS)?,
+            expiry: txn.open_table(tables::PROVIDER_EXPIRY)?,
+            provided: txn.open_table(tables::PROVIDED)?,
+        })
+    }
+
+    /// Adds or updates a provider record with `MemoryStore`'s rules: a new key is refused when
+    /// `max_keys` keys already have providers; an existing provider is updated in place; a new
+    /// provider of a key that has `max_per_key` providers is ignored.
+    pub(crate) fn add(
+        &mut self,
+        record: &ProviderRecord,
+        local: Option<&PeerId>,
+        max_keys: usize,
+        max_per_key: usize,
+        now: &Now,
+    ) -> Result<(), AddError> {
+        let key = record.key.as_ref();
+        let provider = record.provider.to_bytes();
+        let count = self.keys.get(key)?.map(|count| count.value());
+        if count.is_none() && self.keys.len()? >= max_keys as u64 {
+            return Err(AddError::MaxProvidedKeys);
+        }
+        let entry = ProviderEntry {
+            expires_ms: record.expires.map(|at| now.instant_to_unix_ms(at)),
+            addresses: record.addresses.clone(),
+        };
+        let old = self.providers.get((key, provider.as_slice()))?.map(|old| {
+            ProviderEntry::decode(old.value())
+                .map(|entry| entry.expires_ms)
+                .unwrap_or(None)
+        });
+        match old {
+            Some(old_expiry) => {
+                if let Some(deadline) = old_expiry {
+                    self.expiry.remove((deadline, key, provider.as_slice()))?;
+                }
+            }
+            None => {
+                let count = count.unwrap_or(0);
+                if count >= max_per_key as u64 {
+                    return Ok(());
+                }
+                self.keys.insert(key, count + 1)?;
+            }
+        }
+        self.providers
+            .insert((key, provider.as_slice()), entry.encode()?.as_slice())?;
+        if let Some(deadline) = entry.expires_ms {
+            self.expiry
+                .insert((deadline, key, provider.as_slice()), ())?;
+        }
+        if local == Some(&record.provider) {
+            self.provided.insert((provider.as_slice(), key), ())?;
+        }
+        Ok(())
+    }
+
+    /// Removes the provider record of `provider` for `key`; returns whether there was one.
+    pub(crate) fn remove(&mut self, key: &[u8], provider: &[u8]) -> StoreResult<bool> {
+        let old_expiry = match self.providers.remove((key, provider))? {
+            Some(old) => ProviderEntry::decode(old.value())
+                .map(|entry| entry.expires_ms)
+                .unwrap_or(None),
+            None => return Ok(false),
+        };
+        if let Some(deadline) = old_expiry {
+            self.expiry.remove((deadline, key, provider))?;
+        }
+        let count = self.keys.get(key)?.map(|count| count.value()).unwrap_or(0);
+        if count <= 1 {
+            self.keys.remove(key)?;
+        } else {
+            self.keys.insert(key, count - 1)?;
+        }
+        self.provided.remove((provider, key))?;
+        Ok(true)
+    }
+
+    /// Removes up to `limit` provider records whose deadline is at or before `now_ms`.
+    pub(crate) fn sweep_expired(&mut self, now_ms: u64, limit: usize) -> StoreResult<usize> {
+        let mut removed = 0;
+        while removed < limit {
+            let due: Vec<(u64, Vec<u8>, Vec<u8>)> = self
+                .expiry
+                .range(..(now_ms.saturating_add(1), &[][..], &[][..]))?
+                .take(1024.min(limit - removed))
+                .map(|row| {
+                    row.map(|(key, _)| {
+                        let (deadline, key, provider) = key.value();
+                        (deadline, key.to_vec(), provider.to_vec())
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            if due.is_empty() {
+                break;
+            }
+            for (deadline, key, provider) in &due {
+                self.expiry
+                    .remove((*deadline, key.as_slice(), provider.as_slice()))?;
+                let current = match self.providers.get((key.as_slice(), provider.as_slice()))? {
+                    Some(entry) => ProviderEntry::decode(entry.value())
+                        .map(|entry| entry.expires_ms)
+                        .unwrap_or(None),
+                    None => None,
+                };
+                if current == Some(*deadline) {
+                    self.remove(key, provider)?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Decodes a provider row into a record, or `None` when it has expired at `now`.
+pub(crate) fn to_provider_record(
+    key: &[u8],
+    provider: &[u8],
+    entry: &[u8],
+    now: &Now,
+) -> StoreResult<Option<ProviderRecord>> {
+    let entry = ProviderEntry::decode(entry).map_err(|detail| corrupt("providers", key, detail))?;
+    let expires = match entry.expires_ms {
+        None => None,
+        Some(deadline) => match now.unix_ms_to_instant(deadline) {
+            Some(at) => Some(at),
+            None => return Ok(None),
+        },
+    };
+    let provider = PeerId::from_bytes(provider)
+        .map_err(|_| corrupt("providers", key, "provider is not a valid peer id"))?;
+    Ok(Some(ProviderRecord {
+        key: RecordKey::from(key.to_vec()),
+        provider,
+        expires,
+        addresses: entry.addresses,
+    }))
+}
+
+/// The unexpired provider records of `key`, ordered by provider peer id bytes.
+pub(crate) fn providers_of(
+    providers: &impl ReadableTable<(&'static [u8], &'static [u8]), &'static [u8]>,
+    key: &[u8],
+    now: &Now,
+) -> StoreResult<Vec<ProviderRecord>> {
+    let mut out = Vec::new();
+    for row in providers.range((key, &[][..])..)? {
+        let (row_key, entry) = row?;
+        let (row_key, provider) = row_key.value();
+        if row_key != key {
+            break;
+        }
+        if let Some(record) = to_provider_record(key, provider, entry.value(), now)? {
+            out.push(record);
+        }
+    }
+    Ok(out)
+}

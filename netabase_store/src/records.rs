@@ -1,0 +1,337 @@
+//! Reading and writing value records, keeping the expiry index and the republish schedule in step
+//! with the `records` table.
+
+use libp2p::PeerId;
+use libp2p::kad::{Record, RecordKey};
+use netabase::Winner;
+use redb::{ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
+
+use crate::clock::Now;
+use crate::entry::{RecordEntry, encode_record};
+use crate::error::{StoreError, StoreResult, escape};
+use crate::tables;
+
+/// How many expired records one sweep step collects before removing them.
+const SWEEP_CHUNK: usize = 1024;
+
+/// The record tables of one write transaction.
+pub(crate) struct RecordTables<'txn> {
+    pub(crate) records: Table<'txn, &'static [u8], &'static [u8]>,
+    pub(crate) expiry: Table<'txn, (u64, &'static [u8]), ()>,
+    pub(crate) republish: Table<'txn, &'static [u8], u64>,
+    pub(crate) republish_queue: Table<'txn, (u64, &'static [u8]), ()>,
+}
+
+/// Why a record was not written.
+#[derive(Debug)]
+pub(crate) enum WriteError {
+    /// Storing it would exceed `max_records`.
+    MaxRecords,
+    /// The store failed.
+    Store(StoreError),
+}
+
+impl<E: Into<StoreError>> From<E> for WriteError {
+    fn from(error: E) -> Self {
+        WriteError::Store(error.into())
+    }
+}
+
+/// What happened to an incoming record that met a stored one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The incoming record was stored.
+    Stored,
+    /// The stored value won; the incoming record was not stored (its later expiry may have been
+    /// taken when the two values are equal).
+    Kept,
+}
+
+/// A record to write, already split into the parts the `records` table stores.
+pub(crate) struct NewRecord<'a> {
+    pub(crate) key: &'a [u8],
+    /// The complete entry (header and value).
+    pub(crate) entry: &'a [u8],
+    pub(crate) expires_ms: Option<u64>,
+}
+
+pub(crate) fn corrupt(table: &'static str, key: &[u8], detail: &'static str) -> StoreError {
+    StoreError::CorruptEntry {
+        table,
+        key: escape(key),
+        detail,
+    }
+}
+
+impl<'txn> RecordTables<'txn> {
+    pub(crate) fn open(txn: &'txn WriteTransaction) -> StoreResult<Self> {
+        Ok(RecordTables {
+            records: txn.open_table(tables::RECORDS)?,
+            expiry: txn.open_table(tables::EXPIRY)?,
+            republish: txn.open_table(tables::REPUBLISH)?,
+            republish_queue: txn.open_table(tables::REPUBLISH_QUEUE)?,
+        })
+    }
+
+    /// Writes `record`, replacing whatever was stored under its key. A new key is refused with
+    /// [`WriteError::MaxRecords`] when the store is full even after sweeping expired records.
+    pub(crate) fn overwrite(
+        &mut self,
+        record: &NewRecord<'_>,
+        max_records: usize,
+        now: &Now,
+    ) -> Result<(), WriteError> {
+        // `None`: the key is new. `Some(expiry)`: the replaced entry's deadline; a damaged entry
+        // is replaced, and its stale index row, if any, is dropped by the sweep that meets it.
+        let previous: Option<Option<u64>> =
+            self.records.insert(record.key, record.entry)?.map(|old| {
+                RecordEntry::decode(old.value())
+                    .map(|entry| entry.expires_ms)
+                    .unwrap_or(None)
+            });
+        if previous.is_none() && self.records.len()? > max_records as u64 {
+            self.sweep_expired(now.unix_ms(), usize::MAX)?;
+            if self.records.len()? > max_records as u64 {
+                return Err(WriteError::MaxRecords);
+            }
+        }
+        let old_expiry = previous.flatten();
+        if old_expiry != record.expires_ms {
+            if let Some(deadline) = old_expiry {
+                self.expiry.remove((deadline, record.key))?;
+            }
+            if let Some(deadline) = record.expires_ms {
+                self.expiry.insert((deadline, record.key), ())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `record` unless the stored value wins under `pick` (given the stored and incoming
+    /// values). Equal values keep the stored record and take the later of the two expiries, so a
+    /// republished record stays alive; an expired stored record always loses.
+    pub(crate) fn resolve(
+        &mut self,
+        record: &NewRecord<'_>,
+        value: &[u8],
+        max_records: usize,
+        now: &Now,
+        pick: impl FnOnce(&[u8], &[u8]) -> Winner,
+    ) -> Result<Outcome, WriteError> {
+        let merged = {
+            let Some(existing) = self.records.get(record.key)? else {
+                self.overwrite(record, max_records, now)?;
+                return Ok(Outcome::Stored);
+            };
+            let Ok(entry) = RecordEntry::decode(existing.value()) else {
+                drop(existing);
+                self.overwrite(record, max_records, now)?;
+                return Ok(Outcome::Stored);
+            };
+            if now.is_expired(entry.expires_ms) {
+                drop(existing);
+                self.overwrite(record, max_records, now)?;
+                return Ok(Outcome::Stored);
+            }
+            if entry.value == value {
+                let later = match (entry.expires_ms, record.expires_ms) {
+                    (None, _) | (_, None) => None,
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                };
+                if later == entry.expires_ms {
+                    return Ok(Outcome::Kept);
+                }
+                let publisher = entry.publisher_id().unwrap_or(None);
+                Some((
+                    encode_record(later, publisher.as_ref(), entry.value)?,
+                    later,
+                ))
+            } else {
+                match pick(entry.value, value) {
+                    Winner::Existing => return Ok(Outcome::Kept),
+                    Winner::Incoming => None,
+                }
+            }
+        };
+        match merged {
+            Some((entry, expires_ms)) => {
+                self.overwrite(
+                    &NewRecord {
+                        key: record.key,
+                        entry: &entry,
+                        expires_ms,
+                    },
+                    max_records,
+                    now,
+                )?;
+                Ok(Outcome::Kept)
+            }
+            None => {
+                self.overwrite(record, max_records, now)?;
+                Ok(Outcome::Stored)
+            }
+        }
+    }
+
+    /// Removes the record under `key` with its index row and republish schedule; returns whether
+    /// there was one.
+    pub(crate) fn remove(&mut self, key: &[u8]) -> StoreResult<bool> {
+        let old_expiry = match self.records.remove(key)? {
+            Some(old) => RecordEntry::decode(old.value())
+                .map(|entry| entry.expires_ms)
+                .unwrap_or(None),
+            None => return Ok(false),
+        };
+        if let Some(deadline) = old_expiry {
+            self.expiry.remove((deadline, key))?;
+        }
+        self.unschedule(key)?;
+        Ok(true)
+    }
+
+    /// Removes the republish schedule of `key`, if any.
+    pub(crate) fn unschedule(&mut self, key: &[u8]) -> StoreResult<()> {
+        if let Some(at) = self.republish.remove(key)? {
+            let at = at.value();
+            self.republish_queue.remove((at, key))?;
+        }
+        Ok(())
+    }
+
+    /// Schedules `key` for republishing at `at_ms`, replacing an earlier schedule.
+    pub(crate) fn schedule(&mut self, key: &[u8], at_ms: u64) -> StoreResult<()> {
+        if let Some(old) = self.republish.insert(key, at_ms)? {
+            let old = old.value();
+            self.republish_queue.remove((old, key))?;
+        }
+        self.republish_queue.insert((at_ms, key), ())?;
+        Ok(())
+    }
+
+    /// Removes up to `limit` records whose deadline is at or before `now_ms`, reading only the
+    /// index rows it removes. Returns how many records were removed.
+    pub(crate) fn sweep_expired(&mut self, now_ms: u64, limit: usize) -> StoreResult<usize> {
+        let mut removed = 0;
+        while removed < limit {
+            let due: Vec<(u64, Vec<u8>)> = self
+                .expiry
+                .range(..(now_ms.saturating_add(1), &[][..]))?
+                .take(SWEEP_CHUNK.min(limit - removed))
+                .map(|row| row.map(|(key, _)| (key.value().0, key.value().1.to_vec())))
+                .collect::<Result<_, _>>()?;
+            if due.is_empty() {
+                break;
+            }
+            for (deadline, key) in &due {
+                self.expiry.remove((*deadline, key.as_slice()))?;
+                let current = match self.records.get(key.as_slice())? {
+                    Some(entry) => RecordEntry::decode(entry.value())
+                        .map(|entry| entry.expires_ms)
+                        .unwrap_or(None),
+                    None => None,
+                };
+                // Index rows left by a damaged entry point at nothing current; only a record whose
+                // deadline is this row's is removed.
+                if current == Some(*deadline) {
+                    self.records.remove(key.as_slice())?;
+                    self.unschedule(key)?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Sets the expiry of the record under `key`; returns whether there was one.
+    pub(crate) fn set_expiry(
+        &mut self,
+        key: &[u8],
+        expires_ms: Option<u64>,
+        max_records: usize,
+        now: &Now,
+    ) -> Result<bool, WriteError> {
+        let updated = {
+            let Some(existing) = self.records.get(key)? else {
+                return Ok(false);
+            };
+            let entry = RecordEntry::decode(existing.value())
+                .map_err(|detail| corrupt("records", key, detail))?;
+            if now.is_expired(entry.expires_ms) {
+                return Ok(false);
+            }
+            let publisher = entry
+                .publisher_id()
+                .map_err(|detail| corrupt("records", key, detail))?;
+            encode_record(expires_ms, publisher.as_ref(), entry.value)?
+        };
+        self.overwrite(
+            &NewRecord {
+                key,
+                entry: &updated,
+                expires_ms,
+            },
+            max_records,
+            now,
+        )?;
+        Ok(true)
+    }
+}
+
+/// Decodes an entry of the `records` table into a record, or `None` when it has expired at `now`.
+pub(crate) fn to_record(key: &[u8], entry_bytes: &[u8], now: &Now) -> StoreResult<Option<Record>> {
+    let entry =
+        RecordEntry::decode(entry_bytes).map_err(|detail| corrupt("records", key, detail))?;
+    let expires = match entry.expires_ms {
+        None => None,
+        Some(deadline) => match now.unix_ms_to_instant(deadline) {
+            Some(instant) => Some(instant),
+            None => return Ok(None),
+        },
+    };
+    let publisher = entry
+        .publisher_id()
+        .map_err(|detail| corrupt("records", key, detail))?;
+    Ok(Some(Record {
+        key: RecordKey::from(key.to_vec()),
+        value: entry.value.to_vec(),
+        publisher,
+        expires,
+    }))
+}
+
+/// Reads the unexpired record under `key` from a readable `records` table.
+pub(crate) fn read_record(
+    records: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    key: &[u8],
+    now: &Now,
+) -> StoreResult<Option<Record>> {
+    match records.get(key)? {
+        Some(entry) => to_record(key, entry.value(), now),
+        None => Ok(None),
+    }
+}
+
+/// The entry for `record`, with its deadline as unix ms.
+pub(crate) fn entry_of(record: &Record, now: &Now) -> StoreResult<(Vec<u8>, Option<u64>)> {
+    let expires_ms = record
+        .expires
+        .map(|deadline| now.instant_to_unix_ms(deadline));
+    let entry = encode_record(expires_ms, record.publisher.as_ref(), &record.value)?;
+    Ok((entry, expires_ms))
+}
+
+/// The entry header and value for a typed write, encoding the value straight after the header.
+pub(crate) fn typed_entry<V: netabase::NetabaseSchema>(
+    value: &V,
+    publisher: Option<&PeerId>,
+) -> netabase::DatabaseResult<(Vec<u8>, usize)> {
+    let header = crate::entry::record_header(None, publisher, 64)?;
+    let header_len = header.len();
+    let entry =
+        postcard::to_extend(value, header).map_err(|source| netabase::DatabaseError::Encode {
+            schema: V::NAME,
+            what: "value",
+            source,
+        })?;
+    Ok((entry, header_len))
+}

@@ -1,0 +1,236 @@
+//! Walking the store in pages: each page is read in its own short read transaction, so a walk
+//! over millions of records holds one page in memory and never pins an old snapshot of the file.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::marker::PhantomData;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use libp2p::kad::{ProviderRecord, Record};
+use netabase::DatabaseResult;
+
+use crate::clock::Now;
+use crate::error::StoreResult;
+use crate::providers::to_provider_record;
+use crate::records::to_record;
+use crate::store::Inner;
+use crate::tables;
+
+/// Rows one page may read, per record it returns, before it stops early (when most rows it meets
+/// have expired and await the next sweep).
+const MAX_ROWS_PER_RESULT: usize = 4;
+
+/// An iterator over the unexpired records whose key starts with a prefix, in key order.
+///
+/// It reads the store a page at a time (see
+/// [`RedbStoreBuilder::set_page_size`](crate::RedbStoreBuilder::set_page_size)), each page in its
+/// own read transaction: memory stays flat however large the store is, and writes proceed while a
+/// walk is under way. The walk is not a snapshot: a record written or removed during the walk may
+/// or may not be seen, and each key is returned at most once. A storage error is returned once
+/// and ends the walk.
+pub struct RecordScan {
+    inner: Arc<Inner>,
+    prefix: Vec<u8>,
+    /// The last key read; the next page starts after it.
+    resume_after: Option<Vec<u8>>,
+    page: VecDeque<Record>,
+    done: bool,
+}
+
+impl std::fmt::Debug for RecordScan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordScan")
+            .field("prefix", &self.prefix.escape_ascii().to_string())
+            .field("buffered", &self.page.len())
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RecordScan {
+    pub(crate) fn new(inner: Arc<Inner>, prefix: Vec<u8>) -> Self {
+        RecordScan {
+            inner,
+            prefix,
+            resume_after: None,
+            page: VecDeque::new(),
+            done: false,
+        }
+    }
+
+    /// Reads the next page; returns the records it found (possibly none while not done).
+    fn fetch(&mut self) -> StoreResult<()> {
+        let page_size = self.inner.config.page_size;
+        let txn = self.inner.read()?;
+        let table = txn.open_table(tables::RECORDS)?;
+        let start = match &self.resume_after {
+            Some(last) => Bound::Excluded(last.as_slice()),
+            None => Bound::Included(self.prefix.as_slice()),
+        };
+        let now = Now::read();
+        let mut rows = 0;
+        let mut range = table.range::<&[u8]>((start, Bound::Unbounded))?;
+        loop {
+            let Some(row) = range.next() else {
+                self.done = true;
+                break;
+            };
+            let (key, entry) = row?;
+            let key = key.value();
+            if !key.starts_with(&self.prefix) {
+                self.done = true;
+                break;
+            }
+            rows += 1;
+            self.resume_after = Some(key.to_vec());
+            if let Some(record) = to_record(key, entry.value(), &now)? {
+                self.page.push_back(record);
+            }
+            if self.page.len() >= page_size || rows >= page_size * MAX_ROWS_PER_RESULT {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The next page of at most `page_size` records, or `None` at the end.
+    pub fn next_page(&mut self) -> Option<DatabaseResult<Vec<Record>>> {
+        while self.page.is_empty() && !self.done {
+            if let Err(error) = self.fetch() {
+                self.done = true;
+                return Some(Err(error.into()));
+            }
+        }
+        if self.page.is_empty() {
+            None
+        } else {
+            Some(Ok(self.page.drain(..).collect()))
+        }
+    }
+}
+
+impl Iterator for RecordScan {
+    type Item = DatabaseResult<Record>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.page.is_empty() && !self.done {
+            if let Err(error) = self.fetch() {
+                self.done = true;
+                return Some(Err(error.into()));
+            }
+        }
+        self.page.pop_front().map(Ok)
+    }
+}
+
+/// `RecordStore::records()`: a [`RecordScan`] of the whole store whose storage errors are logged
+/// and counted (see [`RedbStore::storage_error_count`](crate::RedbStore::storage_error_count)),
+/// since kad's iterator cannot return them.
+pub struct RecordsIter<'a> {
+    scan: RecordScan,
+    _store: PhantomData<&'a ()>,
+}
+
+impl<'a> RecordsIter<'a> {
+    pub(crate) fn new(inner: Arc<Inner>) -> Self {
+        RecordsIter {
+            scan: RecordScan::new(inner, Vec::new()),
+            _store: PhantomData,
+        }
+    }
+}
+
+impl<'a> Iterator for RecordsIter<'a> {
+    type Item = Cow<'a, Record>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.scan.next()? {
+            Ok(record) => Some(Cow::Owned(record)),
+            Err(error) => {
+                self.scan.inner.report("RecordStore::records", &error);
+                None
+            }
+        }
+    }
+}
+
+/// `RecordStore::provided()`: the local node's provider records, read a page at a time; storage
+/// errors are logged and counted.
+pub struct ProvidedIter<'a> {
+    inner: Arc<Inner>,
+    local: Option<Vec<u8>>,
+    resume_after: Option<Vec<u8>>,
+    page: VecDeque<ProviderRecord>,
+    done: bool,
+    _store: PhantomData<&'a ()>,
+}
+
+impl<'a> ProvidedIter<'a> {
+    pub(crate) fn new(inner: Arc<Inner>) -> Self {
+        let local = inner.local_peer_id().map(|peer| peer.to_bytes());
+        ProvidedIter {
+            done: local.is_none(),
+            inner,
+            local,
+            resume_after: None,
+            page: VecDeque::new(),
+            _store: PhantomData,
+        }
+    }
+
+    fn fetch(&mut self) -> StoreResult<()> {
+        let Some(local) = self.local.as_deref() else {
+            self.done = true;
+            return Ok(());
+        };
+        let page_size = self.inner.config.page_size;
+        let txn = self.inner.read()?;
+        let provided = txn.open_table(tables::PROVIDED)?;
+        let providers = txn.open_table(tables::PROVIDERS)?;
+        let start = match &self.resume_after {
+            Some(last) => Bound::Excluded((local, last.as_slice())),
+            None => Bound::Included((local, &[][..])),
+        };
+        let now = Now::read();
+        let mut rows = 0;
+        let mut range = provided.range::<(&[u8], &[u8])>((start, Bound::Unbounded))?;
+        loop {
+            let Some(row) = range.next() else {
+                self.done = true;
+                break;
+            };
+            let (row_key, _) = row?;
+            let (peer, key) = row_key.value();
+            if peer != local {
+                self.done = true;
+                break;
+            }
+            rows += 1;
+            self.resume_after = Some(key.to_vec());
+            if let Some(entry) = providers.get((key, local))?
+                && let Some(record) = to_provider_record(key, local, entry.value(), &now)?
+            {
+                self.page.push_back(record);
+            }
+            if self.page.len() >= page_size || rows >= page_size * MAX_ROWS_PER_RESULT {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Iterator for ProvidedIter<'a> {
+    type Item = Cow<'a, ProviderRecord>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.page.is_empty() && !self.done {
+            if let Err(error) = self.fetch() {
+                self.done = true;
+                self.inner.report("RecordStore::provided", &error);
+            }
+        }
+        self.page.pop_front().map(Cow::Owned)
+    }
+}

@@ -1,0 +1,569 @@
+//! `RedbStore`: the shared handle, its builder, opening a file, and the write path with group
+//! commit.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use libp2p::PeerId;
+use netabase::{NetabaseSchema, SchemaRegistry};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTableMetadata, WriteTransaction};
+
+use crate::config::{Durability, GroupCommit, StoreConfig, StoreLimits};
+use crate::error::{OpenError, StoreError, StoreResult};
+use crate::tables;
+
+/// A Netabase store in one redb file: the typed database of every schema and libp2p's Kademlia
+/// `RecordStore`, sharing the same records.
+///
+/// Cloning is cheap (an `Arc`): the node's kad behaviour and the application hold clones of one
+/// store. Open one with [`RedbStore::open`], [`RedbStore::create`], [`RedbStore::in_memory`] or,
+/// for limits, durability, the local peer id and the schema registry, [`RedbStore::builder`].
+///
+/// ```
+/// use netabase_store::RedbStore;
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = RedbStore::create(dir.path().join("node.redb"))?;
+/// assert_eq!(store.record_count()?, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct RedbStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbStore")
+            .field("location", &self.inner.location)
+            .field("limits", &self.inner.config.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) db: Database,
+    pub(crate) config: StoreConfig,
+    pub(crate) registry: SchemaRegistry,
+    local_peer_id: RwLock<Option<PeerId>>,
+    /// Held for the whole of every write transaction, so the group commit bookkeeping always
+    /// matches what redb committed.
+    writer: Mutex<GroupState>,
+    storage_errors: AtomicU64,
+    rejected_records: AtomicU64,
+    flusher: Mutex<Option<Flusher>>,
+    /// The file path, or `<memory>`, for logs and errors.
+    pub(crate) location: PathBuf,
+}
+
+/// The writes committed without an fsync since the last durable commit.
+#[derive(Debug, Default)]
+struct GroupState {
+    pending: usize,
+    oldest: Option<Instant>,
+}
+
+struct Flusher {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+/// Configures and opens a [`RedbStore`]: `RedbStore::builder().set_max_records(10_000).create(path)`.
+#[derive(Debug, Clone, Default)]
+pub struct RedbStoreBuilder {
+    config: StoreConfig,
+    registry: SchemaRegistry,
+    local_peer_id: Option<PeerId>,
+}
+
+impl RedbStoreBuilder {
+    /// A builder with the default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets all limits at once. Default: [`StoreLimits::default`].
+    pub fn set_limits(&mut self, limits: StoreLimits) -> &mut Self {
+        self.config.limits = limits;
+        self
+    }
+
+    /// The most records the store holds. Default: 1 000 000.
+    pub fn set_max_records(&mut self, max: usize) -> &mut Self {
+        self.config.limits.max_records = max;
+        self
+    }
+
+    /// The largest value in bytes (inclusive). Default: 65 536.
+    pub fn set_max_value_bytes(&mut self, max: usize) -> &mut Self {
+        self.config.limits.max_value_bytes = max;
+        self
+    }
+
+    /// The most provider records kept per key. Default: 20.
+    pub fn set_max_providers_per_key(&mut self, max: usize) -> &mut Self {
+        self.config.limits.max_providers_per_key = max;
+        self
+    }
+
+    /// The most distinct keys with provider records. Default: 100 000.
+    pub fn set_max_provided_keys(&mut self, max: usize) -> &mut Self {
+        self.config.limits.max_provided_keys = max;
+        self
+    }
+
+    /// The durability of the application's own writes: the typed `put`, `put_record`,
+    /// `put_records_batch`, `sync_from_network`, `update_record_expiry`, `mark_for_republish`,
+    /// and `NodeStore::put_local` / `remove_local`. Default: [`Durability::Immediate`].
+    pub fn set_user_durability(&mut self, durability: Durability) -> &mut Self {
+        self.config.user_durability = durability;
+        self
+    }
+
+    /// The durability of writes the swarm makes through kad's `RecordStore` (inbound records and
+    /// provider records), expiry sweeps and republish schedules. Default: [`Durability::Grouped`];
+    /// `Immediate` means one fsync per inbound record.
+    pub fn set_network_durability(&mut self, durability: Durability) -> &mut Self {
+        self.config.network_durability = durability;
+        self
+    }
+
+    /// How grouped writes are committed. Default: [`GroupCommit::default`] (100 ms, 512 writes).
+    pub fn set_group_commit(&mut self, group_commit: GroupCommit) -> &mut Self {
+        self.config.group_commit = group_commit;
+        self
+    }
+
+    /// Whether a background thread owned by the store makes grouped writes durable once the group
+    /// commit window has passed, even when no further write or `flush` comes. Without it, the
+    /// window is checked only by the next write and by [`RedbStore::flush`]. The thread stops
+    /// when the last handle of the store is dropped. In-memory stores never start it.
+    /// Default: `true`.
+    pub fn set_background_flush(&mut self, enabled: bool) -> &mut Self {
+        self.config.background_flush = enabled;
+        self
+    }
+
+    /// How many records one read transaction fetches when walking the store
+    /// (`RecordStore::records`, [`RedbStore::scan`], `sync_to_network`). Bounds the memory of a
+    /// walk. Default: 256.
+    pub fn set_page_size(&mut self, records: usize) -> &mut Self {
+        self.config.page_size = records.max(1);
+        self
+    }
+
+    /// redb's page cache in bytes. Default: redb's default (1 GiB, allocated as used).
+    pub fn set_cache_size(&mut self, bytes: usize) -> &mut Self {
+        self.config.cache_size = Some(bytes);
+        self
+    }
+
+    /// Verifies every page's checksum when the file is opened, so a file damaged outside redb
+    /// fails to open with [`OpenError::Corrupted`] instead of failing later. Reads the whole file.
+    /// After a crash redb verifies the file whatever this says. Default: `false`.
+    pub fn set_verify_on_open(&mut self, enabled: bool) -> &mut Self {
+        self.config.verify_on_open = enabled;
+        self
+    }
+
+    /// The local node's peer id: `RecordStore::provided` returns the provider records whose
+    /// provider it is, and typed writes record it as their publisher. Default: none (nothing is
+    /// provided, typed writes have no publisher); [`RedbStore::set_local_peer_id`] sets it later.
+    pub fn set_local_peer_id(&mut self, peer_id: PeerId) -> &mut Self {
+        self.local_peer_id = Some(peer_id);
+        self
+    }
+
+    /// Registers schema `V`: records under its prefix arriving through `RecordStore::put` are
+    /// checked to decode as `V` and resolved by `V`'s conflict rule.
+    pub fn register<V: NetabaseSchema>(&mut self) -> &mut Self {
+        self.registry.register::<V>();
+        self
+    }
+
+    /// Replaces the schema registry. Default: empty, accepting unknown schemas as raw records.
+    pub fn set_registry(&mut self, registry: SchemaRegistry) -> &mut Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Opens the store in an existing file. Fails with [`OpenError::NotFound`] if there is none.
+    pub fn open(&self, path: impl AsRef<Path>) -> Result<RedbStore, OpenError> {
+        let path = path.as_ref().to_path_buf();
+        if !path.exists() {
+            return Err(OpenError::NotFound { path });
+        }
+        let db = self
+            .redb_builder()
+            .open(&path)
+            .map_err(|e| OpenError::from_database(path.clone(), e))?;
+        self.finish(db, path, false)
+    }
+
+    /// Opens the store in `path`, creating the file if it does not exist or is empty.
+    pub fn create(&self, path: impl AsRef<Path>) -> Result<RedbStore, OpenError> {
+        let path = path.as_ref().to_path_buf();
+        let db = self
+            .redb_builder()
+            .create(&path)
+            .map_err(|e| OpenError::from_database(path.clone(), e))?;
+        self.finish(db, path, false)
+    }
+
+    /// A store held in memory with redb's in-memory backend: the same code as a file store,
+    /// gone when the last handle is dropped.
+    pub fn in_memory(&self) -> Result<RedbStore, OpenError> {
+        let path = PathBuf::from("<memory>");
+        let db = self
+            .redb_builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| OpenError::from_database(path.clone(), e))?;
+        self.finish(db, path, true)
+    }
+
+    fn redb_builder(&self) -> redb::Builder {
+        let mut builder = Database::builder();
+        if let Some(bytes) = self.config.cache_size {
+            builder.set_cache_size(bytes);
+        }
+        builder.set_check_integrity_on_open(self.config.verify_on_open);
+        builder
+    }
+
+    fn finish(
+        &self,
+        db: Database,
+        location: PathBuf,
+        in_memory: bool,
+    ) -> Result<RedbStore, OpenError> {
+        initialise(&db).map_err(|e| match e {
+            InitError::Store(e) => OpenError::from_store(location.clone(), e),
+            InitError::NotAStore(tables) => OpenError::NotAStore {
+                path: location.clone(),
+                tables,
+            },
+            InitError::Layout(found) => OpenError::UnsupportedLayout {
+                path: location.clone(),
+                found,
+                supported: tables::LAYOUT_VERSION as u32,
+            },
+        })?;
+        let inner = Arc::new(Inner {
+            db,
+            config: self.config,
+            registry: self.registry.clone(),
+            local_peer_id: RwLock::new(self.local_peer_id),
+            writer: Mutex::new(GroupState::default()),
+            storage_errors: AtomicU64::new(0),
+            rejected_records: AtomicU64::new(0),
+            flusher: Mutex::new(None),
+            location,
+        });
+        let grouped = self.config.network_durability == Durability::Grouped
+            || self.config.user_durability == Durability::Grouped;
+        if grouped && self.config.background_flush && !in_memory {
+            start_flusher(&inner);
+        }
+        tracing::debug!(location = %inner.location.display(), "opened store");
+        Ok(RedbStore { inner })
+    }
+}
+
+enum InitError {
+    Store(StoreError),
+    NotAStore(Vec<String>),
+    Layout(u32),
+}
+
+impl<E: Into<StoreError>> From<E> for InitError {
+    fn from(error: E) -> Self {
+        InitError::Store(error.into())
+    }
+}
+
+/// Checks the layout version and creates any missing table, so readers can open every table.
+fn initialise(db: &Database) -> Result<(), InitError> {
+    use redb::ReadableTable;
+    let txn = db.begin_write()?;
+    {
+        let tables: Vec<String> = txn
+            .list_tables()?
+            .map(|handle| redb::TableHandle::name(&handle).to_string())
+            .collect();
+        let has_meta = tables.iter().any(|name| name == "netabase_meta");
+        if !has_meta && !tables.is_empty() {
+            return Err(InitError::NotAStore(tables));
+        }
+        let mut meta = txn.open_table(tables::META)?;
+        let version = meta
+            .get(tables::LAYOUT_VERSION_KEY)?
+            .map(|guard| guard.value());
+        match version {
+            Some(tables::LAYOUT_VERSION) => {}
+            Some(other) => return Err(InitError::Layout(u32::try_from(other).unwrap_or(u32::MAX))),
+            None => {
+                meta.insert(tables::LAYOUT_VERSION_KEY, tables::LAYOUT_VERSION)?;
+            }
+        }
+        txn.open_table(tables::RECORDS)?;
+        txn.open_table(tables::EXPIRY)?;
+        txn.open_table(tables::REPUBLISH)?;
+        txn.open_table(tables::REPUBLISH_QUEUE)?;
+        txn.open_table(tables::PROVIDERS)?;
+        txn.open_table(tables::PROVIDER_KEYS)?;
+        txn.open_table(tables::PROVIDER_EXPIRY)?;
+        txn.open_table(tables::PROVIDED)?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+impl RedbStore {
+    /// A builder for a store with limits, durability, a local peer id or registered schemas.
+    pub fn builder() -> RedbStoreBuilder {
+        RedbStoreBuilder::new()
+    }
+
+    /// Opens the store in an existing file with the default settings.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        RedbStoreBuilder::new().open(path)
+    }
+
+    /// Opens the store in `path` with the default settings, creating the file if needed.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        RedbStoreBuilder::new().create(path)
+    }
+
+    /// An in-memory store with the default settings (redb's in-memory backend).
+    pub fn in_memory() -> Result<Self, OpenError> {
+        RedbStoreBuilder::new().in_memory()
+    }
+
+    /// The limits this store enforces.
+    pub fn limits(&self) -> StoreLimits {
+        self.inner.config.limits
+    }
+
+    /// The local node's peer id, if set.
+    pub fn local_peer_id(&self) -> Option<PeerId> {
+        *self
+            .inner
+            .local_peer_id
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets the local node's peer id for every handle of this store (see
+    /// [`RedbStoreBuilder::set_local_peer_id`]).
+    pub fn set_local_peer_id(&self, peer_id: PeerId) {
+        *self
+            .inner
+            .local_peer_id
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(peer_id);
+    }
+
+    /// The schemas this store validates and resolves inbound records with.
+    pub fn schema_registry(&self) -> &SchemaRegistry {
+        &self.inner.registry
+    }
+
+    /// How many records the store holds, including expired ones not yet swept.
+    pub fn record_count(&self) -> netabase::DatabaseResult<u64> {
+        let count = || -> StoreResult<u64> {
+            let txn = self.inner.read()?;
+            Ok(txn.open_table(tables::RECORDS)?.len()?)
+        };
+        Ok(count()?)
+    }
+
+    /// Storage errors met by methods that cannot return them (kad's `RecordStore` and the
+    /// background flush); each was logged with `tracing` at error level.
+    pub fn storage_error_count(&self) -> u64 {
+        self.inner.storage_errors.load(Ordering::Relaxed)
+    }
+
+    /// Records `RecordStore::put` refused because their key has a registered schema's prefix but
+    /// they do not decode as that schema; each was logged at warn level.
+    pub fn rejected_record_count(&self) -> u64 {
+        self.inner.rejected_records.load(Ordering::Relaxed)
+    }
+
+    /// Makes every grouped write durable now (one fsync if any is pending).
+    pub fn flush(&self) -> netabase::DatabaseResult<()> {
+        Ok(self.inner.flush()?)
+    }
+
+    /// How many grouped writes are committed but not yet durable.
+    pub fn pending_writes(&self) -> usize {
+        self.inner.lock_writer().pending
+    }
+}
+
+impl Inner {
+    pub(crate) fn read(&self) -> StoreResult<ReadTransaction> {
+        Ok(self.db.begin_read()?)
+    }
+
+    pub(crate) fn local_peer_id(&self) -> Option<PeerId> {
+        *self
+            .local_peer_id
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_writer(&self) -> MutexGuard<'_, GroupState> {
+        // The state is two counters updated after a commit; a panic cannot leave it torn.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `body` in a write transaction and commits it with `durability`. An error from `body`
+    /// aborts the transaction: nothing it wrote is stored.
+    pub(crate) fn write<T, E: From<StoreError>>(
+        &self,
+        durability: Durability,
+        body: impl FnOnce(&WriteTransaction) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut group = self.lock_writer();
+        let mut txn = self.db.begin_write().map_err(StoreError::from)?;
+        let durable = match durability {
+            Durability::Immediate => true,
+            Durability::Grouped => group.is_due(&self.config.group_commit, Instant::now()),
+        };
+        if !durable {
+            txn.set_durability(redb::Durability::None)
+                .map_err(StoreError::from)?;
+        }
+        let value = body(&txn)?;
+        txn.commit().map_err(StoreError::from)?;
+        if durable {
+            group.clear();
+        } else {
+            group.add(Instant::now());
+        }
+        Ok(value)
+    }
+
+    /// Makes grouped writes durable with one empty durable commit, if any are pending.
+    pub(crate) fn flush(&self) -> StoreResult<()> {
+        let mut group = self.lock_writer();
+        if group.pending == 0 {
+            return Ok(());
+        }
+        let txn = self.db.begin_write()?;
+        txn.commit()?;
+        tracing::trace!(writes = group.pending, "group commit");
+        group.clear();
+        Ok(())
+    }
+
+    /// Flushes if the oldest pending write has waited a whole window; returns how long until the
+    /// next check is needed.
+    fn flush_if_due(&self) -> StoreResult<Duration> {
+        let window = self.config.group_commit.window;
+        let oldest = self.lock_writer().oldest;
+        match oldest {
+            Some(oldest) if oldest.elapsed() >= window => {
+                self.flush()?;
+                Ok(window)
+            }
+            Some(oldest) => Ok(window.saturating_sub(oldest.elapsed())),
+            None => Ok(window),
+        }
+    }
+
+    /// Logs and counts an error a caller cannot return.
+    pub(crate) fn report(&self, operation: &'static str, error: &dyn std::error::Error) {
+        self.storage_errors.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(
+            location = %self.location.display(),
+            operation,
+            error = %error,
+            "store operation failed; the error could not be returned to the caller"
+        );
+    }
+
+    /// Counts a record refused by `RecordStore::put`.
+    pub(crate) fn reject(&self) {
+        self.rejected_records.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl GroupState {
+    fn is_due(&self, config: &GroupCommit, now: Instant) -> bool {
+        self.pending + 1 >= config.max_writes
+            || self
+                .oldest
+                .is_some_and(|oldest| now.duration_since(oldest) >= config.window)
+    }
+
+    fn add(&mut self, now: Instant) {
+        self.pending += 1;
+        self.oldest.get_or_insert(now);
+    }
+
+    fn clear(&mut self) {
+        self.pending = 0;
+        self.oldest = None;
+    }
+}
+
+fn start_flusher(inner: &Arc<Inner>) {
+    let (stop, stopped) = mpsc::channel::<()>();
+    let weak: Weak<Inner> = Arc::downgrade(inner);
+    let spawned = std::thread::Builder::new()
+        .name("netabase-store-flush".into())
+        .spawn(move || {
+            let mut wait = Duration::from_millis(1);
+            loop {
+                match stopped.recv_timeout(wait) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                wait = match inner.flush_if_due() {
+                    Ok(next) => next.max(Duration::from_millis(1)),
+                    Err(error) => {
+                        inner.report("background group commit", &error);
+                        inner.config.group_commit.window
+                    }
+                };
+            }
+        });
+    match spawned {
+        Ok(thread) => {
+            *inner.flusher.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(Flusher { stop, thread });
+        }
+        Err(error) => {
+            // Without the thread the window is still enforced by the next write and by flush().
+            tracing::warn!(%error, "cannot start the group commit thread");
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(flusher) = self
+            .flusher
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            drop(flusher.stop);
+            // The last handle may be dropped by the flush thread itself, which then exits.
+            if flusher.thread.thread().id() != std::thread::current().id()
+                && flusher.thread.join().is_err()
+            {
+                tracing::error!("the group commit thread panicked");
+            }
+        }
+        if let Err(error) = self.flush() {
+            self.report("final group commit on close", &error);
+        }
+    }
+}

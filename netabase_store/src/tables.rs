@@ -1,0 +1,45 @@
+//! Every redb table of a store, as typed `const` definitions. `docs/store-layout.md` describes the
+//! entries and the invariants that tie the tables together.
+
+use redb::TableDefinition;
+
+/// The layout version this build reads and writes, stored under [`LAYOUT_VERSION_KEY`].
+pub(crate) const LAYOUT_VERSION: u64 = 1;
+
+/// The key of the layout version in [`META`].
+pub(crate) const LAYOUT_VERSION_KEY: &str = "layout_version";
+
+/// Store-wide settings: `layout_version -> 1`.
+pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("netabase_meta");
+
+/// Record key -> entry: a header (flags, expiry as unix ms, publisher) followed by the value bytes
+/// exactly as the record carries them (see `entry.rs`).
+pub(crate) const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
+
+/// (expiry as unix ms, record key) -> (). One row per record that has an expiry, ordered by
+/// deadline, so sweeps and expiring-soon queries read only what they return.
+pub(crate) const EXPIRY: TableDefinition<(u64, &[u8]), ()> =
+    TableDefinition::new("records_by_expiry");
+
+/// Record key -> republish time as unix ms. One row per record scheduled for republishing.
+pub(crate) const REPUBLISH: TableDefinition<&[u8], u64> = TableDefinition::new("republish");
+
+/// (republish time as unix ms, record key) -> (). The same rows as [`REPUBLISH`], ordered by time.
+pub(crate) const REPUBLISH_QUEUE: TableDefinition<(u64, &[u8]), ()> =
+    TableDefinition::new("republish_by_time");
+
+/// (record key, provider peer id bytes) -> provider entry (expiry and addresses, `entry.rs`).
+pub(crate) const PROVIDERS: TableDefinition<(&[u8], &[u8]), &[u8]> =
+    TableDefinition::new("providers");
+
+/// Record key -> number of provider rows for it in [`PROVIDERS`]. Its length is the number of
+/// keys that have providers, which `max_provided_keys` bounds.
+pub(crate) const PROVIDER_KEYS: TableDefinition<&[u8], u64> = TableDefinition::new("provider_keys");
+
+/// (expiry as unix ms, record key, provider peer id bytes) -> (). One row per provider record that
+/// has an expiry.
+pub(crate) const PROVIDER_EXPIRY: TableDefinition<(u64, &[u8], &[u8]), ()> =
+    TableDefinition::new("providers_by_expiry");
+
+/// (local peer id bytes, record key) -> (). The provider records this node itself provides.
+pub(crate) const PROVIDED: TableDefinition<(&[u8], &[u8]), ()> = TableDefinition::new("provided");

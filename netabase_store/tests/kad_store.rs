@@ -1,0 +1,251 @@
+//! kad's `RecordStore` on `RedbStore`: every method, limits, expiry and conflicts.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use common::*;
+use netabase_store::kad::store::{Error, RecordStore};
+use netabase_store::kad::{ProviderRecord, Record, RecordKey};
+use netabase_store::{NetabaseSchema, RedbStore};
+
+#[test]
+fn put_get_remove() {
+    let mut store = memory_store();
+    let mut record = raw(b"/app/Thing/1", b"value");
+    record.publisher = Some(peer(7));
+    record.expires = Some(Instant::now() + Duration::from_secs(60));
+    store.put(record.clone()).unwrap();
+    let got = store.get(&record.key).expect("stored").into_owned();
+    assert_eq!(got.key, record.key);
+    assert_eq!(got.value, record.value);
+    assert_eq!(got.publisher, Some(peer(7)));
+    let expires = got.expires.expect("expiry kept");
+    let wanted = record.expires.unwrap();
+    assert!(expires >= wanted && expires - wanted < Duration::from_millis(2));
+    store.remove(&record.key);
+    assert!(store.get(&record.key).is_none());
+    store.remove(&record.key);
+}
+
+#[test]
+fn records_lists_everything_once() {
+    let mut store = builder().set_page_size(3).in_memory().unwrap();
+    let mut wanted = HashSet::new();
+    for i in 0..20u8 {
+        let record = raw(&[b'/', b'k', i], &[i]);
+        wanted.insert(record.key.clone());
+        store.put(record).unwrap();
+    }
+    let listed: Vec<RecordKey> = store.records().map(|r| r.key.clone()).collect();
+    assert_eq!(listed.len(), 20);
+    assert_eq!(listed.into_iter().collect::<HashSet<_>>(), wanted);
+}
+
+#[test]
+fn value_size_and_record_count_limits() {
+    let mut store = builder()
+        .set_max_records(2)
+        .set_max_value_bytes(4)
+        .in_memory()
+        .unwrap();
+    assert!(matches!(
+        store.put(raw(b"/a", b"12345")),
+        Err(Error::ValueTooLarge)
+    ));
+    store.put(raw(b"/a", b"1234")).unwrap();
+    store.put(raw(b"/b", b"1")).unwrap();
+    assert!(matches!(
+        store.put(raw(b"/c", b"1")),
+        Err(Error::MaxRecords)
+    ));
+    store.put(raw(b"/b", b"2")).unwrap();
+    store.remove(&RecordKey::new(b"/a"));
+    store.put(raw(b"/c", b"1")).unwrap();
+}
+
+#[test]
+fn a_full_store_sweeps_expired_records_to_make_room() {
+    let mut store = builder().set_max_records(2).in_memory().unwrap();
+    let mut short = raw(b"/short", b"1");
+    short.expires = Some(Instant::now() + Duration::from_millis(20));
+    store.put(short).unwrap();
+    store.put(raw(b"/b", b"1")).unwrap();
+    std::thread::sleep(Duration::from_millis(40));
+    store.put(raw(b"/c", b"1")).unwrap();
+    assert_eq!(store.record_count().unwrap(), 2);
+}
+
+#[test]
+fn expired_records_are_not_stored_or_returned() {
+    let mut store = memory_store();
+    let mut record = raw(b"/x/y/1", b"v");
+    record.expires = Some(Instant::now());
+    store.put(record.clone()).unwrap();
+    assert!(store.get(&record.key).is_none());
+    assert_eq!(store.record_count().unwrap(), 0);
+}
+
+#[test]
+fn put_resolves_conflicts_through_the_registry() {
+    let mut store = memory_store();
+    let newer = doc("a", 300, "aaa").to_record().unwrap();
+    let older = doc("a", 200, "zzz").to_record().unwrap();
+    store.put(newer.clone()).unwrap();
+    store.put(older).unwrap();
+    assert_eq!(
+        store.get(&newer.key).unwrap().value,
+        newer.value,
+        "the older version is not stored"
+    );
+    // Unknown schemas resolve by byte order.
+    store.put(raw(b"/unknown/S/1", b"b")).unwrap();
+    store.put(raw(b"/unknown/S/1", b"a")).unwrap();
+    assert_eq!(
+        store.get(&RecordKey::new(b"/unknown/S/1")).unwrap().value,
+        b"b"
+    );
+    store.put(raw(b"/unknown/S/1", b"c")).unwrap();
+    assert_eq!(
+        store.get(&RecordKey::new(b"/unknown/S/1")).unwrap().value,
+        b"c"
+    );
+}
+
+#[test]
+fn equal_values_keep_the_later_expiry() {
+    let mut store = memory_store();
+    let now = Instant::now();
+    let mut record = user(1, "a").to_record().unwrap();
+    record.expires = Some(now + Duration::from_secs(10));
+    store.put(record.clone()).unwrap();
+    record.expires = Some(now + Duration::from_secs(100));
+    store.put(record.clone()).unwrap();
+    let expires = store.get(&record.key).unwrap().expires.unwrap();
+    assert!(
+        expires > now + Duration::from_secs(99),
+        "a republish refreshes the expiry"
+    );
+    record.expires = Some(now + Duration::from_secs(5));
+    store.put(record.clone()).unwrap();
+    let expires = store.get(&record.key).unwrap().expires.unwrap();
+    assert!(
+        expires > now + Duration::from_secs(99),
+        "an older copy does not shorten it"
+    );
+}
+
+#[test]
+fn records_that_do_not_decode_as_their_schema_are_refused() {
+    let mut store = memory_store();
+    let mut record = user(1, "a").to_record().unwrap();
+    record.value = vec![0xff, 0xff];
+    store.put(record.clone()).unwrap();
+    assert!(store.get(&record.key).is_none());
+    assert_eq!(store.rejected_record_count(), 1);
+    // Unknown prefixes are stored raw, as kad needs.
+    store.put(raw(b"no-schema-at-all", b"x")).unwrap();
+    assert!(store.get(&RecordKey::new(b"no-schema-at-all")).is_some());
+}
+
+fn provider(key: &[u8], seed: u8) -> ProviderRecord {
+    ProviderRecord::new(
+        key.to_vec(),
+        peer(seed),
+        vec!["/ip4/127.0.0.1/tcp/1".parse().unwrap()],
+    )
+}
+
+#[test]
+fn providers_and_provided() {
+    let mut store = memory_store();
+    store.add_provider(provider(b"k1", 0)).unwrap();
+    store.add_provider(provider(b"k1", 1)).unwrap();
+    store.add_provider(provider(b"k2", 2)).unwrap();
+    let mut with_expiry = provider(b"k3", 0);
+    with_expiry.expires = Some(Instant::now() + Duration::from_secs(60));
+    store.add_provider(with_expiry).unwrap();
+
+    let providers: HashSet<_> = store
+        .providers(&RecordKey::new(b"k1"))
+        .into_iter()
+        .map(|p| p.provider)
+        .collect();
+    assert_eq!(providers, HashSet::from([peer(0), peer(1)]));
+    let got = store.providers(&RecordKey::new(b"k1"));
+    assert_eq!(got[0].addresses, provider(b"k1", 0).addresses);
+    let provided: Vec<ProviderRecord> = store.provided().map(|p| p.into_owned()).collect();
+    assert_eq!(provided.len(), 2, "only the local peer's records");
+    assert!(provided.iter().all(|p| p.provider == peer(0)));
+    assert!(provided.iter().any(|p| p.expires.is_some()));
+
+    store.remove_provider(&RecordKey::new(b"k1"), &peer(0));
+    assert_eq!(store.providers(&RecordKey::new(b"k1")).len(), 1);
+    assert_eq!(store.provided().count(), 1);
+    store.remove_provider(&RecordKey::new(b"k1"), &peer(1));
+    assert!(store.providers(&RecordKey::new(b"k1")).is_empty());
+}
+
+#[test]
+fn provider_limits_follow_memory_store() {
+    let mut store = builder()
+        .set_max_provided_keys(2)
+        .set_max_providers_per_key(2)
+        .in_memory()
+        .unwrap();
+    store.add_provider(provider(b"a", 1)).unwrap();
+    store.add_provider(provider(b"a", 2)).unwrap();
+    store.add_provider(provider(b"a", 3)).unwrap();
+    assert_eq!(
+        store.providers(&RecordKey::new(b"a")).len(),
+        2,
+        "a full key ignores new providers"
+    );
+    let mut updated = provider(b"a", 2);
+    updated.addresses = vec![];
+    store.add_provider(updated).unwrap();
+    let two = store
+        .providers(&RecordKey::new(b"a"))
+        .into_iter()
+        .find(|p| p.provider == peer(2))
+        .unwrap();
+    assert!(
+        two.addresses.is_empty(),
+        "an existing provider is updated in place"
+    );
+    store.add_provider(provider(b"b", 1)).unwrap();
+    assert!(matches!(
+        store.add_provider(provider(b"c", 1)),
+        Err(Error::MaxProvidedKeys)
+    ));
+    store.add_provider(provider(b"b", 2)).unwrap();
+}
+
+#[test]
+fn provided_is_empty_without_a_local_peer_id() {
+    let mut store = RedbStore::in_memory().unwrap();
+    store.add_provider(provider(b"a", 0)).unwrap();
+    assert_eq!(store.provided().count(), 0);
+    store.set_local_peer_id(peer(0));
+    store.add_provider(provider(b"b", 0)).unwrap();
+    assert_eq!(store.provided().count(), 1);
+}
+
+#[test]
+fn the_swarm_and_the_application_share_one_store() {
+    let store = memory_store();
+    let mut kad_side = store.clone();
+    kad_side
+        .put(user(5, "from kad").to_record().unwrap())
+        .unwrap();
+    assert_eq!(
+        store.get_value::<User>(&user_key(5)).unwrap(),
+        Some(user(5, "from kad"))
+    );
+    let record: Record = kad_side
+        .get(&User::record_key(&user_key(5)).unwrap())
+        .unwrap()
+        .into_owned();
+    assert_eq!(User::from_record(&record).unwrap(), user(5, "from kad"));
+}

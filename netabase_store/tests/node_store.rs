@@ -1,0 +1,218 @@
+//! `netabase::NodeStore` on `RedbStore`: durable local writes, sweeps, republish schedule, group
+//! commit and the storage error counter.
+
+mod common;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use common::*;
+use netabase_store::kad::RecordKey;
+use netabase_store::kad::store::RecordStore;
+use netabase_store::{DatabaseError, Durability, GroupCommit, NetabaseSchema, NodeStore};
+
+#[test]
+fn put_local_overwrites_and_get_local_reads() {
+    let mut store = memory_store();
+    let winner = doc("a", 9, "newer").to_record().unwrap();
+    let local = doc("a", 1, "mine").to_record().unwrap();
+    store.put_local(winner).unwrap();
+    store.put_local(local.clone()).unwrap();
+    let got = store.get_local(&local.key).unwrap().unwrap();
+    assert_eq!(
+        got.value, local.value,
+        "the user's own write is authoritative"
+    );
+    assert_eq!(
+        NodeStore::registry(&store)
+            .schema_of(local.key.as_ref())
+            .map(|s| s.name()),
+        Some("Doc")
+    );
+}
+
+#[test]
+fn put_local_checks_registered_schemas_and_limits() {
+    let mut store = builder().set_max_value_bytes(8).in_memory().unwrap();
+    let mut bad = user(1, "a").to_record().unwrap();
+    bad.value = vec![0xff; 3];
+    assert!(store.put_local(bad).is_err());
+    let error = store.put_local(raw(b"/x/y/z", &[0; 9])).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            DatabaseError::ValueTooLarge {
+                schema: "<raw record>",
+                size: 9,
+                max: 8
+            }
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn remove_local_removes_the_record_and_its_schedule() {
+    let mut store = memory_store();
+    let record = user(1, "a").to_record().unwrap();
+    store.put_local(record.clone()).unwrap();
+    store
+        .schedule_republish(&record.key, SystemTime::now())
+        .unwrap();
+    store.remove_local(&record.key).unwrap();
+    assert!(store.get_local(&record.key).unwrap().is_none());
+    assert!(
+        store
+            .due_for_republish(SystemTime::now(), 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn remove_expired_sweeps_records_and_providers() {
+    let mut store = memory_store();
+    let now = Instant::now();
+    for i in 0..10u64 {
+        let mut record = user(i, "x").to_record().unwrap();
+        record.expires = Some(now + Duration::from_secs(i + 1));
+        store.put(record).unwrap();
+    }
+    let mut forever = user(100, "forever").to_record().unwrap();
+    forever.expires = None;
+    store.put(forever).unwrap();
+    let mut provider = netabase_store::kad::ProviderRecord::new(b"p".to_vec(), peer(0), vec![]);
+    provider.expires = Some(now + Duration::from_millis(2500));
+    store.add_provider(provider).unwrap();
+
+    let removed = store.remove_expired(now + Duration::from_secs(3)).unwrap();
+    assert_eq!(removed, 4, "three records and one provider record");
+    assert_eq!(store.record_count().unwrap(), 8);
+    assert!(store.providers(&RecordKey::new(b"p")).is_empty());
+    assert_eq!(store.provided().count(), 0);
+    assert_eq!(
+        store.remove_expired(now + Duration::from_secs(3)).unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .remove_expired(now + Duration::from_secs(1000))
+            .unwrap(),
+        7
+    );
+    assert_eq!(store.record_count().unwrap(), 1);
+}
+
+#[test]
+fn republish_schedule_is_ordered_and_bounded() {
+    let mut store = memory_store();
+    let base = SystemTime::now();
+    for i in 0..10u64 {
+        let record = user(i, "x").to_record().unwrap();
+        store.put_local(record.clone()).unwrap();
+        store
+            .schedule_republish(&record.key, base + Duration::from_secs(10 - i))
+            .unwrap();
+    }
+    store
+        .schedule_republish(&RecordKey::new(b"/not/stored/"), base)
+        .unwrap();
+    let due = store
+        .due_for_republish(base + Duration::from_secs(5), 100)
+        .unwrap();
+    let ids: Vec<u64> = due
+        .iter()
+        .map(|r| User::from_record(r).unwrap().id)
+        .collect();
+    assert_eq!(ids, vec![9, 8, 7, 6, 5], "soonest first");
+    let due = store
+        .due_for_republish(base + Duration::from_secs(5), 2)
+        .unwrap();
+    assert_eq!(due.len(), 2);
+    // Rescheduling moves a record.
+    let nine = user(9, "x").to_record().unwrap();
+    store
+        .schedule_republish(&nine.key, base + Duration::from_secs(60))
+        .unwrap();
+    let due = store
+        .due_for_republish(base + Duration::from_secs(5), 100)
+        .unwrap();
+    assert_eq!(due.len(), 4);
+}
+
+#[test]
+fn grouped_writes_are_visible_at_once_and_flush_makes_them_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = builder()
+        .set_background_flush(false)
+        .set_group_commit(GroupCommit::new(Duration::from_secs(3600), 1000))
+        .create(dir.path().join("s.redb"))
+        .unwrap();
+    for i in 0..10 {
+        store.put(user(i, "g").to_record().unwrap()).unwrap();
+    }
+    assert_eq!(store.pending_writes(), 10);
+    assert_eq!(
+        store
+            .get_local(&User::record_key(&user_key(3)).unwrap())
+            .unwrap()
+            .map(|r| r.value),
+        Some(user(3, "g").to_bytes().unwrap())
+    );
+    assert_eq!(store.records().count(), 10);
+    NodeStore::flush(&mut store).unwrap();
+    assert_eq!(store.pending_writes(), 0);
+    // A user write is durable, and so makes everything before it durable.
+    store.put(user(20, "g").to_record().unwrap()).unwrap();
+    store
+        .put_local(user(21, "mine").to_record().unwrap())
+        .unwrap();
+    assert_eq!(store.pending_writes(), 0);
+}
+
+#[test]
+fn the_group_is_committed_when_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = builder()
+        .set_background_flush(false)
+        .set_group_commit(GroupCommit::new(Duration::from_secs(3600), 4))
+        .create(dir.path().join("s.redb"))
+        .unwrap();
+    for i in 0..3 {
+        store.put(user(i, "g").to_record().unwrap()).unwrap();
+    }
+    assert_eq!(store.pending_writes(), 3);
+    store.put(user(3, "g").to_record().unwrap()).unwrap();
+    assert_eq!(
+        store.pending_writes(),
+        0,
+        "the fourth write committed the group"
+    );
+}
+
+#[test]
+fn the_background_thread_commits_after_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = builder()
+        .set_group_commit(GroupCommit::new(Duration::from_millis(20), 1000))
+        .create(dir.path().join("s.redb"))
+        .unwrap();
+    store.put(user(1, "g").to_record().unwrap()).unwrap();
+    // Bounded wait for the flush thread; the assertion is on what happened, not on timing.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.pending_writes() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(store.pending_writes(), 0);
+}
+
+#[test]
+fn immediate_network_durability_commits_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = builder()
+        .set_network_durability(Durability::Immediate)
+        .create(dir.path().join("s.redb"))
+        .unwrap();
+    store.put(user(1, "g").to_record().unwrap()).unwrap();
+    assert_eq!(store.pending_writes(), 0);
+    assert_eq!(store.storage_errors(), 0);
+}
