@@ -212,6 +212,9 @@ pub(crate) fn generated_key(
     let conversions = key_conversions(ident, &key_ident, &private, bound);
     quote! {
         #[doc = #doc]
+        // The name follows the schema's; a schema that silences this lint for itself should not
+        // get the warning back on its key.
+        #[allow(non_camel_case_types)]
         #[derive(
             ::core::clone::Clone,
             ::core::fmt::Debug,
@@ -305,12 +308,12 @@ fn conflict(plan: &ConflictPlan<'_>, private: &TokenStream) -> (Ident, TokenStre
                 let member = &field.member;
                 quote!(Self::#variant { #member: __netabase_version, .. } => __netabase_version,)
             });
-            let compare = quote_spanned! {ty.span()=>
-                ::core::cmp::Ord::cmp(version(a), version(b))
-            };
-            let body = quote! {
-                let version = |value: &Self| -> &#ty { match value { #(#arms)* } };
-                #compare
+            let arms: Vec<TokenStream> = arms.collect();
+            let body = quote_spanned! {ty.span()=>
+                <#ty as ::core::cmp::Ord>::cmp(
+                    match a { #(#arms)* },
+                    match b { #(#arms)* },
+                )
             };
             (rule("Version"), quote!(#signature { #body }))
         }
