@@ -1,7 +1,9 @@
 //! What a Netabase node needs from its record store, beyond kad's `RecordStore`.
 
+use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime};
 
+use libp2p::PeerId;
 use libp2p::kad::store::RecordStore;
 use libp2p::kad::{Record, RecordKey};
 
@@ -43,4 +45,50 @@ pub trait NodeStore: RecordStore + Send + 'static {
     /// How many storage errors `RecordStore` methods met and could not return (kad's error type
     /// has no I/O variant); each was also logged.
     fn storage_errors(&self) -> u64;
+
+    /// Tells the store the peer id of the node it serves, once the node has loaded its identity
+    /// (so a store can recognise the node's own provider records and publications). The provided
+    /// implementation ignores it.
+    fn set_local_peer(&mut self, peer: PeerId) {
+        let _ = peer;
+    }
+
+    /// Up to `limit` unexpired records whose key starts with `prefix` and sorts after `after` (from
+    /// the first key when `None`), in key order: one page of a walk over the store, so a sync of a
+    /// large store holds one page in memory at a time.
+    ///
+    /// The provided implementation walks [`RecordStore::records`] once per page and keeps the
+    /// `limit` smallest matching keys; a store with an ordered index should override it with a
+    /// range scan.
+    fn records_page(
+        &self,
+        after: Option<&RecordKey>,
+        prefix: &[u8],
+        limit: usize,
+    ) -> DatabaseResult<Vec<Record>> {
+        let now = Instant::now();
+        let mut page: BTreeMap<Vec<u8>, Record> = BTreeMap::new();
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        for record in self.records() {
+            let key = record.key.as_ref();
+            if !key.starts_with(prefix)
+                || after.is_some_and(|after| key <= after.as_ref())
+                || record.is_expired(now)
+            {
+                continue;
+            }
+            if page.len() == limit {
+                match page.last_key_value() {
+                    Some((last, _)) if key < last.as_slice() => {
+                        page.pop_last();
+                    }
+                    _ => continue,
+                }
+            }
+            page.insert(key.to_vec(), record.into_owned());
+        }
+        Ok(page.into_values().collect())
+    }
 }

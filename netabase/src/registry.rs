@@ -97,6 +97,10 @@ pub enum Rejection {
     /// The store holds a value that wins conflict resolution against this one.
     #[error("record lost conflict resolution against the stored value")]
     LostConflict,
+    /// The record passed validation but the store refused it: it holds its maximum number of
+    /// records (or provided keys), or the value is over the store's own size limit.
+    #[error("the store refused the record: {0}")]
+    Refused(#[source] libp2p::kad::store::Error),
 }
 
 /// What to do with records whose key has no registered schema prefix.
@@ -148,6 +152,14 @@ impl SchemaRegistry {
     pub fn register<V: NetabaseSchema>(&mut self) -> &mut Self {
         self.schemas
             .insert(V::record_prefix(), SchemaInfo::of::<V>());
+        self
+    }
+
+    /// Registers a schema from its type-erased information, for example one taken from another
+    /// registry's [`schemas`](Self::schemas). Registering a schema twice is harmless.
+    pub fn register_info(&mut self, info: SchemaInfo) -> &mut Self {
+        let prefix = format!("/{}/{}/", info.namespace(), info.name()).into_bytes();
+        self.schemas.insert(prefix, info);
         self
     }
 

@@ -1,0 +1,300 @@
+//! [`NodeConfig`]: everything a node is started with, libp2p-style setters with documented defaults.
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use libp2p::identity::Keypair;
+use libp2p::{Multiaddr, PeerId, StreamProtocol};
+
+use crate::registry::{SchemaRegistry, UnknownSchemas};
+use crate::schema::NetabaseSchema;
+
+/// The Kademlia protocol name of a Netabase network unless [`NodeConfig::set_kad_protocol`] says
+/// otherwise. Our own name keeps a Netabase network from merging with the public IPFS DHT.
+pub const DEFAULT_KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/netabase/kad/1.0.0");
+
+/// The identify protocol version a Netabase node announces.
+pub const IDENTIFY_PROTOCOL_VERSION: &str = "/netabase/1.0.0";
+
+/// Bytes a Kademlia message needs beyond the record value: key, publisher, TTL and up to `k`
+/// closer peers with their addresses. kad's maximum packet size is kept at the node's maximum value
+/// size plus this.
+pub const PACKET_OVERHEAD: usize = 16 * 1024;
+
+/// The default maximum value size, the same as libp2p's `MemoryStoreConfig`.
+pub const DEFAULT_MAX_VALUE_SIZE: usize = 65 * 1024;
+
+/// Where a node's identity (its keypair, hence its peer id) comes from.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub enum Identity {
+    /// A fresh ed25519 keypair for every start: the peer id changes on restart. The default.
+    #[default]
+    Generate,
+    /// This keypair.
+    Keypair(Keypair),
+    /// A protobuf-encoded keypair in this file, created with a fresh ed25519 keypair on first run,
+    /// so a restarted node keeps its peer id. Keep it beside the store
+    /// ([`identity_path_beside`]).
+    File(PathBuf),
+}
+
+/// The conventional identity file of a store file: the same path with the extension `key`
+/// (`data/node.redb` gives `data/node.key`).
+pub fn identity_path_beside(store_path: &Path) -> PathBuf {
+    store_path.with_extension("key")
+}
+
+/// The configuration of a Netabase node. Start from [`NodeConfig::new`] and adjust with the `set_*`
+/// setters; every setter's documentation states its default.
+///
+/// ```
+/// use std::time::Duration;
+/// use netabase::NodeConfig;
+///
+/// let mut config = NodeConfig::new();
+/// config
+///     .set_listen_addrs(vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()])
+///     .set_record_ttl(Some(Duration::from_secs(3600)))
+///     .set_query_timeout(Duration::from_secs(10));
+/// assert_eq!(config.max_packet_size(), config.max_value_size() + netabase::PACKET_OVERHEAD);
+/// ```
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub(crate) listen_addrs: Vec<Multiaddr>,
+    pub(crate) bootstrap_peers: Vec<(PeerId, Multiaddr)>,
+    pub(crate) kad_protocol: StreamProtocol,
+    pub(crate) identity: Identity,
+    pub(crate) query_timeout: Duration,
+    pub(crate) operation_timeout: Duration,
+    pub(crate) record_ttl: Option<Duration>,
+    pub(crate) republish_interval: Option<Duration>,
+    pub(crate) republish_check_interval: Duration,
+    pub(crate) expiry_sweep_interval: Duration,
+    pub(crate) flush_interval: Duration,
+    pub(crate) max_value_size: usize,
+    pub(crate) replication_factor: NonZeroUsize,
+    pub(crate) get_quorum: NonZeroUsize,
+    pub(crate) idle_connection_timeout: Duration,
+    pub(crate) event_capacity: usize,
+    pub(crate) command_capacity: usize,
+    pub(crate) max_background_queries: usize,
+    pub(crate) mdns: bool,
+    pub(crate) registry: SchemaRegistry,
+    pub(crate) unknown_schemas: Option<UnknownSchemas>,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NodeConfig {
+    /// The default configuration; see each setter for its default.
+    pub fn new() -> Self {
+        NodeConfig {
+            listen_addrs: vec![
+                "/ip4/0.0.0.0/tcp/0"
+                    .parse()
+                    .expect("a constant multiaddr parses"),
+            ],
+            bootstrap_peers: Vec::new(),
+            kad_protocol: DEFAULT_KAD_PROTOCOL,
+            identity: Identity::Generate,
+            query_timeout: Duration::from_secs(60),
+            operation_timeout: Duration::from_secs(120),
+            record_ttl: Some(Duration::from_secs(48 * 60 * 60)),
+            republish_interval: Some(Duration::from_secs(22 * 60 * 60)),
+            republish_check_interval: Duration::from_secs(60),
+            expiry_sweep_interval: Duration::from_secs(60),
+            flush_interval: Duration::from_millis(200),
+            max_value_size: DEFAULT_MAX_VALUE_SIZE,
+            replication_factor: libp2p::kad::K_VALUE,
+            get_quorum: NonZeroUsize::MIN,
+            idle_connection_timeout: Duration::from_secs(60),
+            event_capacity: 1024,
+            command_capacity: 256,
+            max_background_queries: 32,
+            mdns: false,
+            registry: SchemaRegistry::new(),
+            unknown_schemas: None,
+        }
+    }
+
+    /// The addresses to listen on. Default: `/ip4/0.0.0.0/tcp/0` (every interface, a port the OS
+    /// picks). `/memory/<n>` addresses use libp2p's in-process `MemoryTransport`; with the `quic`
+    /// feature, `/udp/<port>/quic-v1` addresses use QUIC. An empty list makes a node that only dials.
+    pub fn set_listen_addrs(&mut self, addrs: Vec<Multiaddr>) -> &mut Self {
+        self.listen_addrs = addrs;
+        self
+    }
+
+    /// Adds a peer to join the network through: it is put in the routing table, dialed at start and
+    /// used to bootstrap. Default: none.
+    pub fn add_bootstrap_peer(&mut self, peer: PeerId, addr: Multiaddr) -> &mut Self {
+        self.bootstrap_peers.push((peer, addr));
+        self
+    }
+
+    /// The Kademlia protocol name. Default: [`DEFAULT_KAD_PROTOCOL`] (`/netabase/kad/1.0.0`). Nodes
+    /// only talk Kademlia to peers with the same name.
+    pub fn set_kad_protocol(&mut self, protocol: StreamProtocol) -> &mut Self {
+        self.kad_protocol = protocol;
+        self
+    }
+
+    /// Where the node's keypair comes from. Default: [`Identity::Generate`], a new peer id on every
+    /// start; use [`Identity::File`] for a node that keeps its peer id across restarts.
+    pub fn set_identity(&mut self, identity: Identity) -> &mut Self {
+        self.identity = identity;
+        self
+    }
+
+    /// How long one Kademlia query (a lookup, a put to the closest peers, a bootstrap step) may run.
+    /// Default: 60 s, kad's default.
+    pub fn set_query_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.query_timeout = timeout;
+        self
+    }
+
+    /// How long a [`NodeHandle`](crate::NodeHandle) operation waits for the node before it fails
+    /// with [`NodeError::Timeout`](crate::NodeError::Timeout). A put runs two queries (find the
+    /// closest peers, then store at them). Default: 120 s.
+    pub fn set_operation_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.operation_timeout = timeout;
+        self
+    }
+
+    /// How long peers keep a record this node publishes, unless the put names its own expiry; the
+    /// publisher's republish job renews it. Also caps how long this node keeps records it receives.
+    /// `None`: records never expire. Default: 48 h, kad's default.
+    pub fn set_record_ttl(&mut self, ttl: Option<Duration>) -> &mut Self {
+        self.record_ttl = ttl;
+        self
+    }
+
+    /// How often this node republishes the records its user put, renewing their TTL on the peers
+    /// closest to them. Should be well below the record TTL. The schedule lives in the store, so it
+    /// survives restarts. `None`: never republish. Default: 22 h, kad's default.
+    pub fn set_republish_interval(&mut self, interval: Option<Duration>) -> &mut Self {
+        self.republish_interval = interval;
+        self
+    }
+
+    /// How often the node asks the store for records due for republishing. Default: 60 s.
+    pub fn set_republish_check_interval(&mut self, interval: Duration) -> &mut Self {
+        self.republish_check_interval = interval;
+        self
+    }
+
+    /// How often expired records are swept from the store. Expired records are never served even
+    /// between sweeps; the sweep frees their space. Default: 60 s.
+    pub fn set_expiry_sweep_interval(&mut self, interval: Duration) -> &mut Self {
+        self.expiry_sweep_interval = interval;
+        self
+    }
+
+    /// How often records received from peers are committed to disk (the store groups them into one
+    /// commit). A crash loses at most this window of received records, which their publishers
+    /// republish. The user's own puts are durable before they return. Default: 200 ms.
+    pub fn set_flush_interval(&mut self, interval: Duration) -> &mut Self {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// The largest record value this node stores, publishes or accepts; larger inbound records are
+    /// rejected with [`Rejection::TooLarge`](crate::Rejection::TooLarge). kad's maximum packet size
+    /// follows as this plus [`PACKET_OVERHEAD`]. Keep it at or below the store's own limit.
+    /// Default: [`DEFAULT_MAX_VALUE_SIZE`] (65 KiB, as libp2p's `MemoryStore`).
+    pub fn set_max_value_size(&mut self, bytes: usize) -> &mut Self {
+        self.max_value_size = bytes;
+        self
+    }
+
+    /// How many of the closest peers a record is stored at. Default: kad's `K_VALUE` (20).
+    pub fn set_replication_factor(&mut self, factor: NonZeroUsize) -> &mut Self {
+        self.replication_factor = factor;
+        self
+    }
+
+    /// How many peers' answers [`NodeHandle::get`](crate::NodeHandle::get) waits for when it has to
+    /// ask the network; the answers (and any local copy) are resolved by the schema's conflict rule.
+    /// More answers cost latency; [`NodeHandle::get_from_network`](crate::NodeHandle::get_from_network)
+    /// and `sync_from_network` always run the whole lookup. Default: 1.
+    pub fn set_get_quorum(&mut self, quorum: NonZeroUsize) -> &mut Self {
+        self.get_quorum = quorum;
+        self
+    }
+
+    /// How long a connection with no open streams stays up. Default: 60 s.
+    pub fn set_idle_connection_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.idle_connection_timeout = timeout;
+        self
+    }
+
+    /// How many events [`NodeHandle::subscribe`](crate::NodeHandle::subscribe) buffers per
+    /// subscriber; a subscriber that falls further behind skips the oldest. Default: 1024.
+    pub fn set_event_capacity(&mut self, capacity: usize) -> &mut Self {
+        self.event_capacity = capacity.max(1);
+        self
+    }
+
+    /// How many commands from handles may wait for the event loop; further callers wait. Default:
+    /// 256.
+    pub fn set_command_capacity(&mut self, capacity: usize) -> &mut Self {
+        self.command_capacity = capacity.max(1);
+        self
+    }
+
+    /// How many republish and repair queries the node's own jobs run at once. Default: 32.
+    pub fn set_max_background_queries(&mut self, max: usize) -> &mut Self {
+        self.max_background_queries = max.max(1);
+        self
+    }
+
+    /// Whether to discover peers on the local network with mDNS. Needs the crate feature `mdns`;
+    /// without it, starting a node with mDNS on fails with
+    /// [`SpawnError::MdnsUnavailable`](crate::SpawnError::MdnsUnavailable). Default: off.
+    pub fn set_mdns(&mut self, enabled: bool) -> &mut Self {
+        self.mdns = enabled;
+        self
+    }
+
+    /// Registers schema `V` with the node: inbound records under its prefix must decode as `V` and
+    /// conflicts resolve by `V`'s rule. The node also knows every schema its store registered.
+    /// Default: no schemas beyond the store's.
+    pub fn register<V: NetabaseSchema>(&mut self) -> &mut Self {
+        self.registry.register::<V>();
+        self
+    }
+
+    /// What to do with inbound records of schemas neither the node nor its store registered.
+    /// Default: the store's policy, which defaults to [`UnknownSchemas::Accept`]: keep them as raw
+    /// records, so nodes of different applications sharing one network serve each other's records.
+    pub fn set_unknown_schemas(&mut self, policy: UnknownSchemas) -> &mut Self {
+        self.unknown_schemas = Some(policy);
+        self
+    }
+
+    /// The largest record value this node stores, publishes or accepts.
+    pub fn max_value_size(&self) -> usize {
+        self.max_value_size
+    }
+
+    /// kad's maximum packet size: [`Self::max_value_size`] plus [`PACKET_OVERHEAD`].
+    pub fn max_packet_size(&self) -> usize {
+        self.max_value_size.saturating_add(PACKET_OVERHEAD)
+    }
+
+    /// The Kademlia protocol name.
+    pub fn kad_protocol(&self) -> &StreamProtocol {
+        &self.kad_protocol
+    }
+
+    /// The schemas registered on this configuration (not including the store's).
+    pub fn registry(&self) -> &SchemaRegistry {
+        &self.registry
+    }
+}

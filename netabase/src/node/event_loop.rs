@@ -1,0 +1,427 @@
+//! The task that owns the swarm: it runs commands from handles, swarm events and the node's jobs,
+//! one at a time, in one `tokio::select!` loop.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::kad::{self, QueryId, Record, RecordKey};
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::{ConnectionId, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, Swarm, identify};
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::{Interval, MissedTickBehavior};
+
+use super::behaviour::{Behaviour, BehaviourEvent};
+use super::command::{Command, Reply};
+use super::config::NodeConfig;
+use super::error::NodeError;
+use super::events::{NodeEvent, NodeStats};
+use super::ops::PutOk;
+use crate::node_store::NodeStore;
+use crate::registry::{Rejection, SchemaInfo, SchemaRegistry};
+
+/// Who waits for the outcome of a publication.
+pub(crate) enum PublishReply {
+    /// A handle's put or publish.
+    User(Reply<PutOk>),
+    /// The republish job.
+    Republish,
+}
+
+/// A publication waiting for the closest peers of its key.
+pub(crate) struct PendingPublish {
+    pub(crate) record: Record,
+    pub(crate) quorum: kad::Quorum,
+    pub(crate) reply: PublishReply,
+}
+
+/// A lookup collecting answers.
+pub(crate) struct PendingGet {
+    pub(crate) key: RecordKey,
+    pub(crate) schema: Option<SchemaInfo>,
+    /// The valid local record, if any.
+    pub(crate) local: Option<Record>,
+    /// Valid answers from peers.
+    pub(crate) answers: Vec<(PeerId, Record)>,
+    /// How many answers end the lookup early.
+    pub(crate) wanted: usize,
+    pub(crate) reply: Reply<super::ops::Fetched>,
+}
+
+/// Replies waiting for kad queries and dials, keyed by what will answer them.
+#[derive(Default)]
+pub(crate) struct Pending {
+    pub(crate) closest: HashMap<QueryId, PendingPublish>,
+    pub(crate) puts: HashMap<QueryId, (RecordKey, PublishReply)>,
+    pub(crate) gets: HashMap<QueryId, PendingGet>,
+    pub(crate) bootstraps: HashMap<QueryId, Reply<()>>,
+    pub(crate) dials: HashMap<ConnectionId, (Multiaddr, Reply<PeerId>)>,
+}
+
+/// The settings the loop reads while running.
+pub(crate) struct LoopSettings {
+    pub(crate) record_ttl: Option<Duration>,
+    pub(crate) republish_interval: Option<Duration>,
+    pub(crate) query_timeout: Duration,
+    pub(crate) max_value_size: usize,
+    pub(crate) replication_factor: NonZeroUsize,
+    pub(crate) get_quorum: NonZeroUsize,
+    pub(crate) max_background_queries: usize,
+    pub(crate) kad_protocol: libp2p::StreamProtocol,
+}
+
+impl LoopSettings {
+    pub(crate) fn from_config(config: &NodeConfig) -> Self {
+        LoopSettings {
+            record_ttl: config.record_ttl,
+            republish_interval: config.republish_interval,
+            query_timeout: config.query_timeout,
+            max_value_size: config.max_value_size,
+            replication_factor: config.replication_factor,
+            get_quorum: config.get_quorum,
+            max_background_queries: config.max_background_queries,
+            kad_protocol: config.kad_protocol.clone(),
+        }
+    }
+}
+
+/// The timers of the node's jobs.
+pub(crate) struct Timers {
+    pub(crate) republish: Interval,
+    pub(crate) expiry: Interval,
+    pub(crate) flush: Interval,
+}
+
+impl Timers {
+    pub(crate) fn from_config(config: &NodeConfig) -> Self {
+        let interval = |period: Duration| {
+            let mut interval = tokio::time::interval(period.max(Duration::from_millis(1)));
+            interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            interval
+        };
+        Timers {
+            republish: interval(config.republish_check_interval),
+            expiry: interval(config.expiry_sweep_interval),
+            flush: interval(config.flush_interval),
+        }
+    }
+}
+
+/// The event loop of one node.
+pub(crate) struct EventLoop<S: NodeStore> {
+    pub(crate) swarm: Swarm<Behaviour<S>>,
+    pub(crate) commands: mpsc::Receiver<Command>,
+    pub(crate) events: broadcast::Sender<NodeEvent>,
+    pub(crate) registry: SchemaRegistry,
+    pub(crate) settings: LoopSettings,
+    pub(crate) timers: Timers,
+    pub(crate) listen_addrs: Vec<Multiaddr>,
+    pub(crate) pending: Pending,
+    pub(crate) stats: NodeStats,
+    /// Republications in flight.
+    pub(crate) background_queries: usize,
+    /// The store's own error count when it was last reported.
+    pub(crate) store_errors_seen: u64,
+}
+
+impl<S: NodeStore> EventLoop<S> {
+    /// Runs until a handle asks for shutdown or every handle is gone; then commits what the store
+    /// buffered, drops the swarm (closing the store) and only then answers the shutdown.
+    pub(crate) async fn run(mut self) {
+        let shutdown_reply = loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown { reply }) => break Some(reply),
+                    Some(command) => self.on_command(command),
+                    None => break None,
+                },
+                _ = self.timers.republish.tick() => self.run_republish_job(),
+                _ = self.timers.expiry.tick() => self.run_expiry_job(),
+                _ = self.timers.flush.tick() => self.run_flush_job(),
+            }
+        };
+        let EventLoop {
+            mut swarm, pending, ..
+        } = self;
+        let flushed = swarm.behaviour_mut().kad.store_mut().flush();
+        if let Err(error) = &flushed {
+            tracing::error!(%error, "final flush of the store failed at shutdown");
+        }
+        drop(pending);
+        drop(swarm);
+        tracing::debug!("node stopped");
+        if let Some(reply) = shutdown_reply {
+            let _ = reply.send(flushed.map_err(NodeError::from));
+        }
+    }
+
+    pub(crate) fn store(&mut self) -> &mut S {
+        self.swarm.behaviour_mut().kad.store_mut()
+    }
+
+    pub(crate) fn local_peer(&self) -> PeerId {
+        *self.swarm.local_peer_id()
+    }
+
+    pub(crate) fn emit(&self, event: NodeEvent) {
+        // No subscriber is not an error: events are for whoever listens.
+        let _ = self.events.send(event);
+    }
+
+    pub(crate) fn storage_error(&mut self, what: &str, error: impl std::fmt::Display) {
+        self.stats.storage_errors += 1;
+        let message = format!("{what}: {error}");
+        tracing::error!("{message}");
+        self.emit(NodeEvent::StorageError { message });
+    }
+
+    /// Counts and reports a rejected inbound record.
+    pub(crate) fn reject_record(&mut self, key: RecordKey, from: PeerId, reason: Rejection) {
+        tracing::debug!(key = %key.as_ref().escape_ascii(), %from, %reason, "rejected a record");
+        self.stats.records_rejected.count(&reason);
+        self.emit(NodeEvent::RecordRejected {
+            key,
+            from,
+            reason: Arc::new(reason),
+        });
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Put {
+                record,
+                quorum,
+                reply,
+            } => self.put(record, quorum, reply),
+            Command::Publish {
+                record,
+                quorum,
+                reply,
+            } => self.publish(record, quorum, PublishReply::User(reply)),
+            Command::Get {
+                key,
+                schema,
+                mode,
+                reply,
+            } => self.get(key, schema, mode, reply),
+            Command::GetLocal { key, reply } => {
+                let result = self.store().get_local(&key).map_err(NodeError::from);
+                let _ = reply.send(result);
+            }
+            Command::Remove { key, reply } => {
+                let result = self.store().remove_local(&key).map_err(NodeError::from);
+                let _ = reply.send(result);
+            }
+            Command::LocalRecords {
+                after,
+                prefix,
+                limit,
+                reply,
+            } => {
+                let page = self
+                    .store()
+                    .records_page(after.as_ref(), &prefix, limit)
+                    .map_err(NodeError::from);
+                let _ = reply.send(page);
+            }
+            Command::Bootstrap { reply } => match self.swarm.behaviour_mut().kad.bootstrap() {
+                Ok(id) => {
+                    self.pending.bootstraps.insert(id, reply);
+                }
+                Err(kad::NoKnownPeers()) => {
+                    let _ = reply.send(Err(NodeError::NoKnownPeers));
+                }
+            },
+            Command::Dial { address, reply } => self.dial(address, reply),
+            Command::Listeners { reply } => {
+                let _ = reply.send(Ok(self.listen_addrs.clone()));
+            }
+            Command::ConnectedPeers { reply } => {
+                let _ = reply.send(Ok(self.swarm.connected_peers().copied().collect()));
+            }
+            Command::Stats { reply } => {
+                let stats = self.current_stats();
+                let _ = reply.send(Ok(stats));
+            }
+            Command::Flush { reply } => {
+                let result = self.store().flush().map_err(NodeError::from);
+                let _ = reply.send(result);
+            }
+            Command::Shutdown { reply } => {
+                // Handled by `run`; unreachable here, but answer rather than drop the caller.
+                let _ = reply.send(Ok(()));
+            }
+        }
+    }
+
+    fn current_stats(&mut self) -> NodeStats {
+        let mut stats = self.stats.clone();
+        stats.storage_errors += self.store().storage_errors();
+        stats.connected_peers = self.swarm.connected_peers().count();
+        stats.routing_table_size = self
+            .swarm
+            .behaviour_mut()
+            .kad
+            .kbuckets()
+            .map(|bucket| bucket.num_entries())
+            .sum();
+        stats
+    }
+
+    fn dial(&mut self, address: Multiaddr, reply: Reply<PeerId>) {
+        let peer = address.iter().find_map(|protocol| match protocol {
+            libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+            _ => None,
+        });
+        let options = match peer {
+            Some(peer) => DialOpts::peer_id(peer)
+                .addresses(vec![address.clone()])
+                .build(),
+            None => DialOpts::unknown_peer_id().address(address.clone()).build(),
+        };
+        let connection = options.connection_id();
+        match self.swarm.dial(options) {
+            Ok(()) => {
+                self.pending.dials.insert(connection, (address, reply));
+            }
+            Err(error) => {
+                let _ = reply.send(Err(NodeError::Dial {
+                    address,
+                    reason: error.to_string(),
+                }));
+            }
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent<S>>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
+            // Peers that dialed us are only routable once we know where they listen.
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) if info.protocols.contains(&self.settings.kad_protocol) => {
+                for address in info.listen_addrs {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer_id, address);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(_)) => {}
+            #[cfg(feature = "mdns")]
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(libp2p::mdns::Event::Discovered(found))) => {
+                for (peer, address) in found {
+                    self.swarm.behaviour_mut().kad.add_address(&peer, address);
+                }
+            }
+            #[cfg(feature = "mdns")]
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(_)) => {}
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                if !self.listen_addrs.contains(&address) {
+                    self.listen_addrs.push(address.clone());
+                }
+                self.emit(NodeEvent::Listening { address });
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                self.listen_addrs.retain(|known| known != &address);
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                if let Some((_, reply)) = self.pending.dials.remove(&connection_id) {
+                    let _ = reply.send(Ok(peer_id));
+                }
+                if num_established.get() == 1 {
+                    self.emit(NodeEvent::PeerConnected {
+                        peer: peer_id,
+                        address: endpoint.get_remote_address().clone(),
+                    });
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                error,
+                ..
+            } => {
+                if let Some((address, reply)) = self.pending.dials.remove(&connection_id) {
+                    let _ = reply.send(Err(NodeError::Dial {
+                        address,
+                        reason: error.to_string(),
+                    }));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => self.emit(NodeEvent::PeerDisconnected { peer: peer_id }),
+            _ => {}
+        }
+    }
+
+    fn on_kad_event(&mut self, event: kad::Event) {
+        match event {
+            kad::Event::InboundRequest {
+                request:
+                    kad::InboundRequest::PutRecord {
+                        source,
+                        record: Some(record),
+                        ..
+                    },
+            } => self.on_inbound_record(source, record),
+            kad::Event::InboundRequest {
+                request:
+                    kad::InboundRequest::AddProvider {
+                        record: Some(provider),
+                    },
+            } => self.on_inbound_provider(provider),
+            kad::Event::OutboundQueryProgressed {
+                id, result, step, ..
+            } => self.on_query_progressed(id, result, step),
+            kad::Event::RoutingUpdated {
+                peer, is_new_peer, ..
+            } if is_new_peer => self.emit(NodeEvent::PeerRoutable { peer }),
+            _ => {}
+        }
+    }
+
+    fn on_query_progressed(
+        &mut self,
+        id: QueryId,
+        result: kad::QueryResult,
+        step: kad::ProgressStep,
+    ) {
+        match result {
+            kad::QueryResult::GetClosestPeers(result) => {
+                let peers = match result {
+                    Ok(ok) => ok.peers,
+                    Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
+                };
+                self.on_closest_peers(id, peers.into_iter().map(|peer| peer.peer_id).collect());
+            }
+            kad::QueryResult::PutRecord(result) => self.on_put_result(id, result),
+            kad::QueryResult::GetRecord(result) => self.on_get_progress(id, result),
+            kad::QueryResult::Bootstrap(result) if step.last => {
+                if let Some(reply) = self.pending.bootstraps.remove(&id) {
+                    let result = result.map(drop).map_err(|_| NodeError::Timeout {
+                        operation: "bootstrap",
+                        after: self.settings.query_timeout,
+                    });
+                    let _ = reply.send(result);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! What a node reports: the events of [`NodeHandle::subscribe`](crate::NodeHandle::subscribe) and
+//! the counters of [`NodeHandle::stats`](crate::NodeHandle::stats).
+
+use std::sync::Arc;
+
+use libp2p::kad::RecordKey;
+use libp2p::{Multiaddr, PeerId};
+
+use crate::registry::Rejection;
+
+/// Something that happened on a node. Events go to every subscriber through a bounded broadcast
+/// channel; a subscriber that falls behind misses the oldest (`RecvError::Lagged`) rather than
+/// slowing the node down. [`NodeStats`] counts the same things without loss.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum NodeEvent {
+    /// The node listens on a new address.
+    Listening {
+        /// The address.
+        address: Multiaddr,
+    },
+    /// A connection to a peer is open (the first one, if there are several).
+    PeerConnected {
+        /// The peer.
+        peer: PeerId,
+        /// The peer's address on this connection.
+        address: Multiaddr,
+    },
+    /// The last connection to a peer closed.
+    PeerDisconnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A peer entered the node's routing table.
+    PeerRoutable {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A record from a peer passed validation and was stored.
+    RecordStored {
+        /// The record key.
+        key: RecordKey,
+        /// The peer that sent it.
+        from: PeerId,
+    },
+    /// A record from a peer was not stored.
+    RecordRejected {
+        /// The record key.
+        key: RecordKey,
+        /// The peer that sent it (a put) or answered with it (a get).
+        from: PeerId,
+        /// Why it was refused.
+        reason: Arc<Rejection>,
+    },
+    /// A provider record from a peer was stored.
+    ProviderStored {
+        /// The key provided.
+        key: RecordKey,
+        /// The provider.
+        provider: PeerId,
+    },
+    /// A provider record from a peer was not stored.
+    ProviderRejected {
+        /// The key provided.
+        key: RecordKey,
+        /// The provider.
+        provider: PeerId,
+        /// Why it was refused.
+        reason: Arc<Rejection>,
+    },
+    /// The expiry sweep removed records.
+    RecordsExpired {
+        /// How many.
+        count: usize,
+    },
+    /// A record this node published was republished.
+    Republished {
+        /// The record key.
+        key: RecordKey,
+        /// Whether the quorum of peers stored it.
+        ok: bool,
+    },
+    /// The store failed (a flush, a sweep, a write of a received record); the node carries on.
+    StorageError {
+        /// What failed.
+        message: String,
+    },
+}
+
+/// How many inbound records were rejected, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RejectionCounts {
+    /// Key with no registered schema prefix while unknown schemas are rejected.
+    pub unknown_schema: u64,
+    /// Key or value that does not decode as its schema, or disagrees with each other.
+    pub invalid: u64,
+    /// Value over the size limit.
+    pub too_large: u64,
+    /// Already expired, or expiring within a second.
+    pub expired: u64,
+    /// Lost conflict resolution against the stored value.
+    pub lost_conflict: u64,
+    /// Refused by the store (record count or size limit).
+    pub refused: u64,
+}
+
+impl RejectionCounts {
+    /// All rejections.
+    pub fn total(&self) -> u64 {
+        self.unknown_schema
+            + self.invalid
+            + self.too_large
+            + self.expired
+            + self.lost_conflict
+            + self.refused
+    }
+
+    pub(crate) fn count(&mut self, reason: &Rejection) {
+        let counter = match reason {
+            Rejection::UnknownSchema => &mut self.unknown_schema,
+            Rejection::Invalid(_) => &mut self.invalid,
+            Rejection::TooLarge { .. } => &mut self.too_large,
+            Rejection::Expired => &mut self.expired,
+            Rejection::LostConflict => &mut self.lost_conflict,
+            Rejection::Refused(_) => &mut self.refused,
+        };
+        *counter += 1;
+    }
+}
+
+/// Counters of a node since it started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NodeStats {
+    /// Records received from peers (puts and get answers) that were validated and stored.
+    pub records_stored: u64,
+    /// Records received from peers (puts and get answers) that were rejected, by reason.
+    pub records_rejected: RejectionCounts,
+    /// Provider records received and stored.
+    pub providers_stored: u64,
+    /// Provider records received and rejected, by reason.
+    pub providers_rejected: RejectionCounts,
+    /// Records removed by expiry sweeps.
+    pub records_expired: u64,
+    /// Republications that reached their quorum.
+    pub republished: u64,
+    /// Republications that did not.
+    pub republish_failed: u64,
+    /// Storage failures: the node's own (flushes, sweeps, schedule updates) plus those the store's
+    /// `RecordStore` methods met and could not return.
+    pub storage_errors: u64,
+    /// Peers with an open connection now.
+    pub connected_peers: usize,
+    /// Peers in the routing table now.
+    pub routing_table_size: usize,
+}

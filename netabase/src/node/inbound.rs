@@ -1,0 +1,146 @@
+//! The gate in front of the store: every record and provider record a peer sends is validated
+//! here before it is stored (kad runs with `StoreInserts::FilterBoth`, so nothing else stores them).
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use libp2p::PeerId;
+use libp2p::kad::{ProviderRecord, Record, RecordKey};
+
+use super::event_loop::EventLoop;
+use super::events::NodeEvent;
+use crate::conflict::{Winner, compare_raw_values};
+use crate::error::DatabaseError;
+use crate::node_store::NodeStore;
+use crate::registry::{Rejection, SchemaInfo, UnknownSchemas};
+
+/// Records with less lifetime than this left are refused as expired. kad carries expiry on the
+/// wire as whole seconds left and sends a deadline that has already passed as "1 s left", so this
+/// is what catches expired records; a genuine record this close to its deadline is not worth
+/// storing either.
+pub const MIN_INBOUND_TTL: Duration = Duration::from_secs(1);
+
+impl<S: NodeStore> EventLoop<S> {
+    /// Checks a record received from a peer: the registry's rules (schema prefix, decoding, size,
+    /// expiry with [`MIN_INBOUND_TTL`]) and, for a typed get, the caller's schema.
+    pub(crate) fn validate_record(
+        &self,
+        record: &Record,
+        expected_key: Option<&RecordKey>,
+        schema: Option<&SchemaInfo>,
+        now: Instant,
+    ) -> Result<(), Rejection> {
+        if let Some(expected) = expected_key.filter(|expected| **expected != record.key) {
+            return Err(Rejection::Invalid(DatabaseError::DifferentKeys {
+                schema: schema.map_or("<raw record>", SchemaInfo::name),
+                local: expected.as_ref().escape_ascii().to_string(),
+                network: record.key.as_ref().escape_ascii().to_string(),
+            }));
+        }
+        self.registry
+            .validate(record, self.settings.max_value_size, now + MIN_INBOUND_TTL)?;
+        if let Some(schema) = schema {
+            schema.check(record).map_err(Rejection::Invalid)?;
+        }
+        Ok(())
+    }
+
+    /// Orders two valid values under `key`: the caller's schema, else the registered schema, else
+    /// byte order. A value that does not decode orders first, so a valid one always wins over it.
+    pub(crate) fn compare_values(
+        &self,
+        key: &RecordKey,
+        schema: Option<&SchemaInfo>,
+        a: &[u8],
+        b: &[u8],
+    ) -> Ordering {
+        let schema = schema.or_else(|| self.registry.schema_of(key.as_ref()));
+        match schema {
+            Some(schema) => schema.compare(a, b).unwrap_or_else(|error| {
+                tracing::warn!(%error, "a value under {} does not decode", key.as_ref().escape_ascii());
+                match (schema.compare(a, a).is_ok(), schema.compare(b, b).is_ok()) {
+                    (true, false) => Ordering::Greater,
+                    (false, true) => Ordering::Less,
+                    _ => compare_raw_values(a, b),
+                }
+            }),
+            None => compare_raw_values(a, b),
+        }
+    }
+
+    /// A record a peer put: validate, resolve against the stored value, store or reject.
+    pub(crate) fn on_inbound_record(&mut self, from: PeerId, record: Record) {
+        let now = Instant::now();
+        if let Err(reason) = self.validate_record(&record, None, None, now) {
+            return self.reject_record(record.key, from, reason);
+        }
+        let existing = self
+            .store()
+            .get(&record.key)
+            .map(|existing| existing.into_owned());
+        if let Some(existing) = existing.filter(|existing| existing.value != record.value) {
+            let order = self.compare_values(&record.key, None, &existing.value, &record.value);
+            if crate::conflict::winner_from(order) == Winner::Existing {
+                return self.reject_record(record.key, from, Rejection::LostConflict);
+            }
+        }
+        self.store_received(from, record);
+    }
+
+    /// Stores a validated record that won against the stored value.
+    pub(crate) fn store_received(&mut self, from: PeerId, record: Record) -> bool {
+        let key = record.key.clone();
+        match self.store().put(record) {
+            Ok(()) => {
+                self.stats.records_stored += 1;
+                self.emit(NodeEvent::RecordStored { key, from });
+                true
+            }
+            Err(error) => {
+                self.reject_record(key, from, Rejection::Refused(error));
+                false
+            }
+        }
+    }
+
+    /// A provider record a peer announced (kad already checked that the sender is the provider).
+    pub(crate) fn on_inbound_provider(&mut self, provider: ProviderRecord) {
+        let now = Instant::now();
+        let rejection = if provider.is_expired(now) {
+            Some(Rejection::Expired)
+        } else if self.registry.unknown_schemas() == UnknownSchemas::Reject
+            && self.registry.schema_of(provider.key.as_ref()).is_none()
+        {
+            Some(Rejection::UnknownSchema)
+        } else {
+            None
+        };
+        let (key, peer) = (provider.key.clone(), provider.provider);
+        let result = match rejection {
+            Some(reason) => Err(reason),
+            None => self
+                .store()
+                .add_provider(provider)
+                .map_err(Rejection::Refused),
+        };
+        match result {
+            Ok(()) => {
+                self.stats.providers_stored += 1;
+                self.emit(NodeEvent::ProviderStored {
+                    key,
+                    provider: peer,
+                });
+            }
+            Err(reason) => {
+                tracing::debug!(key = %key.as_ref().escape_ascii(), %peer, %reason, "rejected a provider record");
+                self.stats.providers_rejected.count(&reason);
+                self.emit(NodeEvent::ProviderRejected {
+                    key,
+                    provider: peer,
+                    reason: Arc::new(reason),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The node's periodic jobs: republishing its own records from the store's schedule, sweeping
+//! expired records, and committing the records received from peers.
+
+use std::time::{Instant, SystemTime};
+
+use libp2p::kad::Quorum;
+
+use super::event_loop::{EventLoop, PublishReply};
+use super::events::NodeEvent;
+use super::queries::MIN_PUBLISH_TTL;
+use crate::node_store::NodeStore;
+
+impl<S: NodeStore> EventLoop<S> {
+    /// Republishes the records whose time has come, as many as the background query budget allows;
+    /// the rest wait for the next tick. Each is rescheduled before it is sent, so a record is never
+    /// republished twice for one due time, also across a restart.
+    pub(crate) fn run_republish_job(&mut self) {
+        let Some(interval) = self.settings.republish_interval else {
+            return;
+        };
+        let budget = self
+            .settings
+            .max_background_queries
+            .saturating_sub(self.background_queries);
+        if budget == 0 {
+            return;
+        }
+        let now = SystemTime::now();
+        let due = match self.store().due_for_republish(now, budget) {
+            Ok(due) => due,
+            Err(error) => return self.storage_error("cannot read the republish schedule", error),
+        };
+        let instant = Instant::now();
+        for record in due {
+            if let Err(error) = self.store().schedule_republish(&record.key, now + interval) {
+                self.storage_error("cannot reschedule a republication", error);
+                continue;
+            }
+            // A record about to expire is left to expire rather than republished.
+            if record
+                .expires
+                .is_some_and(|expires| expires < instant + MIN_PUBLISH_TTL)
+            {
+                continue;
+            }
+            self.background_queries += 1;
+            self.publish(record, Quorum::One, PublishReply::Republish);
+        }
+    }
+
+    /// Removes expired records from the store. Expired records are never served in between: the
+    /// store checks deadlines on every read.
+    pub(crate) fn run_expiry_job(&mut self) {
+        match self.store().remove_expired(Instant::now()) {
+            Ok(0) => {}
+            Ok(count) => {
+                self.stats.records_expired += count as u64;
+                tracing::debug!(count, "removed expired records");
+                self.emit(NodeEvent::RecordsExpired { count });
+            }
+            Err(error) => self.storage_error("expiry sweep failed", error),
+        }
+    }
+
+    /// Commits the records received since the last flush, and reports storage errors the store's
+    /// `RecordStore` methods met since the last check.
+    pub(crate) fn run_flush_job(&mut self) {
+        if let Err(error) = self.store().flush() {
+            self.storage_error("cannot commit received records", error);
+        }
+        let store_errors = self.store().storage_errors();
+        if store_errors > self.store_errors_seen {
+            let new = store_errors - self.store_errors_seen;
+            self.store_errors_seen = store_errors;
+            let message =
+                format!("the store met {new} storage errors in kad operations; see its log");
+            tracing::error!("{message}");
+            self.emit(NodeEvent::StorageError { message });
+        }
+    }
+}

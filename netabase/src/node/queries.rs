@@ -1,0 +1,338 @@
+//! Puts, publications and gets: the kad queries behind the handle's operations.
+//!
+//! A publication is two queries, as in kad's own `put_record`: find the closest peers of the key,
+//! then store the record at them with `put_record_to`. Doing it in two steps keeps kad from writing
+//! the record into the local store a second time (the node already stored it durably, or it is a
+//! replica being pushed out by a sync).
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant, SystemTime};
+
+use libp2p::PeerId;
+use libp2p::kad::{self, QueryId, Quorum, Record, RecordKey};
+
+use super::command::{GetMode, Reply};
+use super::error::NodeError;
+use super::event_loop::{EventLoop, PendingGet, PendingPublish, PublishReply};
+use super::events::NodeEvent;
+use super::inbound::MIN_INBOUND_TTL;
+use super::ops::{Fetched, PutOk, RecordSource};
+use crate::conflict::{Winner, winner_from};
+use crate::node_store::NodeStore;
+use crate::registry::SchemaInfo;
+
+/// The least lifetime a record must have left to be published: one more second than peers demand,
+/// since kad rounds the lifetime it sends down to whole seconds.
+pub(crate) const MIN_PUBLISH_TTL: Duration = Duration::from_secs(MIN_INBOUND_TTL.as_secs() + 1);
+
+pub(crate) fn escape(key: &RecordKey) -> String {
+    format!("\"{}\"", key.as_ref().escape_ascii())
+}
+
+impl<S: NodeStore> EventLoop<S> {
+    /// The user's own write: durable locally first, scheduled for republication, then published.
+    pub(crate) fn put(&mut self, mut record: Record, quorum: Quorum, reply: Reply<PutOk>) {
+        if record.value.len() > self.settings.max_value_size {
+            let _ = reply.send(Err(NodeError::ValueTooLarge {
+                size: record.value.len(),
+                max: self.settings.max_value_size,
+            }));
+            return;
+        }
+        if let Some(error) = expires_too_soon(&record, Instant::now()) {
+            let _ = reply.send(Err(error));
+            return;
+        }
+        record.publisher = Some(self.local_peer());
+        if let Err(error) = self.store().put_local(record.clone()) {
+            let _ = reply.send(Err(error.into()));
+            return;
+        }
+        if let Some(interval) = self.settings.republish_interval {
+            let at = SystemTime::now() + interval;
+            if let Err(error) = self.store().schedule_republish(&record.key, at) {
+                let _ = reply.send(Err(error.into()));
+                return;
+            }
+        }
+        self.publish(record, quorum, PublishReply::User(reply));
+    }
+
+    /// Starts publishing `record` to the closest peers of its key. A record without an expiry is
+    /// sent with the node's record TTL, as kad does.
+    pub(crate) fn publish(&mut self, mut record: Record, quorum: Quorum, reply: PublishReply) {
+        let now = Instant::now();
+        if let Some(error) = expires_too_soon(&record, now) {
+            return self.finish_publish(&record.key, reply, Err(error));
+        }
+        if record.expires.is_none() {
+            record.expires = self.settings.record_ttl.map(|ttl| now + ttl);
+        }
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .kad
+            .get_closest_peers(record.key.to_vec());
+        self.pending.closest.insert(
+            id,
+            PendingPublish {
+                record,
+                quorum,
+                reply,
+            },
+        );
+    }
+
+    pub(crate) fn on_closest_peers(&mut self, id: QueryId, peers: Vec<PeerId>) {
+        let Some(PendingPublish {
+            record,
+            quorum,
+            reply,
+        }) = self.pending.closest.remove(&id)
+        else {
+            return;
+        };
+        if peers.is_empty() {
+            let needed = quorum_size(quorum, self.settings.replication_factor.get());
+            let error = NodeError::QuorumFailed {
+                key: escape(&record.key),
+                reached: 0,
+                needed,
+            };
+            return self.finish_publish(&record.key, reply, Err(error));
+        }
+        let key = record.key.clone();
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .kad
+            .put_record_to(record, peers.into_iter(), quorum);
+        self.pending.puts.insert(id, (key, reply));
+    }
+
+    pub(crate) fn on_put_result(&mut self, id: QueryId, result: kad::PutRecordResult) {
+        // Unknown ids are repairs of stale replicas, sent without waiting for an answer.
+        let Some((key, reply)) = self.pending.puts.remove(&id) else {
+            return;
+        };
+        let result = match result {
+            Ok(_) => Ok(PutOk { key: key.clone() }),
+            Err(
+                kad::PutRecordError::QuorumFailed {
+                    success, quorum, ..
+                }
+                | kad::PutRecordError::Timeout {
+                    success, quorum, ..
+                },
+            ) => Err(NodeError::QuorumFailed {
+                key: escape(&key),
+                reached: success.len(),
+                needed: quorum.get(),
+            }),
+        };
+        self.finish_publish(&key, reply, result);
+    }
+
+    fn finish_publish(
+        &mut self,
+        key: &RecordKey,
+        reply: PublishReply,
+        result: Result<PutOk, NodeError>,
+    ) {
+        match reply {
+            PublishReply::User(reply) => {
+                let _ = reply.send(result);
+            }
+            PublishReply::Republish => {
+                self.background_queries = self.background_queries.saturating_sub(1);
+                let ok = result.is_ok();
+                if ok {
+                    self.stats.republished += 1;
+                } else {
+                    self.stats.republish_failed += 1;
+                    tracing::debug!(key = %key.as_ref().escape_ascii(), "republish did not reach its quorum");
+                }
+                self.emit(NodeEvent::Republished {
+                    key: key.clone(),
+                    ok,
+                });
+            }
+        }
+    }
+
+    /// A get: the local record answers at once unless the caller wants the network's view; else a
+    /// lookup collects answers, which are validated and resolved together with the local record.
+    pub(crate) fn get(
+        &mut self,
+        key: RecordKey,
+        schema: Option<SchemaInfo>,
+        mode: GetMode,
+        reply: Reply<Fetched>,
+    ) {
+        let local = match self.store().get_local(&key) {
+            Ok(local) => local,
+            Err(error) => {
+                let _ = reply.send(Err(error.into()));
+                return;
+            }
+        };
+        // A local record that does not decode as the caller's schema never reaches it.
+        let local = local.filter(|record| match &schema {
+            Some(schema) => schema.check(record).is_ok(),
+            None => true,
+        });
+        if let (GetMode::LocalFirst, Some(record)) = (mode, &local) {
+            let _ = reply.send(Ok(Fetched {
+                record: record.clone(),
+                source: RecordSource::Local,
+                stored_locally: false,
+            }));
+            return;
+        }
+        let wanted = match mode {
+            GetMode::LocalFirst => self.settings.get_quorum.get(),
+            GetMode::Network => usize::MAX,
+        };
+        let id = self.swarm.behaviour_mut().kad.get_record(key.clone());
+        self.pending.gets.insert(
+            id,
+            PendingGet {
+                key,
+                schema,
+                local,
+                answers: Vec::new(),
+                wanted,
+                reply,
+            },
+        );
+    }
+
+    pub(crate) fn on_get_progress(&mut self, id: QueryId, result: kad::GetRecordResult) {
+        match result {
+            Ok(kad::GetRecordOk::FoundRecord(kad::PeerRecord {
+                peer: Some(peer),
+                record,
+            })) => self.on_get_answer(id, peer, record),
+            // The local store's answer: the pending get already holds it.
+            Ok(kad::GetRecordOk::FoundRecord(kad::PeerRecord { peer: None, .. })) => {}
+            Ok(kad::GetRecordOk::FinishedWithNoAdditionalRecord { cache_candidates }) => {
+                self.resolve_get(id, cache_candidates.into_values().collect(), false);
+            }
+            Err(kad::GetRecordError::NotFound { .. }) => self.resolve_get(id, Vec::new(), false),
+            Err(kad::GetRecordError::Timeout { .. }) => self.resolve_get(id, Vec::new(), true),
+        }
+    }
+
+    fn on_get_answer(&mut self, id: QueryId, peer: PeerId, record: Record) {
+        let Some(pending) = self.pending.gets.get(&id) else {
+            return;
+        };
+        let now = Instant::now();
+        let checked =
+            self.validate_record(&record, Some(&pending.key), pending.schema.as_ref(), now);
+        if let Err(reason) = checked {
+            return self.reject_record(record.key, peer, reason);
+        }
+        let Some(pending) = self.pending.gets.get_mut(&id) else {
+            return;
+        };
+        pending.answers.push((peer, record));
+        if pending.answers.len() >= pending.wanted
+            && let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id)
+        {
+            query.finish();
+        }
+    }
+
+    /// Picks the winner among the local record and the answers, stores it if it came from a peer,
+    /// pushes it to peers that answered with a losing value (and to kad's cache candidates), and
+    /// answers the caller.
+    fn resolve_get(&mut self, id: QueryId, cache_candidates: Vec<PeerId>, timed_out: bool) {
+        let Some(pending) = self.pending.gets.remove(&id) else {
+            return;
+        };
+        let PendingGet {
+            key,
+            schema,
+            local,
+            answers,
+            reply,
+            ..
+        } = pending;
+        let mut best: Option<(Option<PeerId>, Record)> = local.map(|record| (None, record));
+        for (peer, record) in &answers {
+            let wins = match &best {
+                None => true,
+                Some((_, current)) => {
+                    let order =
+                        self.compare_values(&key, schema.as_ref(), &current.value, &record.value);
+                    winner_from(order) == Winner::Incoming
+                }
+            };
+            if wins {
+                best = Some((Some(*peer), record.clone()));
+            }
+        }
+        let Some((source, mut winner)) = best else {
+            let error = if timed_out {
+                NodeError::Timeout {
+                    operation: "get",
+                    after: self.settings.query_timeout,
+                }
+            } else {
+                NodeError::NotFound { key: escape(&key) }
+            };
+            let _ = reply.send(Err(error));
+            return;
+        };
+        let mut stored_locally = false;
+        if let Some(peer) = source {
+            // A copy received from a peer lives no longer than this node's TTL, as with puts.
+            let cap = self.settings.record_ttl.map(|ttl| Instant::now() + ttl);
+            winner.expires = match (winner.expires, cap) {
+                (Some(expires), Some(cap)) => Some(expires.min(cap)),
+                (expires, cap) => expires.or(cap),
+            };
+            stored_locally = self.store_received(peer, winner.clone());
+        }
+        let stale: BTreeSet<PeerId> = answers
+            .iter()
+            .filter(|(_, record)| record.value != winner.value)
+            .map(|(peer, _)| *peer)
+            .chain(cache_candidates)
+            .filter(|peer| Some(*peer) != source)
+            .collect();
+        if !stale.is_empty() && expires_too_soon(&winner, Instant::now()).is_none() {
+            tracing::debug!(key = %key.as_ref().escape_ascii(), peers = stale.len(), "pushing the winning record to peers without it");
+            self.swarm.behaviour_mut().kad.put_record_to(
+                winner.clone(),
+                stale.into_iter(),
+                Quorum::One,
+            );
+        }
+        let _ = reply.send(Ok(Fetched {
+            record: winner,
+            source: source.map_or(RecordSource::Local, RecordSource::Peer),
+            stored_locally,
+        }));
+    }
+}
+
+/// The error for a record that expires before it could usefully be published.
+fn expires_too_soon(record: &Record, now: Instant) -> Option<NodeError> {
+    let expires = record.expires?;
+    (expires < now + MIN_PUBLISH_TTL).then(|| NodeError::ExpiresTooSoon {
+        key: escape(&record.key),
+        min: MIN_PUBLISH_TTL,
+    })
+}
+
+/// How many peers `quorum` asks for out of `total`.
+fn quorum_size(quorum: Quorum, total: usize) -> usize {
+    match quorum {
+        Quorum::One => 1,
+        Quorum::Majority => total / 2 + 1,
+        Quorum::All => total,
+        Quorum::N(n) => n.get().min(total),
+    }
+}
