@@ -1,0 +1,2 @@
+//! Node latency benchmark (placeholder body replaced below).
+fn main() {}
