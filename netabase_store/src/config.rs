@@ -102,7 +102,7 @@ impl Default for StoreConfig {
             background_flush: true,
             page_size: 256,
             cache_size: None,
-            verify_on_open: false,
+            verify_on_open: true,
         }
     }
 }

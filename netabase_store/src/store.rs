@@ -1,10 +1,11 @@
 //! `RedbStore`: the shared handle, its builder, opening a file, and the write path with group
 //! commit.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -45,7 +46,23 @@ impl std::fmt::Debug for RedbStore {
     }
 }
 
+/// What the handles share: the store and the group commit thread, which holds only the [`Core`].
+/// Dropping the last handle stops and joins the thread before the core (and with it the file) is
+/// closed, so the file is closed when the drop returns.
 pub(crate) struct Inner {
+    core: Arc<Core>,
+    flusher: Option<Flusher>,
+}
+
+impl Deref for Inner {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+pub(crate) struct Core {
     pub(crate) db: Database,
     pub(crate) config: StoreConfig,
     pub(crate) registry: SchemaRegistry,
@@ -55,7 +72,6 @@ pub(crate) struct Inner {
     writer: Mutex<GroupState>,
     storage_errors: AtomicU64,
     rejected_records: AtomicU64,
-    flusher: Mutex<Option<Flusher>>,
     /// The file path, or `<memory>`, for logs and errors.
     pub(crate) location: PathBuf,
 }
@@ -163,8 +179,10 @@ impl RedbStoreBuilder {
     }
 
     /// Verifies every page's checksum when the file is opened, so a file damaged outside redb
-    /// fails to open with [`OpenError::Corrupted`] instead of failing later. Reads the whole file.
-    /// After a crash redb verifies the file whatever this says. Default: `false`.
+    /// fails to open with [`OpenError::Corrupted`] instead of failing (or, in debug builds of
+    /// redb, panicking) later. Reads the whole file once per open; turn it off for very large
+    /// stores whose disk you trust. After a crash redb verifies the file whatever this says.
+    /// Default: `true`.
     pub fn set_verify_on_open(&mut self, enabled: bool) -> &mut Self {
         self.config.verify_on_open = enabled;
         self
@@ -252,7 +270,7 @@ impl RedbStoreBuilder {
                 supported: tables::LAYOUT_VERSION as u32,
             },
         })?;
-        let inner = Arc::new(Inner {
+        let core = Arc::new(Core {
             db,
             config: self.config,
             registry: self.registry.clone(),
@@ -260,14 +278,14 @@ impl RedbStoreBuilder {
             writer: Mutex::new(GroupState::default()),
             storage_errors: AtomicU64::new(0),
             rejected_records: AtomicU64::new(0),
-            flusher: Mutex::new(None),
             location,
         });
         let grouped = self.config.network_durability == Durability::Grouped
             || self.config.user_durability == Durability::Grouped;
-        if grouped && self.config.background_flush && !in_memory {
-            start_flusher(&inner);
-        }
+        let flusher = (grouped && self.config.background_flush && !in_memory)
+            .then(|| start_flusher(&core))
+            .flatten();
+        let inner = Arc::new(Inner { core, flusher });
         tracing::debug!(location = %inner.location.display(), "opened store");
         Ok(RedbStore { inner })
     }
@@ -404,7 +422,7 @@ impl RedbStore {
     }
 }
 
-impl Inner {
+impl Core {
     pub(crate) fn read(&self) -> StoreResult<ReadTransaction> {
         Ok(self.db.begin_read()?)
     }
@@ -512,56 +530,50 @@ impl GroupState {
     }
 }
 
-fn start_flusher(inner: &Arc<Inner>) {
+fn start_flusher(core: &Arc<Core>) -> Option<Flusher> {
     let (stop, stopped) = mpsc::channel::<()>();
-    let weak: Weak<Inner> = Arc::downgrade(inner);
+    let core = Arc::clone(core);
     let spawned = std::thread::Builder::new()
         .name("netabase-store-flush".into())
         .spawn(move || {
-            let mut wait = Duration::from_millis(1);
+            let mut wait = core.config.group_commit.window;
             loop {
                 match stopped.recv_timeout(wait) {
                     Err(RecvTimeoutError::Timeout) => {}
                     Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
                 }
-                let Some(inner) = weak.upgrade() else { return };
-                wait = match inner.flush_if_due() {
+                wait = match core.flush_if_due() {
                     Ok(next) => next.max(Duration::from_millis(1)),
                     Err(error) => {
-                        inner.report("background group commit", &error);
-                        inner.config.group_commit.window
+                        core.report("background group commit", &error);
+                        core.config.group_commit.window
                     }
                 };
             }
         });
     match spawned {
-        Ok(thread) => {
-            *inner.flusher.lock().unwrap_or_else(PoisonError::into_inner) =
-                Some(Flusher { stop, thread });
-        }
+        Ok(thread) => Some(Flusher { stop, thread }),
         Err(error) => {
             // Without the thread the window is still enforced by the next write and by flush().
             tracing::warn!(%error, "cannot start the group commit thread");
+            None
         }
     }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(flusher) = self
-            .flusher
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
+        if let Some(flusher) = self.flusher.take() {
             drop(flusher.stop);
-            // The last handle may be dropped by the flush thread itself, which then exits.
-            if flusher.thread.thread().id() != std::thread::current().id()
-                && flusher.thread.join().is_err()
-            {
+            if flusher.thread.join().is_err() {
                 tracing::error!("the group commit thread panicked");
             }
         }
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
         if let Err(error) = self.flush() {
             self.report("final group commit on close", &error);
         }

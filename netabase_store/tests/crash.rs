@@ -1,0 +1,146 @@
+//! SIGKILL crash test: a child process writes records and prints an acknowledgement once each is
+//! durable; the parent kills it at random moments, many times, then reopens the file. The file
+//! must always open, and every acknowledged record must be in it.
+//!
+//! The child is this test binary re-executed with `CRASH_CHILD_STORE` set, running only
+//! `crash_child`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use netabase_store::kad::store::RecordStore;
+use netabase_store::{NetabaseSchema, NodeStore, RedbStore};
+
+const STORE_VAR: &str = "CRASH_CHILD_STORE";
+const FIRST_ID_VAR: &str = "CRASH_CHILD_FIRST_ID";
+const ROUNDS: u64 = 200;
+
+/// The child: alternates durable typed writes with groups of inbound `RecordStore::put`s made
+/// durable by `flush`, acknowledging each on stdout only once it is durable. Does nothing unless
+/// run by `acknowledged_records_survive_sigkill`.
+#[test]
+fn crash_child() {
+    let Ok(path) = std::env::var(STORE_VAR) else {
+        return;
+    };
+    let first: u64 = std::env::var(FIRST_ID_VAR)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut store = builder()
+        .create(&path)
+        .expect("the store opens in the child");
+    let mut id = first;
+    loop {
+        store
+            .put_value(&user(id, "typed, durable on return"))
+            .expect("typed put");
+        println!("ack {id}");
+        let group: Vec<u64> = (id + 1..id + 6).collect();
+        for i in &group {
+            store
+                .put(user(*i, "inbound, grouped").to_record().unwrap())
+                .expect("inbound put");
+        }
+        NodeStore::flush(&mut store).expect("flush");
+        for i in &group {
+            println!("ack {i}");
+        }
+        id += 6;
+    }
+}
+
+/// A small deterministic generator for kill delays (xorshift).
+struct Delays(u64);
+
+impl Delays {
+    fn next(&mut self, max_ms: u64) -> Duration {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        Duration::from_millis(self.0 % max_ms)
+    }
+}
+
+fn run_child_and_kill(path: &Path, first_id: u64, delay: Duration) -> Vec<u64> {
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut child = Command::new(exe)
+        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(STORE_VAR, path)
+        .env(FIRST_ID_VAR, first_id.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("child starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (sender, acks) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(id) = line
+                .strip_prefix("ack ")
+                .and_then(|id| id.parse::<u64>().ok())
+                && sender.send(id).is_err()
+            {
+                break;
+            }
+        }
+    });
+    // Wait for the first acknowledgement (bounded), so every round kills a writing child, then
+    // let it run for the random delay.
+    let first = acks.recv_timeout(Duration::from_secs(60));
+    std::thread::sleep(delay);
+    child.kill().expect("SIGKILL the child");
+    child.wait().expect("reap the child");
+    reader.join().expect("reader thread");
+    first.into_iter().chain(acks.try_iter()).collect()
+}
+
+#[test]
+fn acknowledged_records_survive_sigkill() {
+    if std::env::var(STORE_VAR).is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash.redb");
+    let mut delays = Delays(0x9E37_79B9_7F4A_7C15);
+    let mut acknowledged: Vec<u64> = Vec::new();
+    let mut next_id = 0;
+    let started = Instant::now();
+    for round in 0..ROUNDS {
+        let acks = run_child_and_kill(&path, next_id, delays.next(60));
+        assert!(
+            !acks.is_empty(),
+            "round {round}: the child acknowledged nothing"
+        );
+        next_id = acks.iter().max().map_or(next_id, |max| max + 1000);
+        acknowledged.extend(acks);
+
+        let store = builder()
+            .open(&path)
+            .unwrap_or_else(|error| panic!("round {round}: the file does not open: {error}"));
+        // Spot-check every round; check everything at the end.
+        for id in acknowledged.iter().rev().take(50) {
+            assert!(
+                RecordStore::get(&store, &User::record_key(&user_key(*id)).unwrap()).is_some(),
+                "round {round}: acknowledged record {id} is missing"
+            );
+        }
+    }
+    let store = RedbStore::open(&path).unwrap();
+    for id in &acknowledged {
+        let value = store.get_value::<User>(&user_key(*id)).unwrap();
+        assert!(value.is_some(), "acknowledged record {id} is missing");
+    }
+    println!(
+        "{ROUNDS} kills, {} acknowledged records all present, {:?}",
+        acknowledged.len(),
+        started.elapsed()
+    );
+}

@@ -1,0 +1,125 @@
+//! Opening files: clear errors for a missing, foreign, corrupt or locked file.
+
+mod common;
+
+use std::io::{Seek, SeekFrom, Write};
+
+use common::*;
+use netabase_store::{OpenError, RedbStore};
+
+#[test]
+fn open_needs_an_existing_file_and_create_makes_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let error = RedbStore::open(&path).unwrap_err();
+    assert!(matches!(error, OpenError::NotFound { .. }), "{error}");
+    assert!(error.to_string().contains("RedbStore::create"), "{error}");
+    drop(RedbStore::create(&path).unwrap());
+    drop(RedbStore::open(&path).unwrap());
+}
+
+#[test]
+fn an_empty_file_becomes_a_store() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let store = RedbStore::create(file.path()).unwrap();
+    store.put_value(&user(1, "a")).unwrap();
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(&b"this is a text file, not a database\n".repeat(200))
+        .unwrap();
+    for result in [RedbStore::open(file.path()), RedbStore::create(file.path())] {
+        let error = result.unwrap_err();
+        assert!(matches!(error, OpenError::NotADatabase { .. }), "{error:?}");
+        assert!(error.to_string().contains("not a redb database"), "{error}");
+    }
+}
+
+#[test]
+fn a_short_file_is_refused() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(b"x").unwrap();
+    let error = RedbStore::open(file.path()).unwrap_err();
+    assert!(matches!(error, OpenError::NotADatabase { .. }), "{error:?}");
+}
+
+#[test]
+fn a_redb_file_of_another_application_is_refused() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    {
+        let db = redb::Database::create(file.path()).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(redb::TableDefinition::<u64, u64>::new("accounts"))
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let error = RedbStore::open(file.path()).unwrap_err();
+    match &error {
+        OpenError::NotAStore { tables, .. } => assert_eq!(tables, &["accounts".to_string()]),
+        other => panic!("expected NotAStore, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_second_open_of_the_same_file_is_refused_while_the_first_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let store = RedbStore::create(&path).unwrap();
+    let error = RedbStore::open(&path).unwrap_err();
+    assert!(matches!(error, OpenError::Locked { .. }), "{error:?}");
+    assert!(error.to_string().contains("cheap to clone"), "{error}");
+    drop(store);
+    RedbStore::open(&path).unwrap();
+}
+
+#[test]
+fn a_damaged_file_fails_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    {
+        let store = RedbStore::create(&path).unwrap();
+        let users: Vec<User> = (0..2000)
+            .map(|i| user(i, "some text to fill pages"))
+            .collect();
+        store.put_values(&users).unwrap();
+    }
+    let len = std::fs::metadata(&path).unwrap().len();
+    {
+        // Overwrite a stretch in the middle of the data pages.
+        let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.seek(SeekFrom::Start(len / 2)).unwrap();
+        file.write_all(&[0xA5; 8192]).unwrap();
+    }
+    let error = RedbStore::open(&path).unwrap_err();
+    assert!(matches!(error, OpenError::Corrupted { .. }), "{error:?}");
+    assert!(error.to_string().contains("corrupt"), "{error}");
+}
+
+#[test]
+fn a_store_of_an_unknown_layout_version_is_refused() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    drop(RedbStore::create(file.path()).unwrap());
+    {
+        let db = redb::Database::open(file.path()).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(redb::TableDefinition::<&str, u64>::new("netabase_meta"))
+            .unwrap()
+            .insert("layout_version", 99)
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let error = RedbStore::open(file.path()).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            OpenError::UnsupportedLayout {
+                found: 99,
+                supported: 1,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
