@@ -215,6 +215,8 @@ enum PlainCommand {
     /// Writes straight into the plain node's own store.
     StoreLocal(Record, Reply<()>),
     Bootstrap(Reply<()>),
+    /// kad's `add_address`: how a plain kad user adds a bootstrap peer.
+    AddPeer(PeerId, Multiaddr, Reply<()>),
     RoutingTableSize(Reply<usize>),
 }
 
@@ -342,6 +344,11 @@ impl PlainNode {
             .await
     }
 
+    pub async fn add_peer(&self, peer: PeerId, addr: Multiaddr) {
+        self.ask(|reply| PlainCommand::AddPeer(peer, addr, reply))
+            .await
+    }
+
     pub async fn bootstrap(&self) {
         self.ask(PlainCommand::Bootstrap).await
     }
@@ -399,6 +406,10 @@ async fn run_plain(mut swarm: PlainSwarm, mut commands: mpsc::Receiver<PlainComm
                         Ok(id) => { pending.insert(id, PlainPending::Bootstrap(reply)); }
                         Err(_) => { let _ = reply.send(()); }
                     },
+                    PlainCommand::AddPeer(peer, addr, reply) => {
+                        kad.add_address(&peer, addr);
+                        let _ = reply.send(());
+                    }
                     PlainCommand::RoutingTableSize(reply) => {
                         let size = kad.kbuckets().map(|bucket| bucket.num_entries()).sum();
                         let _ = reply.send(size);

@@ -1,0 +1,214 @@
+//! A hostile peer: a plain rust-libp2p Kademlia node (no Netabase code) speaking our protocol name
+//! pushes records with unknown prefixes, undecodable values, mismatched keys, oversized values,
+//! expired deadlines and conflict losers straight at a Netabase node, and answers its lookups with
+//! garbage. None of it reaches the typed API, every rejection is counted and reported, and the
+//! node keeps serving honest peers.
+
+mod node_support;
+
+use std::time::{Duration, Instant};
+
+use netabase_store::kad::{Quorum, Record, RecordKey};
+use netabase_store::{NetabaseSchema, NodeError, NodeEvent, Rejection, UnknownSchemas};
+use node_support::*;
+
+fn profile(id: u64, name: &str) -> Profile {
+    Profile {
+        id,
+        name: name.into(),
+    }
+}
+
+#[tokio::test]
+async fn hostile_records_never_reach_the_typed_api() {
+    let mut config = fast_config(Net::Tcp);
+    config
+        .set_unknown_schemas(UnknownSchemas::Reject)
+        .set_max_value_size(1024);
+    let target = start_node(config, memory_store(), None).await;
+    // An honest node with the default policy (unknown schemas kept as raw records).
+    let honest = start_node(fast_config(Net::Tcp), memory_store(), Some(&target)).await;
+    let nodes = vec![target, honest];
+    connect_all(&nodes).await;
+    let (node, honest) = (&nodes[0].handle, &nodes[1].handle);
+
+    let hostile = PlainNode::start(PlainOptions::default()).await;
+    // The node dials the hostile peer (say it was a bootstrap peer), so the hostile peer is in its
+    // routing table and is asked in lookups; the hostile peer pushes over that connection.
+    let hostile_id = within("node dials", node.dial(hostile.dial_addr()))
+        .await
+        .expect("the node reaches the hostile peer");
+    assert_eq!(hostile_id, hostile.peer_id);
+
+    let stored_page = Page {
+        slug: "x".into(),
+        version: 5,
+        body: "the real page".into(),
+    };
+    within("put", node.put(&stored_page, Quorum::One))
+        .await
+        .expect("put");
+    let mut events = node.subscribe();
+
+    let garbage_key = Profile::record_key(&ProfileKey(7)).unwrap();
+    let mut mismatched = profile(2, "claims to be 1").to_record().unwrap();
+    mismatched.key = Profile::record_key(&ProfileKey(1)).unwrap();
+    let mut expired = profile(9, "expired").to_record().unwrap();
+    expired.expires = Instant::now().checked_sub(Duration::from_secs(5));
+    let hostile_records = vec![
+        Record::new(b"/evil/Thing/1".to_vec(), b"anything".to_vec()),
+        Record::new(garbage_key.clone(), vec![0xff; 12]),
+        mismatched,
+        profile(8, &"x".repeat(4000)).to_record().unwrap(),
+        expired,
+        Page {
+            slug: "x".into(),
+            version: 1,
+            body: "older, loses".into(),
+        }
+        .to_record()
+        .unwrap(),
+    ];
+    for record in hostile_records {
+        within("hostile put", hostile.put_to(record, vec![node.peer_id()]))
+            .await
+            .expect("kad acknowledges every put before validation");
+    }
+
+    let stats = eventually("every hostile record is rejected", || async {
+        let stats = node.stats().await.unwrap();
+        (stats.records_rejected.total() >= 6).then_some(stats)
+    })
+    .await;
+    let rejected = stats.records_rejected;
+    assert_eq!(rejected.unknown_schema, 1, "{rejected:?}");
+    assert_eq!(
+        rejected.invalid, 2,
+        "undecodable and mismatched: {rejected:?}"
+    );
+    assert_eq!(rejected.too_large, 1, "{rejected:?}");
+    assert_eq!(rejected.expired, 1, "{rejected:?}");
+    assert_eq!(rejected.lost_conflict, 1, "{rejected:?}");
+    assert_eq!(
+        stats.records_stored, 0,
+        "nothing from the hostile peer was stored"
+    );
+
+    // Each rejection was reported as an event naming the hostile peer and the reason.
+    let mut reasons = Vec::new();
+    while reasons.len() < 6 {
+        match within("rejection events", events.recv()).await {
+            Ok(NodeEvent::RecordRejected { from, reason, .. }) => {
+                assert_eq!(from, hostile.peer_id);
+                reasons.push(reason);
+            }
+            Ok(_) => {}
+            Err(error) => panic!("event stream: {error}"),
+        }
+    }
+    assert!(
+        reasons
+            .iter()
+            .any(|reason| matches!(**reason, Rejection::LostConflict))
+    );
+
+    // Nothing reached the typed API or the store.
+    for id in [1, 7, 8, 9] {
+        assert_eq!(
+            node.get_local::<Profile>(&ProfileKey(id)).await.unwrap(),
+            None
+        );
+    }
+    assert_eq!(
+        node.get_local_record(&RecordKey::new(&b"/evil/Thing/1"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        node.get::<Page>(&PageKey("x".into())).await.unwrap(),
+        stored_page
+    );
+
+    // Garbage served by the hostile peer in answer to a lookup is rejected as well.
+    hostile
+        .store_local(Record::new(garbage_key, vec![0xff; 12]))
+        .await;
+    let fetched = within(
+        "lookup answered with garbage",
+        node.get_from_network::<Profile>(&ProfileKey(7)),
+    )
+    .await;
+    assert!(
+        matches!(fetched, Err(NodeError::NotFound { .. })),
+        "{fetched:?}"
+    );
+    let after = node.stats().await.unwrap();
+    assert_eq!(
+        after.records_rejected.invalid, 3,
+        "{:?}",
+        after.records_rejected
+    );
+
+    // Honest peers are still served, in both directions.
+    let honest_value = profile(1, "honest");
+    within("honest put", honest.put(&honest_value, Quorum::All))
+        .await
+        .expect("honest put");
+    eventually("the node stores the honest record", || async {
+        node.get_local::<Profile>(&ProfileKey(1)).await.unwrap()
+    })
+    .await;
+    assert_eq!(node.stats().await.unwrap().records_stored, 1);
+    assert_eq!(
+        within(
+            "honest read",
+            honest.get_from_network::<Page>(&PageKey("x".into()))
+        )
+        .await
+        .unwrap(),
+        stored_page
+    );
+    stop_all(nodes).await;
+}
+
+#[tokio::test]
+async fn records_of_unknown_schemas_are_kept_raw_by_default_but_never_typed() {
+    let nodes = start_network(1, Net::Tcp, |_| {}).await;
+    let node = &nodes[0].handle;
+    let other_app = PlainNode::start(PlainOptions::default()).await;
+    within("dial", other_app.dial(nodes[0].dial_addr()))
+        .await
+        .expect("dial");
+    let foreign = Record::new(
+        b"/chat/Message/42".to_vec(),
+        b"hello from another app".to_vec(),
+    );
+    within(
+        "put",
+        other_app.put_to(foreign.clone(), vec![node.peer_id()]),
+    )
+    .await
+    .expect("put");
+    let kept = eventually("the raw record is kept", || async {
+        node.get_local_record(&foreign.key).await.unwrap()
+    })
+    .await;
+    assert_eq!(kept.value, foreign.value);
+    // Under a registered schema's prefix the same bytes would have been refused: only records
+    // that decode as a known schema carry its prefix.
+    let typed = Record::new(
+        Profile::record_key(&ProfileKey(42)).unwrap(),
+        foreign.value.clone(),
+    );
+    within("put", other_app.put_to(typed.clone(), vec![node.peer_id()]))
+        .await
+        .expect("put");
+    eventually("the typed impostor is rejected", || async {
+        let stats = node.stats().await.unwrap();
+        (stats.records_rejected.invalid == 1).then_some(())
+    })
+    .await;
+    assert_eq!(node.get_local_record(&typed.key).await.unwrap(), None);
+    stop_all(nodes).await;
+}
