@@ -318,3 +318,147 @@ async fn records_stay_reachable_when_their_publisher_leaves() {
     );
     stop_all(nodes).await;
 }
+
+#[tokio::test]
+async fn operations_fail_with_errors_that_say_what_happened() {
+    let nodes = start_network(1, Net::Tcp, |_| {}).await;
+    let node = &nodes[0].handle;
+    let value = profile(1, "alone");
+
+    // With no peer, a put is still durable locally but reports the missed quorum.
+    let put = within("put", node.put(&value, Quorum::One)).await;
+    assert!(
+        matches!(
+            put,
+            Err(NodeError::QuorumFailed {
+                reached: 0,
+                needed: 1,
+                ..
+            })
+        ),
+        "{put:?}"
+    );
+    assert_eq!(
+        node.get_local::<Profile>(&value.key()).await.unwrap(),
+        Some(value)
+    );
+    let bootstrap = within("bootstrap", node.bootstrap()).await;
+    assert!(
+        matches!(bootstrap, Err(NodeError::NoKnownPeers)),
+        "{bootstrap:?}"
+    );
+
+    // A port nobody listens on: bind one, note it, close it.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dial = within(
+        "dial",
+        node.dial(format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()),
+    )
+    .await;
+    assert!(matches!(dial, Err(NodeError::Dial { .. })), "{dial:?}");
+
+    // Values over the node's limit are refused before anything is stored.
+    let big = profile(2, &"x".repeat(netabase_store::DEFAULT_MAX_VALUE_SIZE + 1));
+    let put = within("put", node.put(&big, Quorum::One)).await;
+    assert!(
+        matches!(put, Err(NodeError::ValueTooLarge { .. })),
+        "{put:?}"
+    );
+    assert_eq!(node.get_local::<Profile>(&big.key()).await.unwrap(), None);
+    // A record expiring before peers would accept it is refused too.
+    let put = within(
+        "put",
+        node.put_expiring(
+            &profile(3, "brief"),
+            Quorum::One,
+            Duration::from_millis(500),
+        ),
+    )
+    .await;
+    assert!(
+        matches!(put, Err(NodeError::ExpiresTooSoon { .. })),
+        "{put:?}"
+    );
+
+    let handle = node.clone();
+    stop_all(nodes).await;
+    // After shutdown every handle says the node stopped.
+    let after = handle.stats().await;
+    assert!(matches!(after, Err(NodeError::Stopped)), "{after:?}");
+}
+
+#[tokio::test]
+async fn syncs_walk_the_store_in_pages_and_report_progress() {
+    let mut nodes = start_network(2, Net::Memory, |_| {}).await;
+    let values: Vec<Profile> = (0..25).map(|id| profile(id, "paged")).collect();
+    for value in &values {
+        within("put", nodes[0].handle.put(value, Quorum::One))
+            .await
+            .expect("put");
+    }
+    let mut options = SyncOptions::new();
+    options
+        .set_batch_size(4)
+        .set_concurrency(3)
+        .set_schema::<Profile>();
+    let report = within("sync to network", nodes[0].handle.sync_to_network(&options))
+        .await
+        .expect("sync");
+    assert_eq!(
+        (report.processed, report.published, report.failed),
+        (25, 25, 0)
+    );
+
+    // A node that joins later pulls the keys it is told about.
+    let late = start_node(fast_config(Net::Memory), memory_store(), Some(&nodes[0])).await;
+    nodes.push(late);
+    connect_all(&nodes).await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let progress = seen.clone();
+    let keys = values
+        .iter()
+        .map(|value| Profile::record_key(&value.key()).unwrap())
+        .collect();
+    options
+        .set_keys(keys)
+        .set_progress(move |p| progress.lock().unwrap().push(p));
+    let report = within(
+        "sync from network",
+        nodes[2].handle.sync_from_network(&options),
+    )
+    .await
+    .expect("sync");
+    assert_eq!(
+        (report.processed, report.updated, report.failed),
+        (25, 25, 0)
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 25);
+    assert_eq!(
+        seen.last().map(|p| (p.processed, p.total)),
+        Some((25, Some(25)))
+    );
+    for value in &values {
+        assert_eq!(
+            nodes[2]
+                .handle
+                .get_local::<Profile>(&value.key())
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(value)
+        );
+    }
+    // Run again: everything is already the winner.
+    let report = within(
+        "sync again",
+        nodes[2].handle.sync_from_network(&SyncOptions::new()),
+    )
+    .await
+    .expect("sync");
+    assert_eq!((report.processed, report.unchanged), (25, 25));
+    drop(seen);
+    stop_all(nodes).await;
+}
