@@ -434,7 +434,7 @@ async fn syncs_walk_the_store_in_pages_and_report_progress() {
         (report.processed, report.updated, report.failed),
         (25, 25, 0)
     );
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 25);
     assert_eq!(
         seen.last().map(|p| (p.processed, p.total)),
@@ -459,6 +459,5 @@ async fn syncs_walk_the_store_in_pages_and_report_progress() {
     .await
     .expect("sync");
     assert_eq!((report.processed, report.unchanged), (25, 25));
-    drop(seen);
     stop_all(nodes).await;
 }
