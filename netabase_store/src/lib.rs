@@ -46,6 +46,7 @@ mod database;
 mod entry;
 mod error;
 mod kad_store;
+mod lazy;
 mod node_store;
 mod providers;
 mod records;

@@ -8,6 +8,7 @@ use redb::{ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
 use crate::clock::Now;
 use crate::entry::ProviderEntry;
 use crate::error::StoreResult;
+use crate::lazy::LazyTable;
 use crate::records::corrupt;
 use crate::tables;
 
@@ -15,8 +16,8 @@ use crate::tables;
 pub(crate) struct ProviderTables<'txn> {
     providers: Table<'txn, (&'static [u8], &'static [u8]), &'static [u8]>,
     keys: Table<'txn, &'static [u8], u64>,
-    expiry: Table<'txn, (u64, &'static [u8], &'static [u8]), ()>,
-    provided: Table<'txn, (&'static [u8], &'static [u8]), ()>,
+    expiry: LazyTable<'txn, (u64, &'static [u8], &'static [u8]), ()>,
+    provided: LazyTable<'txn, (&'static [u8], &'static [u8]), ()>,
 }
 
 /// Why a provider record was not added.
@@ -39,8 +40,8 @@ impl<'txn> ProviderTables<'txn> {
         Ok(ProviderTables {
             providers: txn.open_table(tables::PROVIDERS)?,
             keys: txn.open_table(tables::PROVIDER_KEYS)?,
-            expiry: txn.open_table(tables::PROVIDER_EXPIRY)?,
-            provided: txn.open_table(tables::PROVIDED)?,
+            expiry: LazyTable::new(txn, tables::PROVIDER_EXPIRY),
+            provided: LazyTable::new(txn, tables::PROVIDED),
         })
     }
 
@@ -73,7 +74,9 @@ impl<'txn> ProviderTables<'txn> {
         match old {
             Some(old_expiry) => {
                 if let Some(deadline) = old_expiry {
-                    self.expiry.remove((deadline, key, provider.as_slice()))?;
+                    self.expiry
+                        .open()?
+                        .remove((deadline, key, provider.as_slice()))?;
                 }
             }
             None => {
@@ -88,10 +91,13 @@ impl<'txn> ProviderTables<'txn> {
             .insert((key, provider.as_slice()), entry.encode()?.as_slice())?;
         if let Some(deadline) = entry.expires_ms {
             self.expiry
+                .open()?
                 .insert((deadline, key, provider.as_slice()), ())?;
         }
         if local == Some(&record.provider) {
-            self.provided.insert((provider.as_slice(), key), ())?;
+            self.provided
+                .open()?
+                .insert((provider.as_slice(), key), ())?;
         }
         Ok(())
     }
@@ -105,7 +111,7 @@ impl<'txn> ProviderTables<'txn> {
             None => return Ok(false),
         };
         if let Some(deadline) = old_expiry {
-            self.expiry.remove((deadline, key, provider))?;
+            self.expiry.open()?.remove((deadline, key, provider))?;
         }
         let count = self.keys.get(key)?.map(|count| count.value()).unwrap_or(0);
         if count <= 1 {
@@ -113,7 +119,7 @@ impl<'txn> ProviderTables<'txn> {
         } else {
             self.keys.insert(key, count - 1)?;
         }
-        self.provided.remove((provider, key))?;
+        self.provided.open()?.remove((provider, key))?;
         Ok(true)
     }
 
@@ -123,6 +129,7 @@ impl<'txn> ProviderTables<'txn> {
         while removed < limit {
             let due: Vec<(u64, Vec<u8>, Vec<u8>)> = self
                 .expiry
+                .open()?
                 .range(..(now_ms.saturating_add(1), &[][..], &[][..]))?
                 .take(1024.min(limit - removed))
                 .map(|row| {
@@ -137,6 +144,7 @@ impl<'txn> ProviderTables<'txn> {
             }
             for (deadline, key, provider) in &due {
                 self.expiry
+                    .open()?
                     .remove((*deadline, key.as_slice(), provider.as_slice()))?;
                 let current = match self.providers.get((key.as_slice(), provider.as_slice()))? {
                     Some(entry) => ProviderEntry::decode(entry.value())

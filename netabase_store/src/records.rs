@@ -9,6 +9,7 @@ use redb::{ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
 use crate::clock::Now;
 use crate::entry::{RecordEntry, encode_record};
 use crate::error::{StoreError, StoreResult, escape};
+use crate::lazy::LazyTable;
 use crate::tables;
 
 /// How many expired records one sweep step collects before removing them.
@@ -17,9 +18,9 @@ const SWEEP_CHUNK: usize = 1024;
 /// The record tables of one write transaction.
 pub(crate) struct RecordTables<'txn> {
     pub(crate) records: Table<'txn, &'static [u8], &'static [u8]>,
-    pub(crate) expiry: Table<'txn, (u64, &'static [u8]), ()>,
-    pub(crate) republish: Table<'txn, &'static [u8], u64>,
-    pub(crate) republish_queue: Table<'txn, (u64, &'static [u8]), ()>,
+    expiry: LazyTable<'txn, (u64, &'static [u8]), ()>,
+    republish: LazyTable<'txn, &'static [u8], u64>,
+    republish_queue: LazyTable<'txn, (u64, &'static [u8]), ()>,
 }
 
 /// Why a record was not written.
@@ -67,9 +68,9 @@ impl<'txn> RecordTables<'txn> {
     pub(crate) fn open(txn: &'txn WriteTransaction) -> StoreResult<Self> {
         Ok(RecordTables {
             records: txn.open_table(tables::RECORDS)?,
-            expiry: txn.open_table(tables::EXPIRY)?,
-            republish: txn.open_table(tables::REPUBLISH)?,
-            republish_queue: txn.open_table(tables::REPUBLISH_QUEUE)?,
+            expiry: LazyTable::new(txn, tables::EXPIRY),
+            republish: LazyTable::new(txn, tables::REPUBLISH),
+            republish_queue: LazyTable::new(txn, tables::REPUBLISH_QUEUE),
         })
     }
 
@@ -98,10 +99,10 @@ impl<'txn> RecordTables<'txn> {
         let old_expiry = previous.flatten();
         if old_expiry != record.expires_ms {
             if let Some(deadline) = old_expiry {
-                self.expiry.remove((deadline, record.key))?;
+                self.expiry.open()?.remove((deadline, record.key))?;
             }
             if let Some(deadline) = record.expires_ms {
-                self.expiry.insert((deadline, record.key), ())?;
+                self.expiry.open()?.insert((deadline, record.key), ())?;
             }
         }
         Ok(())
@@ -183,7 +184,7 @@ impl<'txn> RecordTables<'txn> {
             None => return Ok(false),
         };
         if let Some(deadline) = old_expiry {
-            self.expiry.remove((deadline, key))?;
+            self.expiry.open()?.remove((deadline, key))?;
         }
         self.unschedule(key)?;
         Ok(true)
@@ -191,20 +192,20 @@ impl<'txn> RecordTables<'txn> {
 
     /// Removes the republish schedule of `key`, if any.
     pub(crate) fn unschedule(&mut self, key: &[u8]) -> StoreResult<()> {
-        if let Some(at) = self.republish.remove(key)? {
+        if let Some(at) = self.republish.open()?.remove(key)? {
             let at = at.value();
-            self.republish_queue.remove((at, key))?;
+            self.republish_queue.open()?.remove((at, key))?;
         }
         Ok(())
     }
 
     /// Schedules `key` for republishing at `at_ms`, replacing an earlier schedule.
     pub(crate) fn schedule(&mut self, key: &[u8], at_ms: u64) -> StoreResult<()> {
-        if let Some(old) = self.republish.insert(key, at_ms)? {
+        if let Some(old) = self.republish.open()?.insert(key, at_ms)? {
             let old = old.value();
-            self.republish_queue.remove((old, key))?;
+            self.republish_queue.open()?.remove((old, key))?;
         }
-        self.republish_queue.insert((at_ms, key), ())?;
+        self.republish_queue.open()?.insert((at_ms, key), ())?;
         Ok(())
     }
 
@@ -215,6 +216,7 @@ impl<'txn> RecordTables<'txn> {
         while removed < limit {
             let due: Vec<(u64, Vec<u8>)> = self
                 .expiry
+                .open()?
                 .range(..(now_ms.saturating_add(1), &[][..]))?
                 .take(SWEEP_CHUNK.min(limit - removed))
                 .map(|row| row.map(|(key, _)| (key.value().0, key.value().1.to_vec())))
@@ -223,7 +225,7 @@ impl<'txn> RecordTables<'txn> {
                 break;
             }
             for (deadline, key) in &due {
-                self.expiry.remove((*deadline, key.as_slice()))?;
+                self.expiry.open()?.remove((*deadline, key.as_slice()))?;
                 let current = match self.records.get(key.as_slice())? {
                     Some(entry) => RecordEntry::decode(entry.value())
                         .map(|entry| entry.expires_ms)

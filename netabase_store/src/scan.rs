@@ -27,14 +27,15 @@ const MAX_ROWS_PER_RESULT: usize = 4;
 /// [`RedbStoreBuilder::set_page_size`](crate::RedbStoreBuilder::set_page_size)), each page in its
 /// own read transaction: memory stays flat however large the store is, and writes proceed while a
 /// walk is under way. The walk is not a snapshot: a record written or removed during the walk may
-/// or may not be seen, and each key is returned at most once. A storage error is returned once
-/// and ends the walk.
+/// or may not be seen, and each key is returned at most once. A damaged entry is returned as an
+/// error in its place and the walk goes on; a failure of the storage itself is returned once and
+/// ends the walk.
 pub struct RecordScan {
     inner: Arc<Inner>,
     prefix: Vec<u8>,
     /// The last key read; the next page starts after it.
     resume_after: Option<Vec<u8>>,
-    page: VecDeque<Record>,
+    page: VecDeque<StoreResult<Record>>,
     done: bool,
 }
 
@@ -59,7 +60,7 @@ impl RecordScan {
         }
     }
 
-    /// Reads the next page; returns the records it found (possibly none while not done).
+    /// Reads the next page into `page` (possibly nothing while not done).
     fn fetch(&mut self) -> StoreResult<()> {
         let page_size = self.inner.config.page_size;
         let txn = self.inner.read()?;
@@ -84,8 +85,10 @@ impl RecordScan {
             }
             rows += 1;
             self.resume_after = Some(key.to_vec());
-            if let Some(record) = to_record(key, entry.value(), &now)? {
-                self.page.push_back(record);
+            match to_record(key, entry.value(), &now) {
+                Ok(Some(record)) => self.page.push_back(Ok(record)),
+                Ok(None) => {}
+                Err(damaged) => self.page.push_back(Err(damaged)),
             }
             if self.page.len() >= page_size || rows >= page_size * MAX_ROWS_PER_RESULT {
                 break;
@@ -94,7 +97,8 @@ impl RecordScan {
         Ok(())
     }
 
-    /// The next page of at most `page_size` records, or `None` at the end.
+    /// The next page of at most `page_size` records, or `None` at the end. A page holding a
+    /// damaged entry is returned as that entry's error, and the walk goes on with the next page.
     pub fn next_page(&mut self) -> Option<DatabaseResult<Vec<Record>>> {
         while self.page.is_empty() && !self.done {
             if let Err(error) = self.fetch() {
@@ -105,7 +109,12 @@ impl RecordScan {
         if self.page.is_empty() {
             None
         } else {
-            Some(Ok(self.page.drain(..).collect()))
+            Some(
+                self.page
+                    .drain(..)
+                    .collect::<StoreResult<Vec<Record>>>()
+                    .map_err(Into::into),
+            )
         }
     }
 }
@@ -120,12 +129,12 @@ impl Iterator for RecordScan {
                 return Some(Err(error.into()));
             }
         }
-        self.page.pop_front().map(Ok)
+        self.page.pop_front().map(|item| item.map_err(Into::into))
     }
 }
 
-/// `RecordStore::records()`: a [`RecordScan`] of the whole store whose storage errors are logged
-/// and counted (see [`RedbStore::storage_error_count`](crate::RedbStore::storage_error_count)),
+/// `RecordStore::records()`: a [`RecordScan`] of the whole store whose errors are logged and
+/// counted (damaged entries are skipped) (see [`RedbStore::storage_error_count`](crate::RedbStore::storage_error_count)),
 /// since kad's iterator cannot return them.
 pub struct RecordsIter<'a> {
     scan: RecordScan,
@@ -145,11 +154,11 @@ impl<'a> Iterator for RecordsIter<'a> {
     type Item = Cow<'a, Record>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match self.scan.next()? {
-            Ok(record) => Some(Cow::Owned(record)),
-            Err(error) => {
-                self.scan.inner.report("RecordStore::records", &error);
-                None
+        loop {
+            match self.scan.next()? {
+                Ok(record) => return Some(Cow::Owned(record)),
+                // A damaged entry is skipped; a storage failure ended the scan.
+                Err(error) => self.scan.inner.report("RecordStore::records", &error),
             }
         }
     }

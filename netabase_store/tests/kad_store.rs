@@ -255,3 +255,58 @@ fn the_swarm_and_the_application_share_one_store() {
         .into_owned();
     assert_eq!(User::from_record(&record).unwrap(), user(5, "from kad"));
 }
+
+#[test]
+fn damaged_entries_are_reported_and_counted_never_returned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    {
+        let mut store = builder().create(&path).unwrap();
+        store.put(raw(b"/a/B/1", b"fine")).unwrap();
+        store.put(raw(b"/a/B/3", b"fine")).unwrap();
+    }
+    {
+        // Write an entry with unknown header flags behind the store's back.
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(redb::TableDefinition::<&[u8], &[u8]>::new("records"))
+            .unwrap()
+            .insert(&b"/a/B/2"[..], &[0x80, 1, 2][..])
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let store = builder().open(&path).unwrap();
+    assert!(store.get(&RecordKey::new(b"/a/B/2")).is_none());
+    assert_eq!(
+        store.storage_error_count(),
+        1,
+        "kad's get cannot return the error: it is counted"
+    );
+    let listed: Vec<RecordKey> = store.records().map(|r| r.key.clone()).collect();
+    assert_eq!(
+        listed,
+        vec![RecordKey::new(b"/a/B/1"), RecordKey::new(b"/a/B/3")],
+        "the walk goes on"
+    );
+    assert_eq!(store.storage_error_count(), 2);
+    let scanned: Vec<_> = store.scan(b"/a/".to_vec()).collect();
+    assert_eq!(scanned.len(), 3);
+    let error = scanned[1].as_ref().unwrap_err();
+    let netabase_store::DatabaseError::Storage(source) = error else {
+        panic!("{error}")
+    };
+    let store_error = source
+        .downcast_ref::<netabase_store::StoreError>()
+        .expect("a StoreError");
+    assert!(
+        matches!(
+            store_error,
+            netabase_store::StoreError::CorruptEntry {
+                table: "records",
+                ..
+            }
+        ),
+        "{store_error}"
+    );
+    assert!(error.to_string().contains("/a/B/2"), "{error}");
+}
