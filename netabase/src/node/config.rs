@@ -278,6 +278,61 @@ impl NodeConfig {
         self
     }
 
+    /// The addresses to listen on.
+    pub fn listen_addrs(&self) -> &[Multiaddr] {
+        &self.listen_addrs
+    }
+
+    /// The bootstrap peers.
+    pub fn bootstrap_peers(&self) -> &[(PeerId, Multiaddr)] {
+        &self.bootstrap_peers
+    }
+
+    /// Where the node's keypair comes from.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// How long one Kademlia query may run.
+    pub fn query_timeout(&self) -> Duration {
+        self.query_timeout
+    }
+
+    /// How long a handle operation may take.
+    pub fn operation_timeout(&self) -> Duration {
+        self.operation_timeout
+    }
+
+    /// How long peers keep a record this node publishes.
+    pub fn record_ttl(&self) -> Option<Duration> {
+        self.record_ttl
+    }
+
+    /// How often this node republishes its own records.
+    pub fn republish_interval(&self) -> Option<Duration> {
+        self.republish_interval
+    }
+
+    /// How often expired records are swept.
+    pub fn expiry_sweep_interval(&self) -> Duration {
+        self.expiry_sweep_interval
+    }
+
+    /// How often records received from peers are committed.
+    pub fn flush_interval(&self) -> Duration {
+        self.flush_interval
+    }
+
+    /// How many of the closest peers a record is stored at.
+    pub fn replication_factor(&self) -> NonZeroUsize {
+        self.replication_factor
+    }
+
+    /// Whether mDNS discovery is on.
+    pub fn mdns(&self) -> bool {
+        self.mdns
+    }
+
     /// The largest record value this node stores, publishes or accepts.
     pub fn max_value_size(&self) -> usize {
         self.max_value_size

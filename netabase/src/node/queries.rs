@@ -68,11 +68,14 @@ impl<S: NodeStore> EventLoop<S> {
         if record.expires.is_none() {
             record.expires = self.settings.record_ttl.map(|ttl| now + ttl);
         }
+        // `get_closest_peers` would look for `K_VALUE` peers; a publication wants the replication
+        // factor's worth, as kad's own `put_record` does.
+        let replication = self.settings.replication_factor;
         let id = self
             .swarm
             .behaviour_mut()
             .kad
-            .get_closest_peers(record.key.to_vec());
+            .get_n_closest_peers(record.key.to_vec(), replication);
         self.pending.closest.insert(
             id,
             PendingPublish {
