@@ -8,7 +8,7 @@ use libp2p::kad::{Record, RecordKey};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{decode_exact, encode_into};
+use crate::codec::{decode_exact, encode_into, encodes_as};
 use crate::error::{DatabaseError, DatabaseResult, escape_bytes};
 
 /// The namespace of record keys when a schema does not set `#[netabase(namespace = "...")]`.
@@ -130,10 +130,9 @@ pub trait NetabaseSchema: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn from_record(record: &Record) -> DatabaseResult<Self> {
         let key_bytes = strip_prefix::<Self>(record.key.as_ref())?;
         let value = Self::from_bytes(&record.value)?;
-        let expected = encode_into(&value.key(), Vec::new(), Self::NAME, "key")?;
-        if expected != key_bytes {
-            let mut value_key = Self::record_prefix();
-            value_key.extend_from_slice(&expected);
+        let key = value.key();
+        if !encodes_as(&key, key_bytes, Self::NAME, "key")? {
+            let value_key = record_key_bytes::<Self>(&key)?;
             return Err(DatabaseError::KeyMismatch {
                 schema: Self::NAME,
                 record_key: escape_bytes(record.key.as_ref()),
@@ -152,10 +151,33 @@ fn push_prefix<V: NetabaseSchema>(out: &mut Vec<u8>) {
     out.push(b'/');
 }
 
+/// The record key bytes of `key`, in a vector whose capacity is its length: `RecordKey` stores
+/// them as `Bytes`, which takes such a vector over without allocating again (any other vector costs
+/// a second allocation on every `to_record`).
 fn record_key_bytes<V: NetabaseSchema>(key: &V::Key) -> DatabaseResult<Vec<u8>> {
-    let mut out = Vec::with_capacity(V::NAMESPACE.len() + V::NAME.len() + 3 + 16);
-    push_prefix::<V>(&mut out);
-    encode_into(key, out, V::NAME, "key")
+    let prefix_len = V::NAMESPACE.len() + V::NAME.len() + 3;
+    let mut scratch = [0u8; 64];
+    match postcard::to_slice(key, &mut scratch) {
+        Ok(encoded) => {
+            let mut out = Vec::with_capacity(prefix_len + encoded.len());
+            push_prefix::<V>(&mut out);
+            out.extend_from_slice(encoded);
+            Ok(out)
+        }
+        // Keys longer than the scratch buffer are rare; encode them directly.
+        Err(postcard::Error::SerializeBufferFull) => {
+            let mut out = Vec::with_capacity(prefix_len + scratch.len() * 2);
+            push_prefix::<V>(&mut out);
+            let mut out = encode_into(key, out, V::NAME, "key")?;
+            out.shrink_to_fit();
+            Ok(out)
+        }
+        Err(source) => Err(DatabaseError::Encode {
+            schema: V::NAME,
+            what: "key",
+            source,
+        }),
+    }
 }
 
 /// Returns the key bytes after the schema prefix, or [`DatabaseError::WrongSchema`].

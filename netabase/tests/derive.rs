@@ -524,3 +524,53 @@ fn an_encoding_failure_is_an_error_not_a_panic() {
         "{error:?}"
     );
 }
+
+#[test]
+fn keys_longer_than_a_cache_line_round_trip() {
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, NetabaseSchema)]
+    struct Page {
+        #[key]
+        url: String,
+    }
+
+    let page = Page {
+        url: "https://example.org/".repeat(10),
+    };
+    let record = page.to_record().unwrap();
+    assert_eq!(record.key.as_ref().len(), "/netabase/Page/".len() + 2 + 200);
+    assert_eq!(Page::from_record(&record).unwrap(), page);
+    assert_eq!(PageKey::try_from(&record.key).unwrap(), page.key());
+}
+
+#[test]
+fn a_key_that_fails_to_encode_is_an_error() {
+    /// A key whose `Serialize` refuses to run.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+    struct Refuses;
+
+    impl Serialize for Refuses {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("refused"))
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, NetabaseSchema)]
+    struct Holder {
+        #[key]
+        #[serde(skip)]
+        id: Option<Refuses>,
+    }
+
+    let error = Holder { id: Some(Refuses) }.to_record().unwrap_err();
+    assert!(
+        matches!(
+            error,
+            DatabaseError::Encode {
+                schema: "Holder",
+                what: "key",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
