@@ -35,6 +35,10 @@
 //! - [`OpenError`] and [`StoreError`]: what fails when opening a file and when using it;
 //!   `StoreError` reaches the database traits as `DatabaseError::Storage`.
 //!
+//! `RecordStore` and `NetabaseDatabase` both name methods `get` and `put`: with both traits in
+//! scope, call the inherent [`RedbStore::put_value`] / [`RedbStore::get_value`] (synchronous), or
+//! the trait methods with a path (`RecordStore::get(&store, &key)`).
+//!
 //! `docs/store-layout.md` describes the tables and their invariants, `docs/durability.md` what
 //! each write path guarantees after a crash.
 //!

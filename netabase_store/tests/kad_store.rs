@@ -289,6 +289,7 @@ fn damaged_entries_are_reported_and_counted_never_returned() {
         "the walk goes on"
     );
     assert_eq!(store.storage_error_count(), 2);
+    assert_eq!(netabase_store::NodeStore::storage_errors(&store), 2);
     let scanned: Vec<_> = store.scan(b"/a/".to_vec()).collect();
     assert_eq!(scanned.len(), 3);
     let error = scanned[1].as_ref().unwrap_err();
