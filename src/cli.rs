@@ -1,0 +1,226 @@
+//! The command-line arguments, parsed with clap's derive API.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use netabase_store::Multiaddr;
+
+/// Netabase: a typed, persistent, distributed database on libp2p Kademlia and redb.
+///
+/// Start with `netabase demo`. Logs go to stderr and follow RUST_LOG (for example
+/// RUST_LOG=netabase=debug).
+#[derive(Debug, Parser)]
+#[command(name = "netabase", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a local network of nodes in this process and watch it store, serve, expire and
+    /// reconcile typed records (loopback only, well under a minute).
+    Demo(DemoArgs),
+    /// Run a long-lived storage node that stores and serves records of every schema.
+    Node(NodeArgs),
+    /// Show what a store holds: records per schema, sizes, expiry, publishers, providers.
+    Inspect(InspectArgs),
+    /// Read one raw record from a running network.
+    Get(GetArgs),
+    /// Store one raw record on a running network.
+    Put(PutArgs),
+}
+
+/// `netabase demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the nodes' store files go (created if missing). Default: a new directory under the
+    /// system's temporary directory, printed at the start and kept for `netabase inspect`.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// How many nodes to run.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(3..=16))]
+    pub nodes: u8,
+    /// How many notes the first node writes.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub records: u32,
+    /// How many of its closest peers each record is stored at (Kademlia's replication factor);
+    /// below the node count, so reads really go through the DHT.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=20))]
+    pub replication: u8,
+    /// The time to live of the record that shows expiry (at least 3s: kad sends whole seconds and
+    /// peers refuse records with under a second left).
+    #[arg(long, default_value = "3s", value_parser = parse_expiry)]
+    pub expiry: Duration,
+}
+
+/// `netabase node`.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// The node's directory: its store `node.redb` and its identity `node.key` (so its peer id
+    /// survives restarts). Created if missing.
+    #[arg(long, value_name = "DIR", default_value = "netabase-data")]
+    pub data_dir: PathBuf,
+    /// An address to listen on; repeat for several. The default listens on loopback only; use
+    /// /ip4/0.0.0.0/tcp/4001 to serve other machines.
+    #[arg(long, value_name = "MULTIADDR", default_value = "/ip4/127.0.0.1/tcp/0")]
+    pub listen: Vec<Multiaddr>,
+    /// A peer to join the network through, as printed by `netabase node`
+    /// (/ip4/.../tcp/.../p2p/<peer id>); repeat for several.
+    #[arg(long, value_name = "MULTIADDR")]
+    pub bootstrap: Vec<Multiaddr>,
+    /// Discover peers on the local network with mDNS.
+    #[arg(long)]
+    pub mdns: bool,
+    /// How long peers keep the records this node publishes ("none": forever).
+    #[arg(long, value_name = "DURATION", default_value = "48h", value_parser = parse_optional_duration)]
+    pub record_ttl: Limit,
+    /// How often this node republishes its own records ("none": never).
+    #[arg(long, value_name = "DURATION", default_value = "22h", value_parser = parse_optional_duration)]
+    pub republish_interval: Limit,
+    /// How often expired records are swept from the store.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub expiry_sweep_interval: Duration,
+    /// How often records received from peers are committed to disk; a crash loses at most this
+    /// window of them (their publishers republish).
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = humantime::parse_duration)]
+    pub flush_interval: Duration,
+    /// The largest record value, in bytes, the node stores or accepts.
+    #[arg(long, value_name = "BYTES", default_value_t = netabase_store::DEFAULT_MAX_VALUE_SIZE)]
+    pub max_value_size: usize,
+}
+
+/// How `get` and `put` reach a running network.
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    /// A node of the network, as printed by `netabase node` (/ip4/.../tcp/.../p2p/<peer id>);
+    /// repeat for several.
+    #[arg(long, value_name = "MULTIADDR", required = true)]
+    pub bootstrap: Vec<Multiaddr>,
+    /// How long to wait for the network before giving up.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+}
+
+/// `netabase inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A store file (*.redb) or a directory holding store files (a node's --data-dir, or the
+    /// demo's data directory). The store must not be open in a running node.
+    pub path: PathBuf,
+    /// Show this one record: its value, size, publisher and expiry. Escaped text as Netabase
+    /// prints keys (`/netabase/Note/\x07`), or hex with --hex.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Read --key as hex.
+    #[arg(long, requires = "key")]
+    pub hex: bool,
+    /// Print JSON for scripts instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `netabase get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The record key: escaped text as Netabase prints keys (`/netabase/Note/\x07`), or hex with
+    /// --hex.
+    pub key: String,
+    /// Read KEY as hex.
+    #[arg(long)]
+    pub hex: bool,
+    /// Print JSON for scripts.
+    #[arg(long, conflicts_with = "raw")]
+    pub json: bool,
+    /// Write only the value's bytes to stdout, unchanged.
+    #[arg(long)]
+    pub raw: bool,
+    /// How to reach the network.
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+/// `netabase put`.
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// The record key: escaped text (`/myapp/Thing/\x01`), or hex with --hex.
+    pub key: String,
+    /// The value: escaped text, or hex with --hex. Or use --value-file.
+    #[arg(required_unless_present = "value_file", conflicts_with = "value_file")]
+    pub value: Option<String>,
+    /// Read the value's bytes from this file.
+    #[arg(long, value_name = "PATH")]
+    pub value_file: Option<PathBuf>,
+    /// Read KEY and VALUE as hex.
+    #[arg(long)]
+    pub hex: bool,
+    /// When the record expires everywhere. Without it, peers keep it for 48h; nothing
+    /// republishes a record put with this command.
+    #[arg(long, value_name = "DURATION", value_parser = parse_expiry)]
+    pub ttl: Option<Duration>,
+    /// How many peers must store the record for the put to succeed.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=20))]
+    pub quorum: u16,
+    /// How to reach the network.
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+/// A duration that may be switched off: `None` for `none` on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(pub Option<Duration>);
+
+/// A duration, or `none`/`never` for no limit.
+fn parse_optional_duration(text: &str) -> Result<Limit, String> {
+    match text {
+        "none" | "never" => Ok(Limit(None)),
+        _ => humantime::parse_duration(text)
+            .map(|duration| Limit(Some(duration)))
+            .map_err(|error| format!("{error} (examples: 90s, 48h, none)")),
+    }
+}
+
+/// A record lifetime long enough to publish.
+fn parse_expiry(text: &str) -> Result<Duration, String> {
+    let ttl =
+        humantime::parse_duration(text).map_err(|error| format!("{error} (examples: 3s, 10m)"))?;
+    // Peers refuse records with under MIN_INBOUND_TTL left, kad sends whole seconds, and the
+    // record must still have that left when the publication starts.
+    let min = netabase_store::MIN_INBOUND_TTL + Duration::from_secs(2);
+    if ttl < min {
+        return Err(format!(
+            "{} is too short: peers refuse records with under {} left, so use at least {}",
+            humantime::format_duration(ttl),
+            humantime::format_duration(netabase_store::MIN_INBOUND_TTL),
+            humantime::format_duration(min)
+        ));
+    }
+    Ok(ttl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_accept_none_and_reject_short_expiry() {
+        assert_eq!(parse_optional_duration("none"), Ok(Limit(None)));
+        assert_eq!(
+            parse_optional_duration("90s"),
+            Ok(Limit(Some(Duration::from_secs(90))))
+        );
+        assert!(parse_optional_duration("soon").is_err());
+        assert!(parse_expiry("1s").is_err());
+        assert!(parse_expiry("2s").is_err());
+        assert_eq!(parse_expiry("3s"), Ok(Duration::from_secs(3)));
+    }
+}

@@ -1,0 +1,198 @@
+//! `netabase get` and `netabase put`: raw records against a running network.
+//!
+//! Each command starts a short-lived node with an in-memory store that listens nowhere (so no
+//! peer ever routes to it or stores records at it), joins through `--bootstrap`, does its one
+//! operation and shuts down.
+
+use std::io::Write;
+use std::num::NonZeroUsize;
+use std::time::{Duration, Instant};
+
+use netabase_store::kad::{Quorum, Record, RecordKey};
+use netabase_store::{
+    FetchedRecord, Node, NodeConfig, NodeError, NodeHandle, RecordSource, RedbStore,
+};
+use serde::Serialize;
+use tokio::task::JoinHandle;
+
+use crate::bytes;
+use crate::cli::{GetArgs, NetworkArgs, PutArgs};
+use crate::error::{CliError, CliResult};
+use crate::network;
+use crate::output::{self, Align, Table};
+
+/// A node that only dials, joined to the network of `--bootstrap`.
+struct Client {
+    handle: NodeHandle,
+    task: JoinHandle<()>,
+}
+
+impl Client {
+    async fn connect(network: &NetworkArgs, record_ttl: Option<Duration>) -> CliResult<Self> {
+        for address in &network.bootstrap {
+            network::check_bootstrap(address)?;
+        }
+        let store = RedbStore::in_memory().map_err(CliError::from_open)?;
+        let mut config = NodeConfig::new();
+        config
+            .set_listen_addrs(Vec::new())
+            .set_query_timeout(network.timeout)
+            .set_operation_timeout(network.timeout)
+            .set_record_ttl(record_ttl)
+            .set_republish_interval(None);
+        let (handle, task) = Node::spawn(config, store).await?;
+        let client = Client { handle, task };
+        match network::join(&client.handle, &network.bootstrap, network.timeout).await {
+            Ok(_) => Ok(client),
+            Err(error) => {
+                client.close().await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn close(self) {
+        if let Err(error) = self.handle.shutdown().await {
+            tracing::warn!(%error, "the client node did not shut down cleanly");
+        }
+        if let Err(error) = self.task.await {
+            tracing::warn!(%error, "the client node's task failed");
+        }
+    }
+}
+
+/// Maps the node errors a user can act on to the command's own messages.
+fn node_error(error: NodeError, key: &RecordKey) -> CliError {
+    match error {
+        NodeError::NotFound { .. } => CliError::RecordNotFound {
+            key: bytes::escape(key.as_ref()),
+        },
+        NodeError::Timeout { operation, after } => CliError::Timeout { operation, after },
+        NodeError::QuorumFailed {
+            reached, needed, ..
+        } => CliError::QuorumFailed {
+            key: bytes::escape(key.as_ref()),
+            reached,
+            needed,
+        },
+        other => CliError::Node(other),
+    }
+}
+
+fn parse_key(text: &str, hex: bool) -> CliResult<RecordKey> {
+    bytes::parse(text, hex)
+        .map(RecordKey::from)
+        .map_err(|source| CliError::BadBytes {
+            what: "key",
+            input: text.to_owned(),
+            source,
+        })
+}
+
+/// Runs `netabase get`.
+pub async fn get(args: GetArgs) -> CliResult<()> {
+    let key = parse_key(&args.key, args.hex)?;
+    let client = Client::connect(&args.network, None).await?;
+    let result = client.handle.get_record(&key).await;
+    client.close().await;
+    let fetched = result.map_err(|error| node_error(error, &key))?;
+    print_record(&fetched, &args)
+}
+
+/// `get`'s output, also its JSON.
+#[derive(Debug, Serialize)]
+struct GetOutput {
+    key: String,
+    key_hex: String,
+    value: String,
+    value_hex: String,
+    value_bytes: usize,
+    publisher: Option<String>,
+    expires: Option<String>,
+    source: String,
+}
+
+fn print_record(fetched: &FetchedRecord, args: &GetArgs) -> CliResult<()> {
+    let record = &fetched.record;
+    if args.raw {
+        let mut stdout = std::io::stdout().lock();
+        return stdout
+            .write_all(&record.value)
+            .and_then(|()| stdout.flush())
+            .map_err(|source| CliError::io("write", "standard output", source));
+    }
+    let output = GetOutput {
+        key: bytes::escape(record.key.as_ref()),
+        key_hex: bytes::to_hex(record.key.as_ref()),
+        value: bytes::escape(&record.value),
+        value_hex: bytes::to_hex(&record.value),
+        value_bytes: record.value.len(),
+        publisher: record.publisher.map(|peer| peer.to_string()),
+        expires: record.expires.map(output::deadline),
+        source: match fetched.source {
+            RecordSource::Local => "local".to_owned(),
+            RecordSource::Peer(peer) => format!("peer {peer}"),
+        },
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&output)?);
+        return Ok(());
+    }
+    let mut table = Table::new(&[("FIELD", Align::Left), ("VALUE", Align::Left)]);
+    table
+        .row(vec!["key".into(), output.key])
+        .row(vec!["value".into(), output.value])
+        .row(vec!["value hex".into(), output.value_hex])
+        .row(vec!["value bytes".into(), output.value_bytes.to_string()])
+        .row(vec![
+            "publisher".into(),
+            output.publisher.unwrap_or_else(|| "(none)".into()),
+        ])
+        .row(vec![
+            "expires".into(),
+            output.expires.unwrap_or_else(|| "never".into()),
+        ])
+        .row(vec!["from".into(), output.source]);
+    print!("{}", table.render(0));
+    Ok(())
+}
+
+/// How long peers keep a record `put` sent without `--ttl`: kad's default record TTL.
+const DEFAULT_TTL: Duration = Duration::from_secs(48 * 60 * 60);
+
+/// Runs `netabase put`.
+pub async fn put(args: PutArgs) -> CliResult<()> {
+    let key = parse_key(&args.key, args.hex)?;
+    let value = match (&args.value, &args.value_file) {
+        (_, Some(path)) => {
+            std::fs::read(path).map_err(|source| CliError::io("read", path, source))?
+        }
+        (Some(text), None) => {
+            bytes::parse(text, args.hex).map_err(|source| CliError::BadBytes {
+                what: "value",
+                input: text.clone(),
+                source,
+            })?
+        }
+        // clap requires one of them.
+        (None, None) => Vec::new(),
+    };
+    let size = value.len();
+    let mut record = Record::new(key.clone(), value);
+    record.expires = args.ttl.map(|ttl| Instant::now() + ttl);
+    let quorum = NonZeroUsize::new(usize::from(args.quorum)).map_or(Quorum::One, Quorum::N);
+
+    let client = Client::connect(&args.network, Some(DEFAULT_TTL)).await?;
+    let result = client.handle.put_record(record, quorum).await;
+    client.close().await;
+    result.map_err(|error| node_error(error, &key))?;
+    let lifetime = args.ttl.unwrap_or(DEFAULT_TTL);
+    println!(
+        "stored \"{}\" ({size} bytes) on at least {} peer(s); peers keep it for {} (nothing \
+         republishes it)",
+        bytes::escape(key.as_ref()),
+        args.quorum,
+        output::approx(lifetime)
+    );
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! `netabase`: the command-line tool of Netabase, a typed, persistent, distributed database on
+//! libp2p Kademlia and redb.
+//!
+//! - `netabase demo` runs a local network of nodes in this process and shows what Netabase does.
+//! - `netabase node` runs a long-lived storage node.
+//! - `netabase inspect` shows what a store file holds.
+//! - `netabase get` / `netabase put` read and write raw records on a running network.
+//!
+//! Every failure prints one line starting with `error: ` that says what to do, and exits with
+//! status 1 (2 for arguments clap rejects).
+
+mod bytes;
+mod cli;
+mod client;
+mod demo;
+mod error;
+mod inspect;
+mod network;
+mod node_cmd;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command};
+use crate::error::{CliError, CliResult};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.command);
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", network::one_line(&error.to_string()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG`; without it a node logs its own activity at info
+/// level and every other command only warnings.
+fn init_logging(command: &Command) {
+    let default = match command {
+        Command::Node(_) => "warn,netabase=info,netabase_store=info",
+        _ => "warn",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(command: Command) -> CliResult<()> {
+    if let Command::Inspect(args) = &command {
+        return inspect::run(args);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::io("start", "the tokio runtime", source))?;
+    runtime.block_on(async move {
+        match command {
+            Command::Demo(args) => demo::run(args).await,
+            Command::Node(args) => node_cmd::run(args).await,
+            Command::Get(args) => client::get(args).await,
+            Command::Put(args) => client::put(args).await,
+            Command::Inspect(args) => inspect::run(&args),
+        }
+    })
+}

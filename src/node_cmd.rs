@@ -1,0 +1,156 @@
+//! `netabase node`: a long-lived storage node that serves records of every schema.
+
+use std::path::Path;
+use std::time::Duration;
+
+use netabase_store::{Identity, Node, NodeConfig, RedbStore, UnknownSchemas, identity_path_beside};
+
+use crate::cli::NodeArgs;
+use crate::error::{CliError, CliResult};
+use crate::network;
+
+/// The store file inside a node's data directory.
+pub const STORE_FILE: &str = "node.redb";
+
+/// How long joining through `--bootstrap` may take.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `netabase node` until Ctrl-C (or SIGTERM).
+pub async fn run(args: NodeArgs) -> CliResult<()> {
+    for address in &args.bootstrap {
+        network::check_bootstrap(address)?;
+    }
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|source| CliError::io("create", &args.data_dir, source))?;
+    let store_path = args.data_dir.join(STORE_FILE);
+    let identity_path = identity_path_beside(&store_path);
+    // The store knows no schemas: it keeps and serves raw records of every application.
+    let store = RedbStore::builder()
+        .set_max_value_bytes(args.max_value_size)
+        .create(&store_path)
+        .map_err(CliError::from_open)?;
+    let records = store.record_count()?;
+
+    let mut config = NodeConfig::new();
+    config
+        .set_listen_addrs(args.listen.clone())
+        .set_identity(Identity::File(identity_path.clone()))
+        .set_mdns(args.mdns)
+        .set_unknown_schemas(UnknownSchemas::Accept)
+        .set_record_ttl(args.record_ttl.0)
+        .set_republish_interval(args.republish_interval.0)
+        .set_expiry_sweep_interval(args.expiry_sweep_interval)
+        .set_flush_interval(args.flush_interval)
+        .set_max_value_size(args.max_value_size);
+    let (handle, mut task) = Node::spawn(config, store).await?;
+    let peer = handle.peer_id();
+
+    println!("netabase node {peer}");
+    println!("store     {} ({records} records)", store_path.display());
+    println!("identity  {}", identity_path.display());
+    for address in handle.listeners().await? {
+        println!("listening on {}", network::with_peer(&address, peer));
+    }
+    if !args.bootstrap.is_empty() {
+        match network::join(&handle, &args.bootstrap, JOIN_TIMEOUT).await {
+            Ok(reached) => {
+                let known = handle.stats().await?.routing_table_size;
+                println!(
+                    "joined the network through {reached} bootstrap peer(s); {known} peer(s) known"
+                );
+            }
+            Err(error) => {
+                stop(&handle, task, &store_path).await?;
+                return Err(error);
+            }
+        }
+    }
+    let mut signals = Signals::listen()?;
+    let events = network::log_events(&handle);
+    println!("serving; stop with Ctrl-C");
+    let stopped_by_itself = tokio::select! {
+        signal = signals.recv() => {
+            signal?;
+            false
+        }
+        _ = &mut task => true,
+    };
+    events.abort();
+    if stopped_by_itself {
+        return Err(CliError::Node(netabase_store::NodeError::Stopped));
+    }
+    println!(
+        "stopping: committing received records to {}",
+        store_path.display()
+    );
+    stop(&handle, task, &store_path).await
+}
+
+/// Shuts the node down (its final commit makes every received record durable), waits for its task,
+/// and reopens the file to report what it holds.
+async fn stop(
+    handle: &netabase_store::NodeHandle,
+    task: tokio::task::JoinHandle<()>,
+    store_path: &Path,
+) -> CliResult<()> {
+    let flushed = handle.shutdown().await;
+    if let Err(error) = task.await {
+        tracing::error!(%error, "the node's task failed");
+    }
+    flushed?;
+    let records = RedbStore::open(store_path)
+        .map_err(CliError::from_open)?
+        .record_count()?;
+    println!(
+        "stopped cleanly: {records} records in {}",
+        store_path.display()
+    );
+    Ok(())
+}
+
+/// Ctrl-C (SIGINT) and, on Unix, SIGTERM. Created before the node says it is serving, so a
+/// signal sent as soon as that line appears is already caught.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> CliResult<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind, name| {
+                signal(kind).map_err(|source| CliError::io("listen for", name, source))
+            };
+            Ok(Signals {
+                interrupt: listen(SignalKind::interrupt(), "Ctrl-C")?,
+                terminate: listen(SignalKind::terminate(), "SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Signals {})
+        }
+    }
+
+    /// Resolves when one of the signals arrives.
+    async fn recv(&mut self) -> CliResult<()> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+            }
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c()
+                .await
+                .map_err(|source| CliError::io("listen for", "Ctrl-C", source))
+        }
+    }
+}

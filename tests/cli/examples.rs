@@ -1,0 +1,38 @@
+//! Every example runs in the test suite: `cargo test` runs an example's `main` when its manifest
+//! entry says `test = true` and `harness = false`. This test fails when an example is added
+//! without such an entry, so none escapes the suite.
+
+use std::path::Path;
+
+#[test]
+fn every_example_is_run_by_cargo_test() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("read Cargo.toml");
+    // The [[example]] tables, each as its lines up to the next table.
+    let entries: Vec<&str> = manifest.split("[[example]]").skip(1).collect();
+    let examples = std::fs::read_dir(root.join("examples")).expect("list examples/");
+    let mut names = Vec::new();
+    for entry in examples {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|ext| ext == "rs") {
+            let name = path
+                .file_stem()
+                .and_then(|stem| stem.to_str())
+                .expect("a UTF-8 file name")
+                .to_owned();
+            names.push(name);
+        }
+    }
+    assert!(names.len() >= 5, "examples/ holds {names:?}");
+    for name in names {
+        let entry = entries
+            .iter()
+            .map(|entry| entry.split("\n[").next().unwrap_or(entry))
+            .find(|entry| entry.contains(&format!("name = \"{name}\"")))
+            .unwrap_or_else(|| panic!("examples/{name}.rs has no [[example]] entry in Cargo.toml"));
+        assert!(
+            entry.contains("test = true") && entry.contains("harness = false"),
+            "the [[example]] entry of {name} must say `test = true` and `harness = false`"
+        );
+    }
+}

@@ -1,0 +1,238 @@
+//! `netabase inspect`: tables, JSON, one record, and the errors for paths that are not a usable
+//! store.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use netabase_store::kad::store::RecordStore;
+use netabase_store::kad::{ProviderRecord, Record};
+use netabase_store::{NetabaseSchema, NodeStore, PeerId, RedbStore, load_or_create_identity};
+use predicates::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::support::{netabase, one_line_error};
+
+/// `netabase inspect <args>`.
+fn inspect<I, S>(args: I) -> assert_cmd::Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = netabase(["inspect"]);
+    command.args(args);
+    command
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, NetabaseSchema)]
+struct Book {
+    #[key]
+    isbn: u64,
+    title: String,
+}
+
+/// A store like a node's: `node.redb` with its identity `node.key`, two typed values written by
+/// the node, a raw record of another application with an expiry, and a provider record of the
+/// node. Returns the store path and the node's peer id.
+fn sample_store(dir: &Path) -> (PathBuf, PeerId) {
+    let path = dir.join("node.redb");
+    let peer = load_or_create_identity(&dir.join("node.key"))
+        .expect("identity")
+        .public()
+        .to_peer_id();
+    let mut store = RedbStore::builder()
+        .register::<Book>()
+        .set_local_peer_id(peer)
+        .create(&path)
+        .expect("store");
+    store
+        .put_values(&[
+            Book {
+                isbn: 7,
+                title: "Kademlia in practice".into(),
+            },
+            Book {
+                isbn: 9,
+                title: "Embedded databases".into(),
+            },
+        ])
+        .expect("typed puts");
+    let mut raw = Record::new(b"/other/Blob/\x01".to_vec(), vec![0xde, 0xad, 0xbe, 0xef]);
+    raw.expires = Some(Instant::now() + Duration::from_secs(3600));
+    raw.publisher = Some(peer);
+    store.put_local(raw).expect("raw put");
+    let provided = Book::record_key(&BookKey(7)).expect("key");
+    store
+        .add_provider(ProviderRecord::new(provided, peer, Vec::new()))
+        .expect("provider record");
+    (path, peer)
+}
+
+#[test]
+fn a_table_shows_schemas_sizes_publishers_and_providers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, peer) = sample_store(dir.path());
+    let output = inspect([&path]).assert().success();
+    let stdout = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
+    for expected in [
+        "/netabase/Book/",
+        "/other/Blob/",
+        "3 records",
+        "SCHEMA PREFIX",
+        "PUBLISHER",
+        &peer.to_string(),
+        "provider records: 1 for 1 keys (1 by this node)",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected:?} missing from:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn json_output_holds_the_same_figures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, peer) = sample_store(dir.path());
+    // A directory is inspected store by store.
+    let output = inspect([dir.path().as_os_str(), "--json".as_ref()])
+        .assert()
+        .success();
+    let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("valid JSON");
+    let store = &json["stores"][0];
+    assert_eq!(store["path"], path.display().to_string());
+    assert_eq!(store["peer_id"], peer.to_string());
+    assert_eq!(store["records"], 3);
+    assert_eq!(store["expired_awaiting_sweep"], 0);
+    let schemas = store["schemas"].as_array().expect("schemas");
+    let prefixes: Vec<&str> = schemas
+        .iter()
+        .filter_map(|s| s["prefix"].as_str())
+        .collect();
+    assert_eq!(prefixes, ["/netabase/Book/", "/other/Blob/"]);
+    assert_eq!(schemas[0]["records"], 2);
+    assert_eq!(schemas[0]["expiring"], 0);
+    assert_eq!(schemas[1]["expiring"], 1);
+    assert!(schemas[1]["next_expiry"].is_string());
+    assert_eq!(schemas[1]["value_bytes"], 4);
+    let publishers = store["publishers"].as_array().expect("publishers");
+    assert!(
+        publishers
+            .iter()
+            .any(|p| p["peer_id"] == peer.to_string() && p["records"] == 3),
+        "{publishers:?}"
+    );
+    assert_eq!(store["providers"]["records"], 1);
+    assert_eq!(store["providers"]["provided_by_this_node"], 1);
+}
+
+#[test]
+fn one_record_by_key_as_text_or_hex() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, peer) = sample_store(dir.path());
+    let output = inspect([
+        path.as_os_str(),
+        "--key".as_ref(),
+        "/netabase/Book/\\x07".as_ref(),
+    ])
+    .assert()
+    .success();
+    let stdout = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
+    assert!(stdout.contains("Kademlia in practice"), "{stdout}");
+    assert!(stdout.contains(&peer.to_string()), "{stdout}");
+    assert!(
+        stdout.contains("never"),
+        "a typed put has no expiry: {stdout}"
+    );
+
+    let hex_key = "2f6f746865722f426c6f622f01"; // /other/Blob/\x01
+    let output = inspect([
+        path.as_os_str(),
+        "--key".as_ref(),
+        hex_key.as_ref(),
+        "--hex".as_ref(),
+        "--json".as_ref(),
+    ])
+    .assert()
+    .success();
+    let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("valid JSON");
+    let record = &json["stores"][0]["record"];
+    assert_eq!(record["value_hex"], "deadbeef");
+    assert_eq!(record["schema"], "/other/Blob/");
+    assert!(record["expires_in_secs"].as_u64().is_some_and(|s| s > 3500));
+}
+
+#[test]
+fn an_absent_key_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, _) = sample_store(dir.path());
+    inspect([
+        path.as_os_str(),
+        "--key".as_ref(),
+        "/netabase/Book/\\x08".as_ref(),
+    ])
+    .assert()
+    .success()
+    .stdout(predicate::str::contains(
+        "no unexpired record under that key",
+    ));
+}
+
+#[test]
+fn a_missing_path_is_a_one_line_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = inspect([dir.path().join("nope.redb").as_os_str()])
+        .assert()
+        .code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(line.contains("does not exist"), "{line}");
+    assert!(line.contains("--data-dir"), "says what to pass: {line}");
+}
+
+#[test]
+fn a_directory_without_stores_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = inspect([dir.path().as_os_str()]).assert().code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(line.contains("holds no Netabase store"), "{line}");
+}
+
+#[test]
+fn a_file_that_is_not_a_store_is_named_as_such() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("notes.redb");
+    std::fs::write(&path, b"these are not the bytes of a redb database").expect("write");
+    let output = inspect([path.as_os_str()]).assert().code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(line.contains("is not a Netabase store"), "{line}");
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        b"these are not the bytes of a redb database",
+        "inspect must not touch a file that is not a store"
+    );
+}
+
+#[test]
+fn a_store_held_by_a_running_node_is_reported_as_locked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, _) = sample_store(dir.path());
+    // This process holds the file open, as a running node would.
+    let held = RedbStore::open(&path).expect("open");
+    let output = inspect([path.as_os_str()]).assert().code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(line.contains("in use by a running node"), "{line}");
+    assert!(line.contains("Ctrl-C"), "says what to do: {line}");
+    drop(held);
+    inspect([path.as_os_str()]).assert().success();
+}
+
+#[test]
+fn a_bad_key_escape_is_explained() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, _) = sample_store(dir.path());
+    let output = inspect([path.as_os_str(), "--key".as_ref(), "/a/b/\\q".as_ref()])
+        .assert()
+        .code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(line.contains("\\xNN"), "{line}");
+}

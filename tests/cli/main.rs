@@ -1,0 +1,11 @@
+//! Integration tests of the `netabase` binary: every subcommand, its output and its errors, run
+//! as a user runs them. Networks are on 127.0.0.1 only; every command and wait is bounded.
+//!
+//! One test binary holds every module, so the suite links once.
+
+mod args;
+mod demo;
+mod examples;
+mod inspect;
+mod node;
+mod support;

@@ -1,0 +1,219 @@
+//! `netabase node`, `netabase get` and `netabase put` against real nodes on 127.0.0.1.
+
+use netabase_store::Keypair;
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::support::{RunningNode, netabase, one_line_error};
+
+/// An address where no node listens, with a valid peer id.
+fn unreachable_address() -> String {
+    let peer = Keypair::generate_ed25519().public().to_peer_id();
+    format!("/ip4/127.0.0.1/tcp/1/p2p/{peer}")
+}
+
+#[test]
+fn nodes_serve_raw_records_and_stop_cleanly_with_nothing_lost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first_dir = dir.path().join("first");
+    let mut first = RunningNode::start(&first_dir, &[]);
+    let address = first.address();
+    let peer_line = first.wait_for_line("netabase node ");
+    assert!(address.ends_with(peer_line.trim_start_matches("netabase node ")));
+
+    // put: escaped text, and a file with a time to live.
+    netabase([
+        "put",
+        "/myapp/Thing/\\x01",
+        "hello\\x00world",
+        "--bootstrap",
+        &address,
+    ])
+    .assert()
+    .success()
+    .stdout(predicate::str::contains(
+        "stored \"/myapp/Thing/\\x01\" (11 bytes) on at least 1 peer(s)",
+    ));
+    let file = dir.path().join("value.bin");
+    std::fs::write(&file, [0u8, 1, 2, 255]).expect("write");
+    netabase([
+        "put",
+        "/myapp/File/\\x02",
+        "--ttl",
+        "1h",
+        "--bootstrap",
+        &address,
+    ])
+    .arg("--value-file")
+    .arg(&file)
+    .assert()
+    .success();
+
+    // get: a table, the raw bytes, JSON with a hex key.
+    netabase(["get", "/myapp/Thing/\\x01", "--bootstrap", &address])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("hello\\x00world"))
+        .stdout(predicate::str::contains("from"));
+    let raw = netabase([
+        "get",
+        "/myapp/Thing/\\x01",
+        "--raw",
+        "--bootstrap",
+        &address,
+    ])
+    .assert()
+    .success();
+    assert_eq!(raw.get_output().stdout, b"hello\x00world");
+    let hex_key = "2f6d796170702f46696c652f02"; // /myapp/File/\x02
+    let output = netabase(["get", hex_key, "--hex", "--json", "--bootstrap", &address])
+        .assert()
+        .success();
+    let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("valid JSON");
+    assert_eq!(json["value_hex"], "000102ff");
+    assert!(json["expires"].is_string(), "{json}");
+
+    // A key nobody holds.
+    let output = netabase(["get", "/myapp/Thing/\\x09", "--bootstrap", &address])
+        .assert()
+        .code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(line.contains("no record under"), "{line}");
+
+    // The running node holds its store: inspect and a second node on the same directory refuse.
+    let output = netabase(["inspect".as_ref(), first_dir.as_os_str()])
+        .assert()
+        .code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(line.contains("in use by a running node"), "{line}");
+    let output = netabase([
+        "node".as_ref(),
+        "--data-dir".as_ref(),
+        first_dir.as_os_str(),
+    ])
+    .assert()
+    .code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(line.contains("in use by a running node"), "{line}");
+
+    // A second node joins through the first; a client that knows only the second finds the
+    // record through the DHT.
+    let mut second = RunningNode::start(&dir.path().join("second"), &["--bootstrap", &address]);
+    second.wait_for_line("joined the network through 1 bootstrap peer(s)");
+    let second_address = second.address();
+    netabase(["get", "/myapp/Thing/\\x01", "--bootstrap", &second_address])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("hello\\x00world"));
+
+    // Ctrl-C: each node commits its store and says what it holds.
+    let (ok, printed) = second.interrupt();
+    assert!(ok, "the second node failed to stop: {printed:?}");
+    let (ok, printed) = first.interrupt();
+    assert!(ok, "the first node failed to stop: {printed:?}");
+    assert!(
+        printed
+            .iter()
+            .any(|line| line.starts_with("stopped cleanly: 2 records")),
+        "{printed:?}"
+    );
+
+    // Once stopped, the store can be inspected.
+    let output = netabase(["inspect".as_ref(), first_dir.as_os_str(), "--json".as_ref()])
+        .assert()
+        .success();
+    let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("valid JSON");
+    assert_eq!(json["stores"][0]["records"], 2);
+
+    // Restarted from its directory, the node keeps its peer id and its records.
+    let mut restarted = RunningNode::start(&first_dir, &[]);
+    assert_eq!(restarted.wait_for_line("netabase node "), peer_line);
+    let store_line = restarted.wait_for_line("store ");
+    assert!(store_line.ends_with("(2 records)"), "{store_line}");
+    let (ok, printed) = restarted.interrupt();
+    assert!(ok, "the restarted node failed to stop: {printed:?}");
+}
+
+#[test]
+fn a_bootstrap_address_without_peer_id_is_refused() {
+    let output = netabase(["get", "/x/y/z", "--bootstrap", "/ip4/127.0.0.1/tcp/4001"])
+        .assert()
+        .code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(line.contains("/p2p/<peer id>"), "{line}");
+}
+
+#[test]
+fn an_unreachable_network_is_a_one_line_error() {
+    let unreachable = unreachable_address();
+    for command in [vec!["get", "/x/y/z"], vec!["put", "/x/y/z", "value"]] {
+        let output = netabase(&command)
+            .args(["--bootstrap", &unreachable, "--timeout", "10s"])
+            .assert()
+            .code(1);
+        let line = one_line_error(&output.get_output().stderr);
+        assert!(line.contains("cannot reach any bootstrap peer"), "{line}");
+        assert!(line.contains("netabase node"), "says what to check: {line}");
+    }
+}
+
+#[test]
+fn a_node_whose_bootstrap_peer_is_unreachable_stops_with_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = netabase([
+        "node".as_ref(),
+        "--data-dir".as_ref(),
+        dir.path().as_os_str(),
+    ])
+    .args(["--listen", "/ip4/127.0.0.1/tcp/0"])
+    .args(["--bootstrap", &unreachable_address()])
+    .assert()
+    .code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(line.contains("cannot reach any bootstrap peer"), "{line}");
+}
+
+#[test]
+fn a_node_refuses_a_data_directory_that_holds_something_else() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("node.redb"), b"not a database").expect("write");
+    let output = netabase([
+        "node".as_ref(),
+        "--data-dir".as_ref(),
+        dir.path().as_os_str(),
+    ])
+    .args(["--listen", "/ip4/127.0.0.1/tcp/0"])
+    .assert()
+    .code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(line.contains("is not a Netabase store"), "{line}");
+}
+
+#[test]
+fn put_reports_a_missing_value_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = netabase(["put", "/x/y/z", "--bootstrap", &unreachable_address()])
+        .arg("--value-file")
+        .arg(dir.path().join("missing.bin"))
+        .assert()
+        .code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(line.contains("cannot read"), "{line}");
+    assert!(line.contains("missing.bin"), "{line}");
+}
+
+#[test]
+fn put_rejects_bad_hex_before_touching_the_network() {
+    let output = netabase([
+        "put",
+        "abc",
+        "00",
+        "--hex",
+        "--bootstrap",
+        &unreachable_address(),
+    ])
+    .assert()
+    .code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(line.contains("odd number of digits"), "{line}");
+}
