@@ -107,7 +107,7 @@ impl RedbStore {
     /// Walks the unexpired records whose key starts with `prefix` (empty: the whole store) a page
     /// at a time, without holding the store in memory; see [`RecordScan`].
     pub fn scan(&self, prefix: impl Into<Vec<u8>>) -> RecordScan {
-        RecordScan::new(self.inner.clone(), prefix.into())
+        RecordScan::new(self.inner.clone(), prefix.into(), None)
     }
 
     /// Walks the unexpired records of schema `V` a page at a time: the streaming form of

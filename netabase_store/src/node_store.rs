@@ -10,6 +10,7 @@ use crate::clock::{Now, system_time_to_unix_ms, unix_ms_to_system_time};
 use crate::error::StoreResult;
 use crate::providers::ProviderTables;
 use crate::records::{NewRecord, RecordTables, WriteError, entry_of, read_record};
+use crate::scan::RecordScan;
 use crate::store::RedbStore;
 use crate::tables;
 
@@ -166,5 +167,22 @@ impl NodeStore for RedbStore {
 
     fn storage_errors(&self) -> u64 {
         self.storage_error_count()
+    }
+
+    /// A range scan from `after` over the records table: a page costs what it returns, not a walk
+    /// of the whole store as the trait's provided method does.
+    fn records_page(
+        &self,
+        after: Option<&RecordKey>,
+        prefix: &[u8],
+        limit: usize,
+    ) -> DatabaseResult<Vec<Record>> {
+        RecordScan::new(
+            self.inner.clone(),
+            prefix.to_vec(),
+            after.map(|key| key.to_vec()),
+        )
+        .take(limit)
+        .collect()
     }
 }

@@ -50,11 +50,15 @@ impl std::fmt::Debug for RecordScan {
 }
 
 impl RecordScan {
-    pub(crate) fn new(inner: Arc<Inner>, prefix: Vec<u8>) -> Self {
+    /// A walk over the records whose key starts with `prefix` and sorts after `after` (from the
+    /// first such key when `None`).
+    pub(crate) fn new(inner: Arc<Inner>, prefix: Vec<u8>, after: Option<Vec<u8>>) -> Self {
+        // Resuming from a key below the prefix would meet keys outside it and end the walk early.
+        let resume_after = after.filter(|after| *after >= prefix);
         RecordScan {
             inner,
             prefix,
-            resume_after: None,
+            resume_after,
             page: VecDeque::new(),
             done: false,
         }
@@ -144,7 +148,7 @@ pub struct RecordsIter<'a> {
 impl<'a> RecordsIter<'a> {
     pub(crate) fn new(inner: Arc<Inner>) -> Self {
         RecordsIter {
-            scan: RecordScan::new(inner, Vec::new()),
+            scan: RecordScan::new(inner, Vec::new(), None),
             _store: PhantomData,
         }
     }

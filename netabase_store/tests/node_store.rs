@@ -84,13 +84,19 @@ fn remove_expired_sweeps_records_and_providers() {
     provider.expires = Some(now + Duration::from_millis(2500));
     store.add_provider(provider).unwrap();
 
-    let removed = store.remove_expired(now + Duration::from_secs(3)).unwrap();
+    // Deadlines are stored as wall-clock milliseconds, converted from `Instant`s at slightly
+    // different moments, so the sweep time stays clear of any deadline (3 s) by half a second.
+    let removed = store
+        .remove_expired(now + Duration::from_millis(3500))
+        .unwrap();
     assert_eq!(removed, 4, "three records and one provider record");
     assert_eq!(store.record_count().unwrap(), 8);
     assert!(store.providers(&RecordKey::new(b"p")).is_empty());
     assert_eq!(store.provided().count(), 0);
     assert_eq!(
-        store.remove_expired(now + Duration::from_secs(3)).unwrap(),
+        store
+            .remove_expired(now + Duration::from_millis(3500))
+            .unwrap(),
         0
     );
     assert_eq!(
@@ -215,4 +221,38 @@ fn immediate_network_durability_commits_every_write() {
     store.put(user(1, "g").to_record().unwrap()).unwrap();
     assert_eq!(store.pending_writes(), 0);
     assert_eq!(store.storage_errors(), 0);
+}
+
+#[test]
+fn records_page_walks_one_prefix_in_key_order_from_a_cursor() {
+    let mut store = memory_store();
+    for id in 0..10 {
+        store.put_local(user(id, "u").to_record().unwrap()).unwrap();
+    }
+    store.put_local(raw(b"/a/before/1", b"x")).unwrap();
+    store.put_local(raw(b"/z/after/1", b"x")).unwrap();
+    let prefix = user(0, "u").to_record().unwrap().key.as_ref()[..].to_vec();
+    let prefix = &prefix[..prefix.len() - 1];
+
+    let mut walked = Vec::new();
+    let mut after: Option<RecordKey> = None;
+    loop {
+        let page = store.records_page(after.as_ref(), prefix, 3).unwrap();
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        after = Some(last.key.clone());
+        walked.extend(page.into_iter().map(|record| record.key.to_vec()));
+    }
+    let mut expected: Vec<Vec<u8>> = (0..10)
+        .map(|id| user(id, "u").to_record().unwrap().key.to_vec())
+        .collect();
+    expected.sort();
+    assert_eq!(walked, expected);
+
+    // A cursor that sorts below the prefix starts the walk at the prefix.
+    let below = RecordKey::new(&b"/a/before/1");
+    assert_eq!(
+        store.records_page(Some(&below), prefix, 100).unwrap().len(),
+        10
+    );
 }
