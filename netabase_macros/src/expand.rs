@@ -449,3 +449,155 @@ fn key_conversions(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand(input: DeriveInput) -> String {
+        derive_schema(&input).to_string()
+    }
+
+    #[test]
+    fn a_valid_schema_expands_to_the_impl_and_its_key_type() {
+        let output = expand(syn::parse_quote! {
+            pub struct User {
+                #[key]
+                id: u64,
+                name: String,
+            }
+        });
+        assert!(
+            output.contains("pub struct UserKey (pub u64) ;"),
+            "{output}"
+        );
+        assert!(
+            output.contains("impl :: netabase :: __private :: NetabaseSchema for User"),
+            "{output}"
+        );
+        assert!(
+            output.contains("const NAME : & 'static str = \"User\""),
+            "{output}"
+        );
+        assert!(!output.contains("compile_error"), "{output}");
+    }
+
+    #[test]
+    fn every_mistake_becomes_a_compile_error_next_to_a_stub_impl() {
+        let inputs: Vec<DeriveInput> = vec![
+            syn::parse_quote!(
+                struct NoKey {
+                    id: u64,
+                }
+            ),
+            syn::parse_quote!(
+                struct Unit;
+            ),
+            syn::parse_quote!(
+                struct Generic<T> {
+                    #[key]
+                    id: T,
+                }
+            ),
+            syn::parse_quote!(
+                struct Borrowing<'a> {
+                    #[key]
+                    id: &'a str,
+                }
+            ),
+            syn::parse_quote!(union Bits { a: u32 }),
+            syn::parse_quote!(
+                enum Empty {}
+            ),
+            syn::parse_quote!(
+                enum Mixed {
+                    A {
+                        #[key]
+                        id: u8,
+                    },
+                    B(#[key] u16),
+                    C,
+                }
+            ),
+            syn::parse_quote!(
+                #[netabase(name = "", nope, key = u8)]
+                struct Options {
+                    id: u8,
+                }
+            ),
+            syn::parse_quote!(
+                #[netabase(name = 1, name = "x/y")]
+                struct Names {
+                    #[key]
+                    id: u8,
+                }
+            ),
+            syn::parse_quote!(
+                #[netabase]
+                struct Bare {
+                    #[key]
+                    id: u8,
+                }
+            ),
+            syn::parse_quote!(
+                #[netabase(resolver = r, key_fn)]
+                struct Fns {
+                    #[key]
+                    #[version]
+                    #[version]
+                    id: u8,
+                }
+            ),
+            syn::parse_quote!(
+                #[key]
+                struct Misplaced {
+                    #[netabase(name = "x")]
+                    #[key(a)]
+                    id: u8,
+                }
+            ),
+        ];
+        for input in inputs {
+            let name = input.ident.to_string();
+            let output = expand(input);
+            assert!(output.contains("compile_error"), "{name}: {output}");
+            assert!(output.contains("NetabaseSchema for"), "{name}: {output}");
+        }
+    }
+
+    #[test]
+    fn errors_are_collected_not_stopped_at_the_first() {
+        let output = expand(syn::parse_quote! {
+            #[netabase(name = "a/b", colour = "blue")]
+            struct Doc {
+                id: u64,
+                #[version]
+                a: u64,
+                #[version]
+                b: u64,
+            }
+        });
+        assert_eq!(output.matches("compile_error").count(), 4, "{output}");
+    }
+
+    #[test]
+    fn the_key_derive_rejects_unions_and_lifetimes() {
+        let union: DeriveInput = syn::parse_quote!(union Bits { a: u32 });
+        assert!(
+            derive_schema_key(&union)
+                .to_string()
+                .contains("compile_error")
+        );
+        let borrowed: DeriveInput = syn::parse_quote!(
+            struct Key<'a>(&'a str);
+        );
+        let output = derive_schema_key(&borrowed).to_string();
+        assert!(output.contains("compile_error"), "{output}");
+        assert!(!output.contains("NetabaseSchemaKey for"), "{output}");
+        let generic: DeriveInput = syn::parse_quote!(
+            struct Id<T>(u64, T);
+        );
+        let output = derive_schema_key(&generic).to_string();
+        assert!(output.contains("where Id < T > :"), "{output}");
+    }
+}
