@@ -4,7 +4,8 @@
 //!
 //! `cargo bench -p netabase_store --bench node_latency`
 //! Environment: `NODE_BENCH_SAMPLES` (default 300) operations per measurement,
-//! `NODE_BENCH_SYNC_RECORDS` (default 10000).
+//! `NODE_BENCH_SYNC_RECORDS` (default 10000), `NODE_BENCH_SYNC_CONCURRENCY` (default 32, the
+//! `SyncOptions` default).
 
 #[path = "../tests/node_support/mod.rs"]
 mod node_support;
@@ -97,43 +98,67 @@ async fn netabase_network(backend: &Backend) -> (Vec<TestNode>, RedbStore) {
     (nodes, first_store)
 }
 
-async fn netabase_latencies(
-    nodes: &[TestNode],
-    samples: usize,
-    offset: usize,
-) -> (Latencies, Latencies) {
-    let mut puts = Vec::with_capacity(samples);
-    let mut gets = Vec::with_capacity(samples);
-    for i in 0..samples {
-        let v = value(offset + i);
-        let writer = &nodes[i % NODES].handle;
+/// One network under test.
+enum Network {
+    Plain(Vec<PlainNode>),
+    Netabase(Vec<TestNode>),
+}
+
+impl Network {
+    async fn put(&self, i: usize) -> Duration {
+        let v = value(i);
         let started = Instant::now();
-        writer.put(&v, Quorum::One).await.expect("put");
-        puts.push(started.elapsed());
-    }
-    for i in 0..samples {
-        let v = value(offset + i);
-        // A reader that holds no copy, so the get goes to the network.
-        let mut reader = None;
-        for step in 1..NODES {
-            let candidate = &nodes[(i + step * 7) % NODES].handle;
-            if candidate
-                .get_local::<Profile>(&v.key())
+        match self {
+            Network::Plain(nodes) => nodes[i % NODES]
+                .put(v.to_record().expect("record"), Quorum::One)
                 .await
-                .expect("local")
-                .is_none()
-            {
-                reader = Some(candidate);
-                break;
+                .expect("plain put"),
+            Network::Netabase(nodes) => {
+                nodes[i % NODES]
+                    .handle
+                    .put(&v, Quorum::One)
+                    .await
+                    .expect("put");
             }
         }
-        let Some(reader) = reader else { continue };
-        let started = Instant::now();
-        let got = reader.get::<Profile>(&v.key()).await.expect("get");
-        gets.push(started.elapsed());
-        assert_eq!(got, v);
+        started.elapsed()
     }
-    (Latencies(puts), Latencies(gets))
+
+    /// A get from a node that holds no copy, so it goes to the network. (The plain get always
+    /// asks the network, ending at the first answer from a peer.)
+    async fn get(&self, i: usize) -> Duration {
+        let v = value(i);
+        match self {
+            Network::Plain(nodes) => {
+                let key = Profile::record_key(&v.key()).expect("key");
+                let started = Instant::now();
+                let (record, _) = nodes[(i + 7) % NODES].get(key).await.expect("plain get");
+                let elapsed = started.elapsed();
+                assert_eq!(record.value, v.to_bytes().expect("bytes"));
+                elapsed
+            }
+            Network::Netabase(nodes) => {
+                let mut reader = None;
+                for step in 1..NODES {
+                    let candidate = &nodes[(i + step * 7) % NODES].handle;
+                    let local = candidate
+                        .get_local::<Profile>(&v.key())
+                        .await
+                        .expect("local");
+                    if local.is_none() {
+                        reader = Some(candidate);
+                        break;
+                    }
+                }
+                let reader = reader.expect("with replication 5 of 20, some node holds no copy");
+                let started = Instant::now();
+                let got = reader.get::<Profile>(&v.key()).await.expect("get");
+                let elapsed = started.elapsed();
+                assert_eq!(got, v);
+                elapsed
+            }
+        }
+    }
 }
 
 async fn plain_network() -> Vec<PlainNode> {
@@ -161,30 +186,6 @@ async fn plain_network() -> Vec<PlainNode> {
     nodes
 }
 
-async fn plain_latencies(nodes: &[PlainNode], samples: usize) -> (Latencies, Latencies) {
-    let mut puts = Vec::with_capacity(samples);
-    let mut gets = Vec::with_capacity(samples);
-    for i in 0..samples {
-        let record: Record = value(i).to_record().expect("record");
-        let started = Instant::now();
-        nodes[i % NODES]
-            .put(record, Quorum::One)
-            .await
-            .expect("plain put");
-        puts.push(started.elapsed());
-    }
-    for i in 0..samples {
-        let v = value(i);
-        let key = Profile::record_key(&v.key()).expect("key");
-        let started = Instant::now();
-        // The plain get always asks the network and ends at the first answer from a peer.
-        let (record, _) = nodes[(i + 7) % NODES].get(key).await.expect("plain get");
-        gets.push(started.elapsed());
-        assert_eq!(record.value, v.to_bytes().expect("bytes"));
-    }
-    (Latencies(puts), Latencies(gets))
-}
-
 fn print_row(name: &str, puts: &Latencies, gets: &Latencies) {
     let (put_median, put_p99) = puts.summary();
     let (get_median, get_p99) = gets.summary();
@@ -198,39 +199,98 @@ fn print_row(name: &str, puts: &Latencies, gets: &Latencies) {
 async fn run() {
     let samples = env_usize("NODE_BENCH_SAMPLES", 300);
     let sync_records = env_usize("NODE_BENCH_SYNC_RECORDS", 10_000);
+    let concurrency = env_usize("NODE_BENCH_SYNC_CONCURRENCY", 32);
     println!(
-        "{NODES} nodes on loopback TCP, replication factor {REPLICATION}, quorum one, {samples} sequential operations each"
+        "{NODES} nodes per network on loopback TCP, replication factor {REPLICATION}, quorum one; \
+         {samples} sequential puts then gets per network, interleaved across the networks"
     );
-
-    let plain = plain_network().await;
-    let (plain_puts, plain_gets) = plain_latencies(&plain, samples).await;
-    print_row("plain kad + MemoryStore", &plain_puts, &plain_gets);
-    drop(plain);
-
-    let (nodes, _) = netabase_network(&Backend::Memory).await;
-    let (puts, gets) = netabase_latencies(&nodes, samples, 0).await;
-    print_row("netabase, redb in-memory", &puts, &gets);
-    let ratio = |a: &Latencies, b: &Latencies| a.summary().0 / b.summary().0;
-    println!(
-        "  median ratio to plain kad: put {:.2}x, get {:.2}x",
-        ratio(&puts, &plain_puts),
-        ratio(&gets, &plain_gets)
-    );
-    stop_all(nodes).await;
-
     let dir = tempfile::tempdir().expect("temp dir");
     println!("redb files in {}", dir.path().display());
-    let backend = Backend::File(dir);
-    let (nodes, first_store) = netabase_network(&backend).await;
-    let (puts, gets) = netabase_latencies(&nodes, samples, 0).await;
-    print_row("netabase, redb file", &puts, &gets);
-    println!(
-        "  median ratio to plain kad: put {:.2}x, get {:.2}x",
-        ratio(&puts, &plain_puts),
-        ratio(&gets, &plain_gets)
-    );
+    let file_backend = Backend::File(dir);
+    let plain = Network::Plain(plain_network().await);
+    let (memory_nodes, _) = netabase_network(&Backend::Memory).await;
+    let memory = Network::Netabase(memory_nodes);
+    let (file_nodes, first_store) = netabase_network(&file_backend).await;
+    let file = Network::Netabase(file_nodes);
+    let networks = [
+        ("plain kad + MemoryStore", &plain),
+        ("netabase, redb in-memory", &memory),
+        ("netabase, redb file", &file),
+    ];
 
-    // sync_to_network: records written straight into node 0's store, then published.
+    // Warm up connections and caches; not measured.
+    let warmup = 20;
+    for i in 0..warmup {
+        for (_, network) in networks {
+            network.put(i).await;
+        }
+    }
+    let mut puts = vec![Vec::new(), Vec::new(), Vec::new()];
+    let mut gets = vec![Vec::new(), Vec::new(), Vec::new()];
+    // One operation on each network in turn, so load from elsewhere on the machine lands on all.
+    for i in warmup..warmup + samples {
+        for (n, (_, network)) in networks.iter().enumerate() {
+            puts[n].push(network.put(i).await);
+        }
+    }
+    for i in warmup..warmup + samples {
+        for (n, (_, network)) in networks.iter().enumerate() {
+            gets[n].push(network.get(i).await);
+        }
+    }
+    let puts: Vec<Latencies> = puts.into_iter().map(Latencies).collect();
+    let gets: Vec<Latencies> = gets.into_iter().map(Latencies).collect();
+    for (n, (name, _)) in networks.iter().enumerate() {
+        print_row(name, &puts[n], &gets[n]);
+    }
+    let ratio = |a: &Latencies, b: &Latencies| a.summary().0 / b.summary().0;
+    for n in 1..3 {
+        println!(
+            "{:<28} median vs plain kad: put {:.2}x, get {:.2}x; p99 vs plain: put {:.2}x, get {:.2}x",
+            networks[n].0,
+            ratio(&puts[n], &puts[0]),
+            ratio(&gets[n], &gets[0]),
+            puts[n].summary().1 / puts[0].summary().1,
+            gets[n].summary().1 / gets[0].summary().1,
+        );
+    }
+
+    // Throughput: plain kad put_record of `sync_records` records from one node, for reference...
+    let Network::Plain(plain_nodes) = &plain else {
+        unreachable!("the first network is plain")
+    };
+    let started = Instant::now();
+    let mut in_flight = futures::stream::FuturesUnordered::new();
+    let mut stored = 0;
+    for i in 0..sync_records {
+        if in_flight.len() >= concurrency
+            && let Some(result) = futures::StreamExt::next(&mut in_flight).await
+        {
+            stored += usize::from(matches!(result, Ok(())));
+        }
+        let record = value(2_000_000 + i).to_record().expect("record");
+        in_flight.push(plain_nodes[0].put(record, Quorum::One));
+    }
+    while let Some(result) = futures::StreamExt::next(&mut in_flight).await {
+        stored += usize::from(matches!(result, Ok(())));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    drop(in_flight);
+    println!(
+        "plain kad put_record, {sync_records} records from one node, {concurrency} at once: \
+         {stored} stored in {seconds:.2} s = {:.0} records/s",
+        sync_records as f64 / seconds
+    );
+    drop(plain);
+    let Network::Netabase(memory_nodes) = memory else {
+        unreachable!("the second network is netabase")
+    };
+    stop_all(memory_nodes).await;
+
+    // ...and sync_to_network of as many records written straight into node 0's redb file.
+    let Network::Netabase(nodes) = file else {
+        unreachable!("the third network is netabase")
+    };
     let records: Vec<Record> = (0..sync_records)
         .map(|i| value(1_000_000 + i).to_record().expect("record"))
         .collect();
@@ -239,7 +299,9 @@ async fn run() {
         .await
         .expect("batch write");
     let mut options = SyncOptions::new();
-    options.set_prefix(Profile::record_prefix());
+    options
+        .set_prefix(Profile::record_prefix())
+        .set_concurrency(concurrency);
     let started = Instant::now();
     let report = nodes[0]
         .handle
@@ -247,15 +309,14 @@ async fn run() {
         .await
         .expect("sync");
     println!(
-        "sync_to_network: {} records ({} published, {} failed, {} skipped) in {:.2} s = {:.0} records/s (batch {}, concurrency {})",
+        "netabase sync_to_network (redb file): {} records ({} published, {} failed, {} skipped) \
+         in {:.2} s = {:.0} records/s (batch 256, concurrency {concurrency})",
         report.processed,
         report.published,
         report.failed,
         report.skipped,
         started.elapsed().as_secs_f64(),
         report.records_per_second(),
-        256,
-        32
     );
     stop_all(nodes).await;
 }
