@@ -212,3 +212,50 @@ async fn records_of_unknown_schemas_are_kept_raw_by_default_but_never_typed() {
     assert_eq!(node.get_local_record(&typed.key).await.unwrap(), None);
     stop_all(nodes).await;
 }
+
+#[tokio::test]
+async fn provider_records_are_validated_before_they_are_stored() {
+    let mut config = fast_config(Net::Tcp);
+    config.set_unknown_schemas(UnknownSchemas::Reject);
+    let nodes = vec![start_node(config, memory_store(), None).await];
+    let node = &nodes[0].handle;
+    let mut events = node.subscribe();
+    let provider = PlainNode::start(PlainOptions::default()).await;
+    provider
+        .add_peer(node.peer_id(), nodes[0].addr.clone())
+        .await;
+
+    let known = Profile::record_key(&ProfileKey(3)).unwrap();
+    within("provide a known schema", provider.provide(known.clone()))
+        .await
+        .expect("the node acknowledges");
+    within(
+        "provide an unknown schema",
+        provider.provide(RecordKey::new(&b"/evil/Thing/2")),
+    )
+    .await
+    .expect("the node acknowledges");
+    let stats = eventually("both announcements are handled", || async {
+        let stats = node.stats().await.unwrap();
+        (stats.providers_stored + stats.providers_rejected.total() >= 2).then_some(stats)
+    })
+    .await;
+    assert_eq!(stats.providers_stored, 1);
+    assert_eq!(stats.providers_rejected.unknown_schema, 1);
+    let mut seen = (false, false);
+    while seen != (true, true) {
+        match within("provider events", events.recv()).await {
+            Ok(NodeEvent::ProviderStored { key, provider: who }) => {
+                assert_eq!((key, who), (known.clone(), provider.peer_id));
+                seen.0 = true;
+            }
+            Ok(NodeEvent::ProviderRejected { reason, .. }) => {
+                assert!(matches!(*reason, Rejection::UnknownSchema));
+                seen.1 = true;
+            }
+            Ok(_) => {}
+            Err(error) => panic!("event stream: {error}"),
+        }
+    }
+    stop_all(nodes).await;
+}

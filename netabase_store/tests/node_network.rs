@@ -9,7 +9,8 @@ use std::time::Duration;
 use netabase_store::NetabaseSchema;
 use netabase_store::kad::Quorum;
 use netabase_store::{
-    Identity, NodeError, NodeEvent, RecordSource, RedbStore, SyncOptions, identity_path_beside,
+    Identity, Node, NodeError, NodeEvent, RecordSource, RedbStore, SyncOptions,
+    identity_path_beside,
 };
 use node_support::*;
 
@@ -460,4 +461,56 @@ async fn syncs_walk_the_store_in_pages_and_report_progress() {
     .expect("sync");
     assert_eq!((report.processed, report.unchanged), (25, 25));
     stop_all(nodes).await;
+}
+
+#[tokio::test]
+async fn the_republish_job_reaches_peers_that_joined_later() {
+    let mut nodes = start_network(2, Net::Memory, |config| {
+        config.set_republish_interval(Some(Duration::from_secs(1)));
+    })
+    .await;
+    let mut events = nodes[0].handle.subscribe();
+    let value = profile(21, "republished");
+    within("put", nodes[0].handle.put(&value, Quorum::One))
+        .await
+        .expect("put");
+
+    // The late node is told nothing; only the publisher's republication brings it the record.
+    let late = start_node(fast_config(Net::Memory), memory_store(), Some(&nodes[1])).await;
+    nodes.push(late);
+    connect_all(&nodes).await;
+    eventually("the republication reaches the late node", || async {
+        nodes[2]
+            .handle
+            .get_local::<Profile>(&value.key())
+            .await
+            .unwrap()
+    })
+    .await;
+    let key = within("republished event", async {
+        loop {
+            if let Ok(NodeEvent::Republished { key, ok: true }) = events.recv().await {
+                return key;
+            }
+        }
+    })
+    .await;
+    assert_eq!(key, Profile::record_key(&value.key()).unwrap());
+    assert!(nodes[0].handle.stats().await.unwrap().republished >= 1);
+    stop_all(nodes).await;
+}
+
+#[tokio::test]
+async fn dropping_every_handle_stops_the_node() {
+    let (handle, task) = Node::spawn(fast_config(Net::Memory), memory_store())
+        .await
+        .expect("spawn");
+    let clone = handle.clone();
+    drop(handle);
+    assert!(
+        clone.stats().await.is_ok(),
+        "a clone keeps the node running"
+    );
+    drop(clone);
+    within("node task ends", task).await.expect("clean exit");
 }

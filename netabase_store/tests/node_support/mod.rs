@@ -215,6 +215,8 @@ enum PlainCommand {
     /// Writes straight into the plain node's own store.
     StoreLocal(Record, Reply<()>),
     Bootstrap(Reply<()>),
+    /// kad's `start_providing`: announces this node as a provider of the key.
+    Provide(RecordKey, Reply<Result<(), String>>),
     /// kad's `add_address`: how a plain kad user adds a bootstrap peer.
     AddPeer(PeerId, Multiaddr, Reply<()>),
     RoutingTableSize(Reply<usize>),
@@ -344,6 +346,10 @@ impl PlainNode {
             .await
     }
 
+    pub async fn provide(&self, key: RecordKey) -> Result<(), String> {
+        self.ask(|reply| PlainCommand::Provide(key, reply)).await
+    }
+
     pub async fn add_peer(&self, peer: PeerId, addr: Multiaddr) {
         self.ask(|reply| PlainCommand::AddPeer(peer, addr, reply))
             .await
@@ -406,6 +412,10 @@ async fn run_plain(mut swarm: PlainSwarm, mut commands: mpsc::Receiver<PlainComm
                         Ok(id) => { pending.insert(id, PlainPending::Bootstrap(reply)); }
                         Err(_) => { let _ = reply.send(()); }
                     },
+                    PlainCommand::Provide(key, reply) => match kad.start_providing(key) {
+                        Ok(id) => { pending.insert(id, PlainPending::Put(reply)); }
+                        Err(error) => { let _ = reply.send(Err(format!("{error:?}"))); }
+                    },
                     PlainCommand::AddPeer(peer, addr, reply) => {
                         kad.add_address(&peer, addr);
                         let _ = reply.send(());
@@ -430,6 +440,11 @@ async fn run_plain(mut swarm: PlainSwarm, mut commands: mpsc::Receiver<PlainComm
                 SwarmEvent::Behaviour(kad::Event::OutboundQueryProgressed { id, result, step, .. }) => {
                     match result {
                         kad::QueryResult::PutRecord(result) => {
+                            if let Some(PlainPending::Put(reply)) = pending.remove(&id) {
+                                let _ = reply.send(result.map(drop).map_err(|error| error.to_string()));
+                            }
+                        }
+                        kad::QueryResult::StartProviding(result) => {
                             if let Some(PlainPending::Put(reply)) = pending.remove(&id) {
                                 let _ = reply.send(result.map(drop).map_err(|error| error.to_string()));
                             }
