@@ -30,6 +30,10 @@
 //! - [`ConflictRule`], [`resolve_records`], [`SchemaRegistry`]: deterministic conflict resolution and
 //!   validation of records received from the network.
 //! - [`DatabaseError`]: every error, naming the schema and the cause.
+//! - [`Node`], [`NodeConfig`], [`NodeHandle`]: a peer on a Kademlia network whose record store is a
+//!   [`NodeStore`] (`netabase_store::RedbStore`): typed put/get across nodes, validation of every
+//!   inbound record, republish and expiry jobs, [`NodeEvent`]s and [`NodeStats`]; errors are
+//!   [`NodeError`] and [`SpawnError`]. `docs/node.md` describes it.
 
 extern crate self as netabase;
 
