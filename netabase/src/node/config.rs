@@ -22,8 +22,9 @@ pub const IDENTIFY_PROTOCOL_VERSION: &str = "/netabase/1.0.0";
 /// size plus this.
 pub const PACKET_OVERHEAD: usize = 16 * 1024;
 
-/// The default maximum value size, the same as libp2p's `MemoryStoreConfig`.
-pub const DEFAULT_MAX_VALUE_SIZE: usize = 65 * 1024;
+/// The default maximum value size: 64 KiB, the default limit of `netabase_store::RedbStore`, so a
+/// node and its store agree out of the box (libp2p's `MemoryStore` allows 65 KiB).
+pub const DEFAULT_MAX_VALUE_SIZE: usize = 64 * 1024;
 
 /// Where a node's identity (its keypair, hence its peer id) comes from.
 #[derive(Debug, Clone, Default)]
@@ -207,7 +208,7 @@ impl NodeConfig {
     /// The largest record value this node stores, publishes or accepts; larger inbound records are
     /// rejected with [`Rejection::TooLarge`](crate::Rejection::TooLarge). kad's maximum packet size
     /// follows as this plus [`PACKET_OVERHEAD`]. Keep it at or below the store's own limit.
-    /// Default: [`DEFAULT_MAX_VALUE_SIZE`] (65 KiB, as libp2p's `MemoryStore`).
+    /// Default: [`DEFAULT_MAX_VALUE_SIZE`] (64 KiB, as `RedbStore`'s default limit).
     pub fn set_max_value_size(&mut self, bytes: usize) -> &mut Self {
         self.max_value_size = bytes;
         self
