@@ -116,7 +116,10 @@ mod tests {
         // Varint bytes: 200 encodes as [0xc8, 0x01], 300 as [0xac, 0x02].
         let old = doc(200, "zzz");
         let new = doc(300, "aaa");
-        assert!(old.value > new.value, "bytes alone would pick the old value");
+        assert!(
+            old.value > new.value,
+            "bytes alone would pick the old value"
+        );
         let winner = resolve_records::<Doc>(old.clone(), new.clone()).unwrap();
         assert_eq!(winner.value, new.value);
         let winner = resolve_records::<Doc>(new.clone(), old).unwrap();
