@@ -51,9 +51,9 @@ pub struct DemoArgs {
     /// below the node count, so reads really go through the DHT.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=20))]
     pub replication: u8,
-    /// The time to live of the record that shows expiry (at least 3s: kad sends whole seconds and
-    /// peers refuse records with under a second left).
-    #[arg(long, default_value = "3s", value_parser = parse_expiry)]
+    /// The time to live of the record that shows expiry. At least 3s: kad sends whole seconds and
+    /// peers refuse records with under a second left; the default leaves room for a loaded machine.
+    #[arg(long, default_value = "5s", value_parser = parse_expiry)]
     pub expiry: Duration,
 }
 
@@ -75,7 +75,8 @@ pub struct NodeArgs {
     /// Discover peers on the local network with mDNS.
     #[arg(long)]
     pub mdns: bool,
-    /// How long peers keep the records this node publishes ("none": forever).
+    /// How long records live: peers keep what this node publishes this long, and this node keeps
+    /// what it receives at most this long ("none": no limit).
     #[arg(long, value_name = "DURATION", default_value = "48h", value_parser = parse_optional_duration)]
     pub record_ttl: Limit,
     /// How often this node republishes its own records ("none": never).

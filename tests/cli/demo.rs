@@ -9,7 +9,7 @@ use crate::support::{netabase, one_line_error};
 fn the_demo_runs_every_step_and_keeps_its_stores_for_inspect() {
     // Without --data-dir the demo makes a new directory under the temporary directory.
     let temp = tempfile::tempdir().expect("tempdir");
-    let output = netabase(["demo", "--records", "20", "--expiry", "3s"])
+    let output = netabase(["demo", "--records", "20"])
         .env("TMPDIR", temp.path())
         .assert()
         .success();
