@@ -2,6 +2,7 @@
 
 use std::time::{Instant, SystemTime};
 
+use libp2p::PeerId;
 use libp2p::kad::{Record, RecordKey};
 use netabase::{DatabaseError, DatabaseResult, NodeStore, SchemaRegistry};
 use redb::ReadableTable;
@@ -167,6 +168,10 @@ impl NodeStore for RedbStore {
 
     fn storage_errors(&self) -> u64 {
         self.storage_error_count()
+    }
+
+    fn set_local_peer(&mut self, peer: PeerId) {
+        self.set_local_peer_id(peer);
     }
 
     /// A range scan from `after` over the records table: a page costs what it returns, not a walk

@@ -256,3 +256,21 @@ fn records_page_walks_one_prefix_in_key_order_from_a_cursor() {
         10
     );
 }
+
+#[test]
+fn the_node_tells_the_store_its_peer_id_for_provided_records() {
+    let mut store = memory_store();
+    let provider = |key: &[u8]| {
+        netabase_store::kad::ProviderRecord::new(RecordKey::new(&key), peer(7), vec![])
+    };
+    store.add_provider(provider(b"/x/y/before")).unwrap();
+    assert_eq!(store.provided().count(), 0, "no local peer id yet");
+    NodeStore::set_local_peer(&mut store, peer(7));
+    store.add_provider(provider(b"/x/y/after")).unwrap();
+    let provided: Vec<_> = store.clone().provided().map(|p| p.key.to_vec()).collect();
+    assert_eq!(
+        provided,
+        vec![b"/x/y/after".to_vec()],
+        "clones share the peer id"
+    );
+}

@@ -1,10 +1,12 @@
 //! [`NodeConfig`]: everything a node is started with, libp2p-style setters with documented defaults.
 
+use std::net::Ipv4Addr;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use libp2p::identity::Keypair;
+use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId, StreamProtocol};
 
 use crate::registry::{SchemaRegistry, UnknownSchemas};
@@ -97,9 +99,9 @@ impl NodeConfig {
     pub fn new() -> Self {
         NodeConfig {
             listen_addrs: vec![
-                "/ip4/0.0.0.0/tcp/0"
-                    .parse()
-                    .expect("a constant multiaddr parses"),
+                Multiaddr::empty()
+                    .with(Protocol::Ip4(Ipv4Addr::LOCALHOST))
+                    .with(Protocol::Tcp(0)),
             ],
             bootstrap_peers: Vec::new(),
             kad_protocol: DEFAULT_KAD_PROTOCOL,
@@ -124,8 +126,9 @@ impl NodeConfig {
         }
     }
 
-    /// The addresses to listen on. Default: `/ip4/0.0.0.0/tcp/0` (every interface, a port the OS
-    /// picks). `/memory/<n>` addresses use libp2p's in-process `MemoryTransport`; with the `quic`
+    /// The addresses to listen on. Default: `/ip4/127.0.0.1/tcp/0` (loopback only, a port the OS
+    /// picks), so a node is never reachable from other machines by accident; set
+    /// `/ip4/0.0.0.0/tcp/<port>` to serve a network. `/memory/<n>` addresses use libp2p's in-process `MemoryTransport`; with the `quic`
     /// feature, `/udp/<port>/quic-v1` addresses use QUIC. An empty list makes a node that only dials.
     pub fn set_listen_addrs(&mut self, addrs: Vec<Multiaddr>) -> &mut Self {
         self.listen_addrs = addrs;
