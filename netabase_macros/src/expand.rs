@@ -337,57 +337,23 @@ pub(crate) fn record_conversions(
     private: &TokenStream,
     bound: &TokenStream,
 ) -> TokenStream {
-    quote! {
-        #[automatically_derived]
-        impl #private::TryFrom<#ident> for #private::Record
-        #bound
-        {
-            type Error = #private::DatabaseError;
-
-            #[inline]
-            fn try_from(value: #ident) -> #private::Result<Self, Self::Error> {
-                <#ident as #private::NetabaseSchema>::to_record(&value)
-            }
-        }
-
-        #[automatically_derived]
-        impl<'__netabase> #private::TryFrom<&'__netabase #ident> for #private::Record
-        #bound
-        {
-            type Error = #private::DatabaseError;
-
-            #[inline]
-            fn try_from(value: &'__netabase #ident) -> #private::Result<Self, Self::Error> {
-                <#ident as #private::NetabaseSchema>::to_record(value)
-            }
-        }
-
-        #[automatically_derived]
-        impl #private::TryFrom<#private::Record> for #ident
-        #bound
-        {
-            type Error = #private::DatabaseError;
-
-            #[inline]
-            fn try_from(record: #private::Record) -> #private::Result<Self, Self::Error> {
-                <#ident as #private::NetabaseSchema>::from_record(&record)
-            }
-        }
-
-        #[automatically_derived]
-        impl<'__netabase> #private::TryFrom<&'__netabase #private::Record> for #ident
-        #bound
-        {
-            type Error = #private::DatabaseError;
-
-            #[inline]
-            fn try_from(
-                record: &'__netabase #private::Record,
-            ) -> #private::Result<Self, Self::Error> {
-                <#ident as #private::NetabaseSchema>::from_record(record)
-            }
-        }
-    }
+    let schema = quote!(<#ident as #private::NetabaseSchema>);
+    let record = quote!(#private::Record);
+    let to_record = try_from_owned_and_borrowed(
+        &quote!(#ident),
+        &record,
+        &quote!(#schema::to_record),
+        private,
+        bound,
+    );
+    let from_record = try_from_owned_and_borrowed(
+        &record,
+        &quote!(#ident),
+        &quote!(#schema::from_record),
+        private,
+        bound,
+    );
+    quote!(#to_record #from_record)
 }
 
 /// `TryFrom` between the generated key type (owned and borrowed) and `kad::RecordKey`.
@@ -397,54 +363,56 @@ fn key_conversions(
     private: &TokenStream,
     bound: &TokenStream,
 ) -> TokenStream {
+    let schema = quote!(<#ident as #private::NetabaseSchema>);
+    let record_key = quote!(#private::RecordKey);
+    let to_record_key = try_from_owned_and_borrowed(
+        &quote!(#key_ident),
+        &record_key,
+        &quote!(#schema::record_key),
+        private,
+        bound,
+    );
+    let from_record_key = try_from_owned_and_borrowed(
+        &record_key,
+        &quote!(#key_ident),
+        &quote!(#schema::key_from_record_key),
+        private,
+        bound,
+    );
+    quote!(#to_record_key #from_record_key)
+}
+
+/// `impl TryFrom<Source> for Target` and `impl TryFrom<&Source> for Target`, both calling
+/// `convert(&Source) -> Result<Target, DatabaseError>`.
+fn try_from_owned_and_borrowed(
+    source: &TokenStream,
+    target: &TokenStream,
+    convert: &TokenStream,
+    private: &TokenStream,
+    bound: &TokenStream,
+) -> TokenStream {
     quote! {
         #[automatically_derived]
-        impl #private::TryFrom<#key_ident> for #private::RecordKey
+        impl #private::TryFrom<#source> for #target
         #bound
         {
             type Error = #private::DatabaseError;
 
             #[inline]
-            fn try_from(key: #key_ident) -> #private::Result<Self, Self::Error> {
-                <#ident as #private::NetabaseSchema>::record_key(&key)
+            fn try_from(source: #source) -> #private::Result<Self, Self::Error> {
+                #convert(&source)
             }
         }
 
         #[automatically_derived]
-        impl<'__netabase> #private::TryFrom<&'__netabase #key_ident> for #private::RecordKey
+        impl<'__netabase> #private::TryFrom<&'__netabase #source> for #target
         #bound
         {
             type Error = #private::DatabaseError;
 
             #[inline]
-            fn try_from(key: &'__netabase #key_ident) -> #private::Result<Self, Self::Error> {
-                <#ident as #private::NetabaseSchema>::record_key(key)
-            }
-        }
-
-        #[automatically_derived]
-        impl #private::TryFrom<#private::RecordKey> for #key_ident
-        #bound
-        {
-            type Error = #private::DatabaseError;
-
-            #[inline]
-            fn try_from(key: #private::RecordKey) -> #private::Result<Self, Self::Error> {
-                <#ident as #private::NetabaseSchema>::key_from_record_key(&key)
-            }
-        }
-
-        #[automatically_derived]
-        impl<'__netabase> #private::TryFrom<&'__netabase #private::RecordKey> for #key_ident
-        #bound
-        {
-            type Error = #private::DatabaseError;
-
-            #[inline]
-            fn try_from(
-                key: &'__netabase #private::RecordKey,
-            ) -> #private::Result<Self, Self::Error> {
-                <#ident as #private::NetabaseSchema>::key_from_record_key(key)
+            fn try_from(source: &'__netabase #source) -> #private::Result<Self, Self::Error> {
+                #convert(source)
             }
         }
     }
