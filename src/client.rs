@@ -20,6 +20,7 @@ use crate::cli::{GetArgs, NetworkArgs, PutArgs};
 use crate::error::{CliError, CliResult};
 use crate::network;
 use crate::output::{self, Align, Table};
+use crate::progress;
 
 /// A node that only dials, joined to the network of `--bootstrap`.
 struct Client {
@@ -42,7 +43,13 @@ impl Client {
             .set_republish_interval(None);
         let (handle, task) = Node::spawn(config, store).await?;
         let client = Client { handle, task };
-        match network::join(&client.handle, &network.bootstrap, network.timeout).await {
+        let spinner = progress::spinner(format!(
+            "joining the network through {} peer(s)",
+            network.bootstrap.len()
+        ));
+        let joined = network::join(&client.handle, &network.bootstrap, network.timeout).await;
+        spinner.finish_and_clear();
+        match joined {
             Ok(_) => Ok(client),
             Err(error) => {
                 client.close().await;
@@ -93,7 +100,9 @@ fn parse_key(text: &str, hex: bool) -> CliResult<RecordKey> {
 pub async fn get(args: GetArgs) -> CliResult<()> {
     let key = parse_key(&args.key, args.hex)?;
     let client = Client::connect(&args.network, None).await?;
+    let spinner = progress::spinner("looking the key up");
     let result = client.handle.get_record(&key).await;
+    spinner.finish_and_clear();
     client.close().await;
     let fetched = result.map_err(|error| node_error(error, &key))?;
     print_record(&fetched, &args)
@@ -183,7 +192,9 @@ pub async fn put(args: PutArgs) -> CliResult<()> {
     let quorum = NonZeroUsize::new(usize::from(args.quorum)).map_or(Quorum::One, Quorum::N);
 
     let client = Client::connect(&args.network, Some(DEFAULT_TTL)).await?;
+    let spinner = progress::spinner("storing the record at the closest peers");
     let result = client.handle.put_record(record, quorum).await;
+    spinner.finish_and_clear();
     client.close().await;
     result.map_err(|error| node_error(error, &key))?;
     let lifetime = args.ttl.unwrap_or(DEFAULT_TTL);

@@ -18,6 +18,7 @@ mod inspect;
 mod network;
 mod node_cmd;
 mod output;
+mod progress;
 
 use std::process::ExitCode;
 

@@ -8,6 +8,7 @@ use netabase_store::{Identity, Node, NodeConfig, RedbStore, UnknownSchemas, iden
 use crate::cli::NodeArgs;
 use crate::error::{CliError, CliResult};
 use crate::network;
+use crate::progress;
 
 /// The store file inside a node's data directory.
 pub const STORE_FILE: &str = "node.redb";
@@ -52,7 +53,10 @@ pub async fn run(args: NodeArgs) -> CliResult<()> {
         println!("listening on {}", network::with_peer(&address, peer));
     }
     if !args.bootstrap.is_empty() {
-        match network::join(&handle, &args.bootstrap, JOIN_TIMEOUT).await {
+        let spinner = progress::spinner("joining the network");
+        let joined = network::join(&handle, &args.bootstrap, JOIN_TIMEOUT).await;
+        spinner.finish_and_clear();
+        match joined {
             Ok(reached) => {
                 let known = handle.stats().await?.routing_table_size;
                 println!(

@@ -1,4 +1,4 @@
-//! Progress bars for the demo's steps. indicatif draws them on stderr only when it is a terminal,
+//! Progress bars and spinners for steps that may take over a second. indicatif draws them on stderr only when it is a terminal,
 //! so piped or captured output holds just the results.
 
 use std::time::Duration;
@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub fn bar(len: u64, message: impl Into<String>) -> ProgressBar {
     let bar = ProgressBar::new(len).with_message(message.into());
     if let Ok(style) =
-        ProgressStyle::with_template("  {spinner} {msg:<40} [{bar:30}] {pos}/{len} {elapsed}")
+        ProgressStyle::with_template("  {spinner} {msg:<36} [{bar:20}] {pos}/{len} {elapsed}")
     {
         bar.set_style(style.progress_chars("=> "));
     }

@@ -4,7 +4,6 @@
 //! and a conflict resolved the same way everywhere.
 
 mod network;
-mod progress;
 mod schema;
 
 use std::num::NonZeroUsize;
@@ -20,6 +19,7 @@ use self::schema::{Note, NoteKey, Presence};
 use crate::cli::DemoArgs;
 use crate::error::{CliError, CliResult};
 use crate::output::{self, Align, Table};
+use crate::progress;
 
 /// Operations in flight at once when writing or reading many notes.
 const CONCURRENCY: usize = 16;
@@ -406,7 +406,13 @@ async fn expiry(network: &[DemoNode], ttl: Duration, summary: &mut Summary) -> C
         });
     }
     let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-    let bar = progress::bar(millis, "waiting for alice's presence to expire (ms)");
+    let bar = progress::bar(
+        millis,
+        format!(
+            "waiting out the {} TTL (ms)",
+            humantime::format_duration(ttl)
+        ),
+    );
     // A little past the deadline: the writer's own copy expires exactly then, peers' copies (kad
     // sends whole seconds) no later.
     let margin = Duration::from_millis(50);
