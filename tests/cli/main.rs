@@ -7,5 +7,7 @@ mod args;
 mod demo;
 mod examples;
 mod inspect;
+#[cfg(unix)] // stops nodes with `kill -INT`
 mod node;
+#[cfg_attr(not(unix), allow(dead_code))]
 mod support;
