@@ -1,6 +1,7 @@
 //! The typed database: `NetabaseDatabase` and `NetabaseDatabaseExt` for every schema, and the
 //! synchronous typed methods they are built on.
 
+use std::ops::Bound;
 use std::time::{Duration, Instant};
 
 use libp2p::kad::{Record, RecordKey};
@@ -328,7 +329,12 @@ where
     /// what expires in the window, not the size of the store.
     async fn get_expiring_records(&self, within: Duration) -> DatabaseResult<Vec<Record>> {
         let now = Now::read();
-        let until = now.instant_to_unix_ms(now.instant() + within);
+        // `Instant + within` panics past the platform's range; a window reaching beyond it (say
+        // `Duration::MAX`) simply includes every deadline.
+        let until = match now.instant().checked_add(within) {
+            Some(end) => now.instant_to_unix_ms(end),
+            None => u64::MAX,
+        };
         let prefix = V::record_prefix();
         let keys = {
             let txn = self.inner.read()?;
@@ -337,9 +343,13 @@ where
                 .map_err(crate::error::StoreError::from)?;
             let mut keys = Vec::new();
             let start = (now.unix_ms().saturating_add(1), &[][..]);
-            let end = (until.saturating_add(1), &[][..]);
+            // Rows up to and including the deadline `until`, whatever their key.
+            let end = match until.checked_add(1) {
+                Some(after) => Bound::Excluded((after, &[][..])),
+                None => Bound::Unbounded,
+            };
             for row in expiry
-                .range(start..end)
+                .range::<(u64, &[u8])>((Bound::Included(start), end))
                 .map_err(crate::error::StoreError::from)?
             {
                 let (row, _) = row.map_err(crate::error::StoreError::from)?;

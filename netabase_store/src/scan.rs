@@ -94,7 +94,8 @@ impl RecordScan {
                 Ok(None) => {}
                 Err(damaged) => self.page.push_back(Err(damaged)),
             }
-            if self.page.len() >= page_size || rows >= page_size * MAX_ROWS_PER_RESULT {
+            if self.page.len() >= page_size || rows >= page_size.saturating_mul(MAX_ROWS_PER_RESULT)
+            {
                 break;
             }
         }
@@ -226,7 +227,8 @@ impl<'a> ProvidedIter<'a> {
             {
                 self.page.push_back(record);
             }
-            if self.page.len() >= page_size || rows >= page_size * MAX_ROWS_PER_RESULT {
+            if self.page.len() >= page_size || rows >= page_size.saturating_mul(MAX_ROWS_PER_RESULT)
+            {
                 break;
             }
         }
