@@ -81,7 +81,16 @@ pub(crate) fn record_header(
     value_len: usize,
 ) -> StoreResult<Vec<u8>> {
     let publisher = publisher.map(|peer| peer.to_bytes());
-    let publisher_len = publisher.as_ref().map_or(0, |bytes| 1 + bytes.len());
+    record_header_raw(expires_ms, publisher.as_deref(), value_len)
+}
+
+/// [`record_header`] with the publisher given as the peer id's bytes.
+fn record_header_raw(
+    expires_ms: Option<u64>,
+    publisher: Option<&[u8]>,
+    value_len: usize,
+) -> StoreResult<Vec<u8>> {
+    let publisher_len = publisher.map_or(0, |bytes| 1 + bytes.len());
     let mut out = Vec::with_capacity(1 + 8 + publisher_len + value_len);
     let mut flags = 0;
     if expires_ms.is_some() {
@@ -101,7 +110,7 @@ pub(crate) fn record_header(
             max: usize::from(u8::MAX),
         })?;
         out.push(len);
-        out.extend_from_slice(&bytes);
+        out.extend_from_slice(bytes);
     }
     Ok(out)
 }
@@ -113,6 +122,18 @@ pub(crate) fn encode_record(
     value: &[u8],
 ) -> StoreResult<Vec<u8>> {
     let mut out = record_header(expires_ms, publisher, value.len())?;
+    out.extend_from_slice(value);
+    Ok(out)
+}
+
+/// [`encode_record`] with the publisher given as the peer id's bytes, as a decoded entry holds
+/// them.
+pub(crate) fn encode_record_raw(
+    expires_ms: Option<u64>,
+    publisher: Option<&[u8]>,
+    value: &[u8],
+) -> StoreResult<Vec<u8>> {
+    let mut out = record_header_raw(expires_ms, publisher, value.len())?;
     out.extend_from_slice(value);
     Ok(out)
 }

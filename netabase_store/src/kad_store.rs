@@ -20,7 +20,8 @@ use crate::tables;
 /// - expired records and provider records are never returned, and an already expired record or
 ///   provider record given to `put` / `add_provider` is not stored;
 /// - `put` resolves a conflict with the stored value by the registered schema's rule (byte order
-///   for unknown schemas): a losing record is not stored; equal values keep the later expiry;
+///   for unknown schemas): a losing record is not stored; equal values merge into the later
+///   expiry and the greater publisher, whatever their order;
 /// - a record whose key has a registered schema's prefix but does not decode as that schema is
 ///   not stored (counted in [`RedbStore::rejected_record_count`]);
 /// - `max_value_bytes` is inclusive (`MemoryStore` refuses a value of exactly that size);
@@ -155,7 +156,9 @@ impl RecordStore for RedbStore {
         let read = || -> crate::error::StoreResult<Vec<ProviderRecord>> {
             let txn = self.inner.read()?;
             let providers = txn.open_table(tables::PROVIDERS)?;
-            providers_of(&providers, key.as_ref(), &Now::read())
+            providers_of(&providers, key.as_ref(), &Now::read(), |damaged| {
+                self.inner.report("RecordStore::providers", &damaged)
+            })
         };
         read().unwrap_or_else(|error| {
             self.inner.report("RecordStore::providers", &error);

@@ -8,7 +8,7 @@ use netabase::{DatabaseError, DatabaseResult, NodeStore, SchemaRegistry};
 use redb::ReadableTable;
 
 use crate::clock::{Now, system_time_to_unix_ms, unix_ms_to_system_time};
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use crate::providers::ProviderTables;
 use crate::records::{NewRecord, RecordTables, WriteError, entry_of, read_record};
 use crate::scan::RecordScan;
@@ -55,14 +55,18 @@ impl RedbStore {
             .map_err(|error| write_error(error, limits.max_records))
     }
 
-    /// When the record under `key` is scheduled to be republished, if it is.
+    /// When the record under `key` is scheduled to be republished, if it is. An expired record,
+    /// never served again, has no schedule, also before a sweep removes it.
     pub fn republish_time(&self, key: &RecordKey) -> DatabaseResult<Option<SystemTime>> {
         let read = || -> StoreResult<Option<SystemTime>> {
             let txn = self.inner.read()?;
             let republish = txn.open_table(tables::REPUBLISH)?;
-            Ok(republish
-                .get(key.as_ref())?
-                .map(|at| unix_ms_to_system_time(at.value())))
+            let Some(at) = republish.get(key.as_ref())?.map(|at| at.value()) else {
+                return Ok(None);
+            };
+            let records = txn.open_table(tables::RECORDS)?;
+            let alive = read_record(&records, key.as_ref(), &Now::read())?.is_some();
+            Ok(alive.then(|| unix_ms_to_system_time(at)))
         };
         Ok(read()?)
     }
@@ -92,6 +96,40 @@ impl NodeStore for RedbStore {
         self.overwrite_record(&record, self.inner.config.user_durability)
     }
 
+    /// Commits the record as a grouped write (visible at once, normally without an fsync) and
+    /// returns the fsync as the job: a flush, one durable commit of every pending write, ours
+    /// included (nothing to do if a flush already made it durable). With a grouped user
+    /// durability the write is left to the group commit, as `put_local` would.
+    fn put_local_deferred(
+        &mut self,
+        record: Record,
+    ) -> DatabaseResult<netabase::PendingDurability> {
+        self.overwrite_record(&record, crate::Durability::Grouped)?;
+        if self.inner.config.user_durability == crate::Durability::Grouped {
+            return Ok(netabase::PendingDurability::done());
+        }
+        let store = self.clone();
+        Ok(netabase::PendingDurability::new(move || store.flush()))
+    }
+
+    /// A sweep of at most `limit` records, then of provider records up to the same total, in one
+    /// write transaction.
+    fn remove_expired_batch(&mut self, now: Instant, limit: usize) -> DatabaseResult<usize> {
+        let now_ms = Now::at(now).unix_ms();
+        let removed = self
+            .inner
+            .write(self.inner.config.network_durability, |txn| {
+                let records = RecordTables::open(txn)?.sweep_expired(now_ms, limit)?;
+                let providers = ProviderTables::open(txn)?
+                    .sweep_expired(now_ms, limit.saturating_sub(records))?;
+                Ok::<_, crate::error::StoreError>(records + providers)
+            })?;
+        if removed > 0 {
+            tracing::debug!(removed, limit, "swept a batch of expired records");
+        }
+        Ok(removed)
+    }
+
     fn get_local(&self, key: &RecordKey) -> DatabaseResult<Option<Record>> {
         Ok(self.read_record(key.as_ref())?)
     }
@@ -118,7 +156,7 @@ impl NodeStore for RedbStore {
             .write(self.inner.config.network_durability, |txn| {
                 let records = RecordTables::open(txn)?.sweep_expired(now_ms, usize::MAX)?;
                 let providers = ProviderTables::open(txn)?.sweep_expired(now_ms, usize::MAX)?;
-                Ok::<_, crate::error::StoreError>(records + providers)
+                Ok::<_, StoreError>(records + providers)
             })?;
         if removed > 0 {
             tracing::debug!(removed, "swept expired records");
@@ -138,7 +176,7 @@ impl NodeStore for RedbStore {
                 } else {
                     tracing::debug!(?key, "not scheduling the republish of a record not stored");
                 }
-                Ok::<_, crate::error::StoreError>(())
+                Ok::<_, StoreError>(())
             })
             .map_err(DatabaseError::from)
     }
@@ -157,8 +195,15 @@ impl NodeStore for RedbStore {
                 }
                 let (row, _) = row?;
                 let (_, key) = row.value();
-                if let Some(record) = read_record(&records, key, &clock)? {
-                    due.push(record);
+                match read_record(&records, key, &clock) {
+                    Ok(Some(record)) => due.push(record),
+                    Ok(None) => {}
+                    // A damaged record stays due until it is removed: returning its error would
+                    // stop every republication behind it, on every call. Skip and count it.
+                    Err(damaged @ StoreError::CorruptEntry { .. }) => {
+                        self.inner.report("NodeStore::due_for_republish", &damaged)
+                    }
+                    Err(error) => return Err(error),
                 }
             }
             Ok(due)
@@ -182,12 +227,25 @@ impl NodeStore for RedbStore {
         prefix: &[u8],
         limit: usize,
     ) -> DatabaseResult<Vec<Record>> {
-        RecordScan::new(
+        let mut scan = RecordScan::new(
             self.inner.clone(),
             prefix.to_vec(),
             after.map(|key| key.to_vec()),
-        )
-        .take(limit)
-        .collect()
+        );
+        let mut page = Vec::new();
+        while page.len() < limit {
+            match scan.next_entry() {
+                None => break,
+                Some(Ok(record)) => page.push(record),
+                // The node resumes after the last key of a page, so an error here would stop
+                // every later page at the same place: skip the damaged entry, as `records()`
+                // does, and count it.
+                Some(Err(damaged @ StoreError::CorruptEntry { .. })) => {
+                    self.inner.report("NodeStore::records_page", &damaged)
+                }
+                Some(Err(error)) => return Err(error.into()),
+            }
+        }
+        Ok(page)
     }
 }

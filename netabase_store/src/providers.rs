@@ -7,7 +7,7 @@ use redb::{ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
 
 use crate::clock::Now;
 use crate::entry::ProviderEntry;
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use crate::lazy::LazyTable;
 use crate::records::corrupt;
 use crate::tables;
@@ -26,10 +26,10 @@ pub(crate) enum AddError {
     /// The key is new and the store already has `max_provided_keys` keys with providers.
     MaxProvidedKeys,
     /// The store failed.
-    Store(crate::error::StoreError),
+    Store(StoreError),
 }
 
-impl<E: Into<crate::error::StoreError>> From<E> for AddError {
+impl<E: Into<StoreError>> From<E> for AddError {
     fn from(error: E) -> Self {
         AddError::Store(error.into())
     }
@@ -187,11 +187,14 @@ pub(crate) fn to_provider_record(
     }))
 }
 
-/// The unexpired provider records of `key`, ordered by provider peer id bytes.
+/// The unexpired provider records of `key`, ordered by provider peer id bytes. A damaged entry
+/// is handed to `damaged` and skipped, so it hides no other provider of the key; a failure of the
+/// storage is returned.
 pub(crate) fn providers_of(
     providers: &impl ReadableTable<(&'static [u8], &'static [u8]), &'static [u8]>,
     key: &[u8],
     now: &Now,
+    mut damaged: impl FnMut(StoreError),
 ) -> StoreResult<Vec<ProviderRecord>> {
     let mut out = Vec::new();
     for row in providers.range((key, &[][..])..)? {
@@ -200,8 +203,10 @@ pub(crate) fn providers_of(
         if row_key != key {
             break;
         }
-        if let Some(record) = to_provider_record(key, provider, entry.value(), now)? {
-            out.push(record);
+        match to_provider_record(key, provider, entry.value(), now) {
+            Ok(Some(record)) => out.push(record),
+            Ok(None) => {}
+            Err(error) => damaged(error),
         }
     }
     Ok(out)

@@ -7,7 +7,7 @@ use netabase::Winner;
 use redb::{ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
 
 use crate::clock::Now;
-use crate::entry::{RecordEntry, encode_record};
+use crate::entry::{RecordEntry, encode_record, encode_record_raw};
 use crate::error::{StoreError, StoreResult, escape};
 use crate::lazy::LazyTable;
 use crate::tables;
@@ -43,8 +43,8 @@ impl<E: Into<StoreError>> From<E> for WriteError {
 pub(crate) enum Outcome {
     /// The incoming record was stored.
     Stored,
-    /// The stored value won; the incoming record was not stored (its later expiry may have been
-    /// taken when the two values are equal).
+    /// The stored value won; the incoming record was not stored (when the two values are equal,
+    /// its expiry and publisher may have been merged into the stored record).
     Kept,
 }
 
@@ -97,6 +97,11 @@ impl<'txn> RecordTables<'txn> {
             }
         }
         let old_expiry = previous.flatten();
+        if now.is_expired(old_expiry) {
+            // The replaced record had expired: it is gone, schedule and all, as if the sweep had
+            // run first. The new record does not inherit a dead record's republish schedule.
+            self.unschedule(record.key)?;
+        }
         if old_expiry != record.expires_ms {
             if let Some(deadline) = old_expiry {
                 self.expiry.open()?.remove((deadline, record.key))?;
@@ -109,8 +114,10 @@ impl<'txn> RecordTables<'txn> {
     }
 
     /// Writes `record` unless the stored value wins under `pick` (given the stored and incoming
-    /// values). Equal values keep the stored record and take the later of the two expiries, so a
-    /// republished record stays alive; an expired stored record always loses.
+    /// values). An expired or damaged stored record always loses. Equal values are merged so that
+    /// the outcome does not depend on the order in which copies arrive: the later expiry (`None`,
+    /// never expiring, is the latest), so a republished record stays alive, and the greater
+    /// publisher by peer id bytes (any publisher beats none).
     pub(crate) fn resolve(
         &mut self,
         record: &NewRecord<'_>,
@@ -124,10 +131,18 @@ impl<'txn> RecordTables<'txn> {
                 self.overwrite(record, max_records, now)?;
                 return Ok(Outcome::Stored);
             };
-            let Ok(entry) = RecordEntry::decode(existing.value()) else {
-                drop(existing);
-                self.overwrite(record, max_records, now)?;
-                return Ok(Outcome::Stored);
+            let entry = match RecordEntry::decode(existing.value()) {
+                Ok(entry) => entry,
+                Err(detail) => {
+                    tracing::warn!(
+                        key = %escape(record.key),
+                        detail,
+                        "replacing a damaged record entry with an incoming record"
+                    );
+                    drop(existing);
+                    self.overwrite(record, max_records, now)?;
+                    return Ok(Outcome::Stored);
+                }
             };
             if now.is_expired(entry.expires_ms) {
                 drop(existing);
@@ -135,17 +150,19 @@ impl<'txn> RecordTables<'txn> {
                 return Ok(Outcome::Stored);
             }
             if entry.value == value {
-                let later = match (entry.expires_ms, record.expires_ms) {
+                let incoming = RecordEntry::decode(record.entry)
+                    .map_err(|detail| corrupt("incoming record", record.key, detail))?;
+                let expires_ms = match (entry.expires_ms, incoming.expires_ms) {
                     (None, _) | (_, None) => None,
                     (Some(a), Some(b)) => Some(a.max(b)),
                 };
-                if later == entry.expires_ms {
+                let publisher = entry.publisher.max(incoming.publisher);
+                if expires_ms == entry.expires_ms && publisher == entry.publisher {
                     return Ok(Outcome::Kept);
                 }
-                let publisher = entry.publisher_id().unwrap_or(None);
                 Some((
-                    encode_record(later, publisher.as_ref(), entry.value)?,
-                    later,
+                    encode_record_raw(expires_ms, publisher, entry.value)?,
+                    expires_ms,
                 ))
             } else {
                 match pick(entry.value, value) {

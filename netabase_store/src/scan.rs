@@ -28,8 +28,9 @@ const MAX_ROWS_PER_RESULT: usize = 4;
 /// own read transaction: memory stays flat however large the store is, and writes proceed while a
 /// walk is under way. The walk is not a snapshot: a record written or removed during the walk may
 /// or may not be seen, and each key is returned at most once. A damaged entry is returned as an
-/// error in its place and the walk goes on; a failure of the storage itself is returned once and
-/// ends the walk.
+/// error in its place (a [`StoreError::CorruptEntry`](crate::StoreError::CorruptEntry) inside
+/// `DatabaseError::Storage`) and the walk goes on; a failure of the storage itself is returned
+/// once and ends the walk.
 pub struct RecordScan {
     inner: Arc<Inner>,
     prefix: Vec<u8>,
@@ -102,25 +103,33 @@ impl RecordScan {
         Ok(())
     }
 
-    /// The next page of at most `page_size` records, or `None` at the end. A page holding a
-    /// damaged entry is returned as that entry's error, and the walk goes on with the next page.
-    pub fn next_page(&mut self) -> Option<DatabaseResult<Vec<Record>>> {
+    /// The next record or damaged entry, reading a page when none is buffered; `None` at the end.
+    /// A failure to read a page is returned once and ends the walk.
+    pub(crate) fn next_entry(&mut self) -> Option<StoreResult<Record>> {
         while self.page.is_empty() && !self.done {
             if let Err(error) = self.fetch() {
                 self.done = true;
-                return Some(Err(error.into()));
+                return Some(Err(error));
             }
         }
-        if self.page.is_empty() {
-            None
-        } else {
-            Some(
-                self.page
-                    .drain(..)
-                    .collect::<StoreResult<Vec<Record>>>()
-                    .map_err(Into::into),
-            )
+        self.page.pop_front()
+    }
+
+    /// The next page of at most `page_size` records, or `None` at the end. A damaged entry is
+    /// returned as an error of its own, between the records before and after it, and the walk
+    /// goes on; no undamaged record is left out.
+    pub fn next_page(&mut self) -> Option<DatabaseResult<Vec<Record>>> {
+        let mut records = match self.next_entry()? {
+            Ok(record) => vec![record],
+            Err(error) => return Some(Err(error.into())),
+        };
+        // The rest of the buffered page, up to the next damaged entry.
+        while let Some(Ok(_)) = self.page.front() {
+            if let Some(Ok(record)) = self.page.pop_front() {
+                records.push(record);
+            }
         }
+        Some(Ok(records))
     }
 }
 
@@ -128,13 +137,7 @@ impl Iterator for RecordScan {
     type Item = DatabaseResult<Record>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while self.page.is_empty() && !self.done {
-            if let Err(error) = self.fetch() {
-                self.done = true;
-                return Some(Err(error.into()));
-            }
-        }
-        self.page.pop_front().map(|item| item.map_err(Into::into))
+        self.next_entry().map(|item| item.map_err(Into::into))
     }
 }
 
@@ -160,7 +163,7 @@ impl<'a> Iterator for RecordsIter<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            match self.scan.next()? {
+            match self.scan.next_entry()? {
                 Ok(record) => return Some(Cow::Owned(record)),
                 // A damaged entry is skipped; a storage failure ended the scan.
                 Err(error) => self.scan.inner.report("RecordStore::records", &error),
@@ -222,10 +225,14 @@ impl<'a> ProvidedIter<'a> {
             }
             rows += 1;
             self.resume_after = Some(key.to_vec());
-            if let Some(entry) = providers.get((key, local))?
-                && let Some(record) = to_provider_record(key, local, entry.value(), &now)?
-            {
-                self.page.push_back(record);
+            if let Some(entry) = providers.get((key, local))? {
+                match to_provider_record(key, local, entry.value(), &now) {
+                    Ok(Some(record)) => self.page.push_back(record),
+                    Ok(None) => {}
+                    // A damaged entry is skipped, not the end of the walk: kad republishes
+                    // the local provider records this lists.
+                    Err(damaged) => self.inner.report("RecordStore::provided", &damaged),
+                }
             }
             if self.page.len() >= page_size || rows >= page_size.saturating_mul(MAX_ROWS_PER_RESULT)
             {

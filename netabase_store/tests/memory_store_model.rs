@@ -6,7 +6,8 @@
 //!    `MemoryStore` runs with a limit one byte higher.
 //! 2. `RedbStore::put` resolves conflicts (byte order for keys of no registered schema): when the
 //!    stored value is greater, the incoming record is not stored; when the values are equal the
-//!    stored record is kept and takes the later expiry. `MemoryStore` always replaces.
+//!    two copies merge into the later expiry and the greater publisher (any beats none), whatever
+//!    their order. `MemoryStore` always replaces.
 //! 3. Deadlines are stored as wall-clock milliseconds, so an expiry read back may differ from the
 //!    one written by up to a millisecond (compared with a tolerance).
 //! 4. `providers` and `records` come in a different order (compared as sets).
@@ -158,8 +159,15 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                             (Some(a), Some(b)) => Some(a.max(b)),
                             _ => None,
                         };
+                        // Any publisher beats none; between two, the greater peer id bytes.
+                        let publisher = existing
+                            .publisher
+                            .map(|p| p.to_bytes())
+                            .max(record.publisher.map(|p| p.to_bytes()))
+                            .map(|bytes| PeerId::from_bytes(&bytes).expect("a peer id"));
                         Some(Record {
                             expires,
+                            publisher,
                             ..existing
                         })
                     }

@@ -1,0 +1,203 @@
+//! The side tables follow the records table on every path, and the outcome of a write does not
+//! depend on whether an expiry sweep ran before it, nor on the order in which records arrive.
+
+mod common;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use common::*;
+use netabase_store::kad::store::RecordStore;
+use netabase_store::kad::{Record, RecordKey};
+use netabase_store::{NetabaseDatabase, NetabaseDatabaseExt, NetabaseSchema, NodeStore, RedbStore};
+
+fn key_of(id: u64) -> RecordKey {
+    User::record_key(&user_key(id)).unwrap()
+}
+
+/// A store holding user 1, marked for republishing, whose deadline has just passed but which no
+/// sweep has removed yet.
+fn expired_marked_user() -> RedbStore {
+    let mut store = memory_store();
+    store.put_value(&user(1, "old")).unwrap();
+    block_on(async {
+        NetabaseDatabaseExt::<_, User>::mark_for_republish(&mut store, &[user_key(1)])
+            .await
+            .unwrap();
+        NetabaseDatabaseExt::<_, User>::update_record_expiry(
+            &mut store,
+            &user_key(1),
+            Some(Instant::now() - Duration::from_millis(5)),
+        )
+        .await
+        .unwrap();
+    });
+    assert_eq!(store.record_count().unwrap(), 1, "not swept yet");
+    assert!(store.get_value::<User>(&user_key(1)).unwrap().is_none());
+    store
+}
+
+fn republish_state(store: &RedbStore) -> (Option<SystemTime>, usize, usize) {
+    let marked = block_on(NetabaseDatabaseExt::<_, User>::get_republish_records(store)).unwrap();
+    let due = store
+        .due_for_republish(SystemTime::now() + Duration::from_secs(3600), 100)
+        .unwrap();
+    (
+        store.republish_time(&key_of(1)).unwrap(),
+        marked.len(),
+        due.len(),
+    )
+}
+
+#[test]
+fn an_expired_record_is_gone_with_its_schedule_before_the_sweep() {
+    let store = expired_marked_user();
+    assert_eq!(
+        store.republish_time(&key_of(1)).unwrap(),
+        None,
+        "an expired record has no schedule"
+    );
+}
+
+#[test]
+fn a_write_over_an_expired_record_does_not_inherit_its_republish_schedule() {
+    type Write = fn(&mut RedbStore);
+    let writes: [(&str, Write); 4] = [
+        ("typed put", |store| {
+            store.put_value(&user(1, "new")).unwrap()
+        }),
+        ("put_local", |store| {
+            store
+                .put_local(user(1, "new").to_record().unwrap())
+                .unwrap()
+        }),
+        ("put_record", |store| {
+            block_on(NetabaseDatabase::<_, User>::put_record(
+                store,
+                user(1, "new").to_record().unwrap(),
+            ))
+            .unwrap()
+        }),
+        ("RecordStore::put", |store| {
+            RecordStore::put(store, user(1, "new").to_record().unwrap()).unwrap()
+        }),
+    ];
+    for (path, write) in writes {
+        let mut swept_first = expired_marked_user();
+        swept_first.remove_expired(Instant::now()).unwrap();
+        write(&mut swept_first);
+        let mut not_swept = expired_marked_user();
+        write(&mut not_swept);
+        assert_eq!(
+            not_swept.get_value::<User>(&user_key(1)).unwrap(),
+            Some(user(1, "new")),
+            "{path}"
+        );
+        assert_eq!(republish_state(&swept_first), (None, 0, 0), "{path}");
+        assert_eq!(
+            republish_state(&not_swept),
+            republish_state(&swept_first),
+            "{path}: the sweep's timing changed the outcome"
+        );
+    }
+}
+
+#[test]
+fn an_expired_record_is_not_scheduled() {
+    let mut store = expired_marked_user();
+    store.remove_expired(Instant::now()).unwrap();
+    store.put_value(&user(1, "new")).unwrap();
+    block_on(NetabaseDatabaseExt::<_, User>::update_record_expiry(
+        &mut store,
+        &user_key(1),
+        Some(Instant::now() - Duration::from_millis(5)),
+    ))
+    .unwrap();
+    store
+        .schedule_republish(&key_of(1), SystemTime::UNIX_EPOCH)
+        .unwrap();
+    store.put_value(&user(1, "newer")).unwrap();
+    assert_eq!(republish_state(&store), (None, 0, 0));
+}
+
+/// Copies of one value that differ only in publisher and expiry.
+fn copies() -> Vec<Record> {
+    let later = Instant::now() + Duration::from_secs(600);
+    let earlier = Instant::now() + Duration::from_secs(60);
+    let mut out = Vec::new();
+    for (publisher, expires) in [
+        (None, Some(earlier)),
+        (Some(peer(1)), Some(later)),
+        (Some(peer(2)), Some(earlier)),
+        (Some(peer(3)), Some(later)),
+    ] {
+        let mut record = user(1, "same").to_record().unwrap();
+        record.publisher = publisher;
+        record.expires = expires;
+        out.push(record);
+    }
+    out
+}
+
+/// Every order of `items` (there are few).
+fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+    if items.len() <= 1 {
+        return vec![items.to_vec()];
+    }
+    let mut out = Vec::new();
+    for i in 0..items.len() {
+        let mut rest = items.to_vec();
+        let first = rest.remove(i);
+        for mut tail in permutations(&rest) {
+            tail.insert(0, first.clone());
+            out.push(tail);
+        }
+    }
+    out
+}
+
+fn stored(store: &RedbStore) -> (Option<Vec<u8>>, Option<u128>) {
+    let record = RecordStore::get(store, &key_of(1)).unwrap().into_owned();
+    let expires = record
+        .expires
+        .map(|at| at.saturating_duration_since(Instant::now()).as_secs() as u128);
+    (record.publisher.map(|p| p.to_bytes()), expires)
+}
+
+#[test]
+fn equal_values_merge_the_same_way_in_any_order_on_every_path() {
+    let records = copies();
+    let mut outcomes = std::collections::BTreeSet::new();
+    for order in permutations(&records) {
+        let mut batch = memory_store();
+        block_on(NetabaseDatabaseExt::<_, User>::put_records_batch(
+            &mut batch,
+            order.clone(),
+        ))
+        .unwrap();
+        outcomes.insert(stored(&batch));
+
+        let mut one_by_one = memory_store();
+        for record in &order {
+            block_on(NetabaseDatabase::<_, User>::put_record(
+                &mut one_by_one,
+                record.clone(),
+            ))
+            .unwrap();
+        }
+        outcomes.insert(stored(&one_by_one));
+
+        let mut kad = memory_store();
+        for record in order {
+            RecordStore::put(&mut kad, record).unwrap();
+        }
+        outcomes.insert(stored(&kad));
+    }
+    assert_eq!(outcomes.len(), 1, "outcomes differ: {outcomes:?}");
+    let (publisher, expires) = outcomes.into_iter().next().unwrap();
+    assert_eq!(
+        publisher,
+        Some(peer(3).to_bytes()),
+        "the greatest publisher"
+    );
+    assert!(expires.unwrap() >= 598, "the later expiry");
+}
