@@ -20,6 +20,7 @@ mod node_cmd;
 mod output;
 mod progress;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr, filtered by `RUST_LOG`; without it a node logs its own activity at info
+/// Logs go to stderr (coloured only on a terminal), filtered by `RUST_LOG`; without it a node logs its own activity at info
 /// level and every other command only warnings.
 fn init_logging(command: &Command) {
     let default = match command {
@@ -51,6 +52,7 @@ fn init_logging(command: &Command) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 
