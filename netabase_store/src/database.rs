@@ -170,9 +170,16 @@ impl RedbStore {
                         max_records,
                         &now,
                         // The incoming value decodes (checked), so an error means the
-                        // stored one does not and is replaced.
+                        // stored one does not and is replaced; say so rather than drop it quietly.
                         |existing, incoming| {
-                            pick_winner::<V>(existing, incoming).unwrap_or(Winner::Incoming)
+                            pick_winner::<V>(existing, incoming).unwrap_or_else(|error| {
+                                tracing::warn!(
+                                    key = %crate::error::escape(item.record.key.as_ref()),
+                                    %error,
+                                    "replacing a stored value that does not decode"
+                                );
+                                Winner::Incoming
+                            })
                         },
                     )
                     .map_err(|error| write_error(error, max_records))?;

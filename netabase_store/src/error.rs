@@ -174,23 +174,42 @@ impl OpenError {
 #[non_exhaustive]
 pub enum StoreError {
     /// redb's storage layer failed: an I/O error, a full disk, or corruption found while reading.
-    #[error("redb storage failed: {0}")]
+    #[error(
+        "redb storage failed: {0}; check the disk (free space, permissions, hardware errors), then \
+         reopen the store"
+    )]
     Storage(#[from] redb::StorageError),
-    /// A transaction could not be started.
-    #[error("cannot begin a redb transaction: {0}")]
+    /// A transaction could not be started (after a failed commit redb refuses new write
+    /// transactions until the file is reopened).
+    #[error(
+        "cannot begin a redb transaction: {0}; after a storage failure or a failed commit, check \
+         the disk and reopen the store"
+    )]
     Transaction(#[from] redb::TransactionError),
     /// A table could not be opened (wrong types means the file was written by something else).
-    #[error("cannot open a redb table: {0}")]
+    #[error(
+        "cannot open a redb table: {0}; the file was written by another program or a \
+         different store layout: open the right file"
+    )]
     Table(#[from] redb::TableError),
-    /// A transaction could not be committed; nothing it wrote was stored.
-    #[error("cannot commit a redb transaction, nothing was written: {0}")]
+    /// A transaction could not be committed: the write is not acknowledged. A durable commit that
+    /// failed part way may still be found on disk after the file is reopened (redb keeps the last
+    /// complete commit), and redb refuses further writes until then.
+    #[error(
+        "cannot commit a redb transaction: {0}; the write was not acknowledged and may or may not \
+         be on disk: check the disk and reopen the store, which repairs the file"
+    )]
     Commit(#[from] redb::CommitError),
     /// The durability of a transaction could not be set.
     #[error("cannot set the durability of a redb transaction: {0}")]
     Durability(#[from] redb::SetDurabilityError),
     /// An entry of a store table does not have the layout `docs/store-layout.md` describes; the
     /// file was damaged or written by an incompatible program.
-    #[error("corrupt entry in table `{table}` under key {key}: {detail}")]
+    #[error(
+        "corrupt entry in table `{table}` under key {key}: {detail}; the file was damaged or \
+         written by another program: remove the record (or provider record) under that key, or \
+         restore the file from a backup"
+    )]
     CorruptEntry {
         /// The table holding the entry.
         table: &'static str,
@@ -223,4 +242,46 @@ pub(crate) type StoreResult<T> = Result<T, StoreError>;
 /// Renders key bytes for error messages: printable ASCII as is, everything else as `\xNN`.
 pub(crate) fn escape(bytes: &[u8]) -> String {
     format!("\"{}\"", bytes.escape_ascii())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every error of an open store says what to do about it, not only what failed.
+    #[test]
+    fn store_errors_say_how_to_fix_them() {
+        let io = || redb::StorageError::Io(io::Error::other("disk on fire"));
+        let cases = [
+            (StoreError::Storage(io()), "check the disk"),
+            (
+                StoreError::Transaction(redb::TransactionError::Storage(io())),
+                "reopen the store",
+            ),
+            (
+                StoreError::Table(redb::TableError::TableDoesNotExist("records".into())),
+                "open the right file",
+            ),
+            (
+                StoreError::Commit(redb::CommitError::Storage(io())),
+                "may or may not be on disk",
+            ),
+            (
+                StoreError::CorruptEntry {
+                    table: "records",
+                    key: escape(b"/a/B/1"),
+                    detail: "empty entry",
+                },
+                "remove the record",
+            ),
+        ];
+        for (error, remedy) in cases {
+            let message = error.to_string();
+            assert!(message.contains(remedy), "{message}");
+            assert!(
+                !message.contains("nothing was written"),
+                "a failed durable commit may be on disk: {message}"
+            );
+        }
+    }
 }

@@ -91,10 +91,17 @@ impl RecordStore for RedbStore {
                     &now,
                     |existing, incoming| {
                         // The incoming value decodes (checked above), so an error means the
-                        // stored one does not: the incoming record replaces it.
+                        // stored one does not: the incoming record replaces it, and we say so.
                         registry
                             .pick_winner(key, existing, incoming)
-                            .unwrap_or(Winner::Incoming)
+                            .unwrap_or_else(|error| {
+                                tracing::warn!(
+                                    key = ?record.key,
+                                    %error,
+                                    "replacing a stored value that does not decode"
+                                );
+                                Winner::Incoming
+                            })
                     },
                 )
             });
