@@ -58,12 +58,13 @@ pub use libp2p::kad;
 pub use libp2p::{Multiaddr, PeerId, StreamProtocol};
 pub use netabase_macros::{NetabaseSchema, NetabaseSchemaKey};
 pub use node::{
-    DEFAULT_KAD_PROTOCOL, DEFAULT_MAX_VALUE_SIZE, FetchedRecord, IDENTIFY_PROTOCOL_VERSION,
-    Identity, IdentityError, MIN_INBOUND_TTL, Node, NodeConfig, NodeError, NodeEvent, NodeHandle,
-    NodeResult, NodeStats, PACKET_OVERHEAD, PutOk, RecordSource, RejectionCounts, SpawnError,
-    SyncOptions, SyncProgress, SyncReport, identity_path_beside, load_or_create_identity,
+    DEFAULT_CONNECTION_TIMEOUT, DEFAULT_EXPIRY_SWEEP_BATCH, DEFAULT_KAD_PROTOCOL,
+    DEFAULT_MAX_VALUE_SIZE, FetchedRecord, IDENTIFY_PROTOCOL_VERSION, Identity, IdentityError,
+    MAX_DURATION, MIN_INBOUND_TTL, Node, NodeConfig, NodeError, NodeEvent, NodeHandle, NodeResult,
+    NodeStats, PACKET_OVERHEAD, PutOk, RecordSource, RejectionCounts, SpawnError, SyncOptions,
+    SyncProgress, SyncReport, identity_path_beside, load_or_create_identity,
 };
-pub use node_store::NodeStore;
+pub use node_store::{NodeStore, PendingDurability};
 pub use registry::{Rejection, SchemaInfo, SchemaRegistry, UnknownSchemas, split_record_key};
 pub use schema::{ConflictRule, DEFAULT_NAMESPACE, NetabaseSchema, NetabaseSchemaKey};
 

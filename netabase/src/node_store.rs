@@ -1,6 +1,7 @@
 //! What a Netabase node needs from its record store, beyond kad's `RecordStore`.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::{Instant, SystemTime};
 
 use libp2p::PeerId;
@@ -26,6 +27,25 @@ pub trait NodeStore: RecordStore + Send + 'static {
     /// The unexpired record under `key`, including writes not yet committed.
     fn get_local(&self, key: &RecordKey) -> DatabaseResult<Option<Record>>;
 
+    /// Stores a record like [`put_local`](Self::put_local), but may return before the write is
+    /// durable. When it returns `Ok`, the write is visible to this store's reads (`get_local`,
+    /// `RecordStore::get`) and to the validation of inbound records; it is durable once the
+    /// returned [`PendingDurability`] has run successfully.
+    ///
+    /// The node calls this for a user's put: it starts the closest-peers lookup while the job runs
+    /// on a blocking thread, and publishes the record (`put_record_to`) only after the job
+    /// succeeded, so the contract "durable locally, then published" holds while the lookup and the
+    /// fsync overlap.
+    ///
+    /// The provided implementation calls `put_local` (durable when it returns) and returns
+    /// [`PendingDurability::done`]. A store that can commit in two steps, visible first and durable
+    /// later, should override it; its job must be safe to run on another thread while the node
+    /// keeps calling the store.
+    fn put_local_deferred(&mut self, record: Record) -> DatabaseResult<PendingDurability> {
+        self.put_local(record)?;
+        Ok(PendingDurability::done())
+    }
+
     /// Removes the record under `key` and its republish schedule, durably.
     fn remove_local(&mut self, key: &RecordKey) -> DatabaseResult<()>;
 
@@ -34,6 +54,19 @@ pub trait NodeStore: RecordStore + Send + 'static {
 
     /// Removes every record whose expiry is at or before `now`; returns how many were removed.
     fn remove_expired(&mut self, now: Instant) -> DatabaseResult<usize>;
+
+    /// Removes at most about `limit` records and provider records whose expiry is at or before
+    /// `now`; returns how many were removed. The node's expiry sweep calls it on its own task, so
+    /// a batch bounds how long one sweep holds the swarm up (after a long downtime, a store can
+    /// hold millions of expired records); when a batch comes back full, the node sweeps again
+    /// soon after, serving the network in between.
+    ///
+    /// The provided implementation ignores `limit` and calls
+    /// [`remove_expired`](Self::remove_expired); a store that can stop early should override it.
+    fn remove_expired_batch(&mut self, now: Instant, limit: usize) -> DatabaseResult<usize> {
+        let _ = limit;
+        self.remove_expired(now)
+    }
 
     /// Schedules the record under `key` to be republished at `at` (wall-clock, so the schedule
     /// survives restarts).
@@ -90,5 +123,49 @@ pub trait NodeStore: RecordStore + Send + 'static {
             page.insert(key.to_vec(), record.into_owned());
         }
         Ok(page.into_values().collect())
+    }
+}
+
+/// The job that makes a write of [`NodeStore::put_local_deferred`] durable: nothing when the write
+/// already is, or a closure to run (typically an fsync), off the node's task.
+#[must_use = "a deferred write is not durable until its job has run"]
+pub struct PendingDurability {
+    job: Option<Box<dyn FnOnce() -> DatabaseResult<()> + Send>>,
+}
+
+impl PendingDurability {
+    /// The write is already as durable as the store makes a user's writes.
+    pub fn done() -> Self {
+        PendingDurability { job: None }
+    }
+
+    /// The write becomes durable when `job` returns `Ok`. The node runs it on a blocking thread
+    /// while it keeps using the store, so it must be safe to run concurrently with the store's
+    /// other methods.
+    pub fn new(job: impl FnOnce() -> DatabaseResult<()> + Send + 'static) -> Self {
+        PendingDurability {
+            job: Some(Box::new(job)),
+        }
+    }
+
+    /// Whether the write is durable already, with no job left to run.
+    pub fn is_done(&self) -> bool {
+        self.job.is_none()
+    }
+
+    /// Runs the job on the calling thread (it may block on disk I/O) and returns its result.
+    pub fn wait(self) -> DatabaseResult<()> {
+        match self.job {
+            Some(job) => job(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for PendingDurability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingDurability")
+            .field("done", &self.is_done())
+            .finish()
     }
 }

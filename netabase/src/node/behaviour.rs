@@ -1,6 +1,7 @@
 //! The swarm a node runs: its transport and its network behaviour.
 
 use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::timeout::TransportTimeout;
 use libp2p::core::transport::{Boxed, MemoryTransport, Transport, upgrade};
 use libp2p::identity::Keypair;
 use libp2p::kad::store::RecordStore;
@@ -8,7 +9,7 @@ use libp2p::kad::{self, Mode, StoreInserts};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{PeerId, Swarm, identify, noise, tcp, yamux};
 
-use super::config::{IDENTIFY_PROTOCOL_VERSION, NodeConfig};
+use super::config::{IDENTIFY_PROTOCOL_VERSION, MAX_DURATION, NodeConfig};
 use super::error::SpawnError;
 
 #[cfg(feature = "mdns")]
@@ -31,11 +32,17 @@ pub(crate) struct Behaviour<S: RecordStore + Send + 'static> {
 /// kad's own publication and replication jobs are off: they collect every stored record into memory
 /// on each run and republish from timers that restart with the process. The node runs its own
 /// republish job from the store's persistent schedule instead, in pages.
+///
+/// kad's record TTL is never `None`: kad sets a received record's expiry to the smaller of the
+/// record's own and `now + record TTL`, and with no record TTL that minimum is `None`, so a
+/// record published with an expiry would be kept forever. A node configured without a record TTL
+/// gives kad [`MAX_DURATION`] instead: records keep their own expiry, records without one live
+/// about 136 years.
 pub(crate) fn kad_config(config: &NodeConfig) -> kad::Config {
     let mut kad = kad::Config::new(config.kad_protocol.clone());
     kad.set_record_filtering(StoreInserts::FilterBoth)
         .set_query_timeout(config.query_timeout)
-        .set_record_ttl(config.record_ttl)
+        .set_record_ttl(Some(config.record_ttl.unwrap_or(MAX_DURATION)))
         .set_publication_interval(None)
         .set_replication_interval(None)
         .set_replication_factor(config.replication_factor)
@@ -44,8 +51,13 @@ pub(crate) fn kad_config(config: &NodeConfig) -> kad::Config {
 }
 
 /// TCP (and with the `quic` feature QUIC), plus the in-process memory transport, each secured with
-/// noise and multiplexed with yamux.
-fn build_transport(keypair: &Keypair) -> Result<Boxed<(PeerId, StreamMuxerBox)>, SpawnError> {
+/// noise and multiplexed with yamux, under a timeout on setting up each connection (as libp2p's
+/// `SwarmBuilder` adds): a peer that connects and then stays silent is dropped after
+/// `connection_timeout` rather than holding a pending connection forever.
+fn build_transport(
+    keypair: &Keypair,
+    connection_timeout: std::time::Duration,
+) -> Result<Boxed<(PeerId, StreamMuxerBox)>, SpawnError> {
     let noise =
         noise::Config::new(keypair).map_err(|error| SpawnError::Transport(error.to_string()))?;
     let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
@@ -70,7 +82,7 @@ fn build_transport(keypair: &Keypair) -> Result<Boxed<(PeerId, StreamMuxerBox)>,
             .map(|either, _| either.into_inner())
             .boxed()
     };
-    Ok(transport)
+    Ok(TransportTimeout::new(transport, connection_timeout).boxed())
 }
 
 /// Builds the swarm with `store` inside its kad behaviour, in server mode: a node answers queries
@@ -95,7 +107,7 @@ pub(crate) fn build_swarm<S: RecordStore + Send + 'static>(
     let swarm_config = libp2p::swarm::Config::with_tokio_executor()
         .with_idle_connection_timeout(config.idle_connection_timeout);
     Ok(Swarm::new(
-        build_transport(keypair)?,
+        build_transport(keypair, config.connection_timeout)?,
         behaviour,
         peer_id,
         swarm_config,

@@ -28,6 +28,23 @@ pub const PACKET_OVERHEAD: usize = 16 * 1024;
 /// node and its store agree out of the box (libp2p's `MemoryStore` allows 65 KiB).
 pub const DEFAULT_MAX_VALUE_SIZE: usize = 64 * 1024;
 
+/// The longest record TTL, interval or timeout a node works with: about 136 years, the largest
+/// TTL kad's wire format can carry (whole seconds in a `u32`; a longer one would wrap around to a
+/// short or "never expires" TTL). Longer settings are capped to it, which also keeps every
+/// deadline the node computes within the range of `Instant` and `SystemTime`.
+pub const MAX_DURATION: Duration = Duration::from_secs(u32::MAX as u64);
+
+/// The default [`NodeConfig::set_connection_timeout`]: 10 s, as libp2p's `SwarmBuilder`.
+pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default [`NodeConfig::set_expiry_sweep_batch`].
+pub const DEFAULT_EXPIRY_SWEEP_BATCH: usize = 1024;
+
+/// Caps a configured duration at [`MAX_DURATION`].
+fn capped(duration: Duration) -> Duration {
+    duration.min(MAX_DURATION)
+}
+
 /// Where a node's identity (its keypair, hence its peer id) comes from.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -80,6 +97,8 @@ pub struct NodeConfig {
     pub(crate) replication_factor: NonZeroUsize,
     pub(crate) get_quorum: NonZeroUsize,
     pub(crate) idle_connection_timeout: Duration,
+    pub(crate) connection_timeout: Duration,
+    pub(crate) expiry_sweep_batch: usize,
     pub(crate) event_capacity: usize,
     pub(crate) command_capacity: usize,
     pub(crate) max_background_queries: usize,
@@ -117,6 +136,8 @@ impl NodeConfig {
             replication_factor: libp2p::kad::K_VALUE,
             get_quorum: NonZeroUsize::MIN,
             idle_connection_timeout: Duration::from_secs(60),
+            connection_timeout: DEFAULT_CONNECTION_TIMEOUT,
+            expiry_sweep_batch: DEFAULT_EXPIRY_SWEEP_BATCH,
             event_capacity: 1024,
             command_capacity: 256,
             max_background_queries: 32,
@@ -157,54 +178,68 @@ impl NodeConfig {
     }
 
     /// How long one Kademlia query (a lookup, a put to the closest peers, a bootstrap step) may run.
-    /// Default: 60 s, kad's default.
+    /// Default: 60 s, kad's default. At most [`MAX_DURATION`].
     pub fn set_query_timeout(&mut self, timeout: Duration) -> &mut Self {
-        self.query_timeout = timeout;
+        self.query_timeout = capped(timeout);
         self
     }
 
     /// How long a [`NodeHandle`](crate::NodeHandle) operation waits for the node before it fails
     /// with [`NodeError::Timeout`](crate::NodeError::Timeout). A put runs two queries (find the
-    /// closest peers, then store at them). Default: 120 s.
+    /// closest peers, then store at them). Default: 120 s. At most [`MAX_DURATION`].
     pub fn set_operation_timeout(&mut self, timeout: Duration) -> &mut Self {
-        self.operation_timeout = timeout;
+        self.operation_timeout = capped(timeout);
         self
     }
 
     /// How long peers keep a record this node publishes, unless the put names its own expiry; the
     /// publisher's republish job renews it. Also caps how long this node keeps records it receives.
-    /// `None`: records never expire. Default: 48 h, kad's default.
+    /// `None`: records without an expiry of their own never expire (peers still keep the expiry
+    /// a record carries). Default: 48 h, kad's default. At most [`MAX_DURATION`].
     pub fn set_record_ttl(&mut self, ttl: Option<Duration>) -> &mut Self {
-        self.record_ttl = ttl;
+        self.record_ttl = ttl.map(capped);
         self
     }
 
     /// How often this node republishes the records its user put, renewing their TTL on the peers
     /// closest to them. Should be well below the record TTL. The schedule lives in the store, so it
-    /// survives restarts. `None`: never republish. Default: 22 h, kad's default.
+    /// survives restarts. `None`: never republish. Default: 22 h, kad's default. At most
+    /// [`MAX_DURATION`].
     pub fn set_republish_interval(&mut self, interval: Option<Duration>) -> &mut Self {
-        self.republish_interval = interval;
+        self.republish_interval = interval.map(capped);
         self
     }
 
-    /// How often the node asks the store for records due for republishing. Default: 60 s.
+    /// How often the node asks the store for records due for republishing. Default: 60 s. At most
+    /// [`MAX_DURATION`].
     pub fn set_republish_check_interval(&mut self, interval: Duration) -> &mut Self {
-        self.republish_check_interval = interval;
+        self.republish_check_interval = capped(interval);
         self
     }
 
     /// How often expired records are swept from the store. Expired records are never served even
-    /// between sweeps; the sweep frees their space. Default: 60 s.
+    /// between sweeps; the sweep frees their space. Default: 60 s. At most [`MAX_DURATION`].
     pub fn set_expiry_sweep_interval(&mut self, interval: Duration) -> &mut Self {
-        self.expiry_sweep_interval = interval;
+        self.expiry_sweep_interval = capped(interval);
+        self
+    }
+
+    /// How many expired records one sweep removes at most. The sweep runs on the node's event
+    /// loop, so a batch bounds how long it holds up the network (after a long downtime a store
+    /// can hold millions of expired records); when a batch is full the next one runs right after
+    /// the node has served what is waiting. Default: [`DEFAULT_EXPIRY_SWEEP_BATCH`] (1024); at
+    /// least 1.
+    pub fn set_expiry_sweep_batch(&mut self, records: usize) -> &mut Self {
+        self.expiry_sweep_batch = records.max(1);
         self
     }
 
     /// How often records received from peers are committed to disk (the store groups them into one
     /// commit). A crash loses at most this window of received records, which their publishers
-    /// republish. The user's own puts are durable before they return. Default: 200 ms.
+    /// republish. The user's own puts are durable before they return. Default: 200 ms. At most
+    /// [`MAX_DURATION`].
     pub fn set_flush_interval(&mut self, interval: Duration) -> &mut Self {
-        self.flush_interval = interval;
+        self.flush_interval = capped(interval);
         self
     }
 
@@ -232,9 +267,20 @@ impl NodeConfig {
         self
     }
 
-    /// How long a connection with no open streams stays up. Default: 60 s.
+    /// How long a connection with no open streams stays up. Default: 60 s. At most
+    /// [`MAX_DURATION`].
     pub fn set_idle_connection_timeout(&mut self, timeout: Duration) -> &mut Self {
-        self.idle_connection_timeout = timeout;
+        self.idle_connection_timeout = capped(timeout);
+        self
+    }
+
+    /// How long setting up a connection (transport, noise handshake, yamux) may take, inbound or
+    /// outbound, before it is dropped. Without it, a peer that opens a TCP connection and then
+    /// stays silent would hold it (and a dial to it would stay pending) forever. Default:
+    /// [`DEFAULT_CONNECTION_TIMEOUT`] (10 s, as libp2p's `SwarmBuilder`). At most
+    /// [`MAX_DURATION`].
+    pub fn set_connection_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.connection_timeout = capped(timeout);
         self
     }
 
@@ -320,6 +366,16 @@ impl NodeConfig {
     /// How often expired records are swept.
     pub fn expiry_sweep_interval(&self) -> Duration {
         self.expiry_sweep_interval
+    }
+
+    /// How many expired records one sweep removes at most.
+    pub fn expiry_sweep_batch(&self) -> usize {
+        self.expiry_sweep_batch
+    }
+
+    /// How long setting up a connection may take.
+    pub fn connection_timeout(&self) -> Duration {
+        self.connection_timeout
     }
 
     /// How often records received from peers are committed.

@@ -2,11 +2,14 @@
 //! one at a time, in one `tokio::select!` loop.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::num::NonZeroUsize;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use libp2p::kad::{self, QueryId, Record, RecordKey};
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{ConnectionId, SwarmEvent};
@@ -20,7 +23,8 @@ use super::config::NodeConfig;
 use super::error::NodeError;
 use super::events::{NodeEvent, NodeStats};
 use super::ops::PutOk;
-use crate::node_store::NodeStore;
+use crate::error::{DatabaseError, DatabaseResult};
+use crate::node_store::{NodeStore, PendingDurability};
 use crate::registry::{Rejection, SchemaInfo, SchemaRegistry};
 
 /// Who waits for the outcome of a publication.
@@ -31,11 +35,36 @@ pub(crate) enum PublishReply {
     Republish,
 }
 
-/// A publication waiting for the closest peers of its key.
+/// A publication waiting for the closest peers of its key and, for a user's put, for the local
+/// write to become durable. It is sent only when both are done (`EventLoop::advance_publication`).
 pub(crate) struct PendingPublish {
     pub(crate) record: Record,
     pub(crate) quorum: kad::Quorum,
     pub(crate) reply: PublishReply,
+    /// Whether the local write is durable (always, for a publication without one).
+    pub(crate) durable: bool,
+    /// The closest peers, once the lookup has finished.
+    pub(crate) peers: Option<Vec<PeerId>>,
+}
+
+/// A deferred local write becoming durable on a blocking thread, with the closest-peers query of
+/// the publication waiting for it (none when the put failed before it started one).
+pub(crate) type DurabilityTask =
+    Pin<Box<dyn Future<Output = (Option<QueryId>, DatabaseResult<()>)> + Send>>;
+
+/// Runs the job of `durability` on tokio's blocking pool; the task answers with `query`.
+pub(crate) fn durability_task(
+    query: Option<QueryId>,
+    durability: PendingDurability,
+) -> DurabilityTask {
+    let job = tokio::task::spawn_blocking(move || durability.wait());
+    Box::pin(async move {
+        let result = match job.await {
+            Ok(result) => result,
+            Err(error) => Err(DatabaseError::Storage(Box::new(error))),
+        };
+        (query, result)
+    })
 }
 
 /// A lookup collecting answers.
@@ -70,6 +99,7 @@ pub(crate) struct LoopSettings {
     pub(crate) replication_factor: NonZeroUsize,
     pub(crate) get_quorum: NonZeroUsize,
     pub(crate) max_background_queries: usize,
+    pub(crate) expiry_sweep_batch: usize,
     pub(crate) kad_protocol: libp2p::StreamProtocol,
 }
 
@@ -83,6 +113,7 @@ impl LoopSettings {
             replication_factor: config.replication_factor,
             get_quorum: config.get_quorum,
             max_background_queries: config.max_background_queries,
+            expiry_sweep_batch: config.expiry_sweep_batch,
             kad_protocol: config.kad_protocol.clone(),
         }
     }
@@ -125,11 +156,14 @@ pub(crate) struct EventLoop<S: NodeStore> {
     pub(crate) background_queries: usize,
     /// The store's own error count when it was last reported.
     pub(crate) store_errors_seen: u64,
+    /// Local writes becoming durable off the loop (`NodeStore::put_local_deferred`).
+    pub(crate) durability: FuturesUnordered<DurabilityTask>,
 }
 
 impl<S: NodeStore> EventLoop<S> {
-    /// Runs until a handle asks for shutdown or every handle is gone; then commits what the store
-    /// buffered, drops the swarm (closing the store) and only then answers the shutdown.
+    /// Runs until a handle asks for shutdown or every handle is gone; then waits for the local
+    /// writes still becoming durable, commits what the store buffered, drops the swarm (closing
+    /// the store) and only then answers the shutdown.
     pub(crate) async fn run(mut self) {
         let shutdown_reply = loop {
             tokio::select! {
@@ -139,11 +173,21 @@ impl<S: NodeStore> EventLoop<S> {
                     Some(command) => self.on_command(command),
                     None => break None,
                 },
+                Some((query, result)) = self.durability.next(), if !self.durability.is_empty() => {
+                    self.on_durable(query, result);
+                }
                 _ = self.timers.republish.tick() => self.run_republish_job(),
                 _ = self.timers.expiry.tick() => self.run_expiry_job(),
                 _ = self.timers.flush.tick() => self.run_flush_job(),
             }
         };
+        // A durability job holds the store: wait for it, so that the store is closed when the
+        // shutdown returns. The puts waiting for them are answered `Stopped` (they are durable).
+        while let Some((_, result)) = self.durability.next().await {
+            if let Err(error) = result {
+                self.storage_error("a local write could not be made durable", error);
+            }
+        }
         let EventLoop {
             mut swarm, pending, ..
         } = self;

@@ -9,6 +9,7 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::command::{Command, GetMode, Reply};
+use super::config::MAX_DURATION;
 use super::error::{NodeError, NodeResult};
 use super::events::{NodeEvent, NodeStats};
 use super::ops::{FetchedRecord, PutOk, SyncOptions, SyncProgress, SyncReport};
@@ -89,7 +90,8 @@ impl NodeHandle {
     }
 
     /// Like [`put`](Self::put), with an expiry: the value is removed from this node and every peer
-    /// `ttl` from now, and not renewed by republication.
+    /// `ttl` from now, and not renewed by republication. `ttl` is capped at
+    /// [`MAX_DURATION`](crate::MAX_DURATION), the longest TTL kad can carry.
     pub async fn put_expiring<T: NetabaseSchema>(
         &self,
         value: &T,
@@ -97,7 +99,8 @@ impl NodeHandle {
         ttl: Duration,
     ) -> NodeResult<PutOk> {
         let mut record = value.to_record()?;
-        record.expires = Some(Instant::now() + ttl);
+        // `None` only where `Instant` cannot reach 136 years ahead: such a record never expires.
+        record.expires = Instant::now().checked_add(ttl.min(MAX_DURATION));
         self.put_record(record, quorum).await
     }
 

@@ -48,15 +48,21 @@ impl<S: NodeStore> EventLoop<S> {
         }
     }
 
-    /// Removes expired records from the store. Expired records are never served in between: the
-    /// store checks deadlines on every read.
+    /// Removes a batch of expired records from the store. Expired records are never served in
+    /// between: the store checks deadlines on every read. A full batch means more may be waiting:
+    /// the next batch runs as soon as the loop has served the swarm and the commands that are
+    /// ready, so a large backlog never holds the swarm up for longer than one batch.
     pub(crate) fn run_expiry_job(&mut self) {
-        match self.store().remove_expired(Instant::now()) {
+        let batch = self.settings.expiry_sweep_batch;
+        match self.store().remove_expired_batch(Instant::now(), batch) {
             Ok(0) => {}
             Ok(count) => {
                 self.stats.records_expired += count as u64;
                 tracing::debug!(count, "removed expired records");
                 self.emit(NodeEvent::RecordsExpired { count });
+                if count >= batch {
+                    self.timers.expiry.reset_immediately();
+                }
             }
             Err(error) => self.storage_error("expiry sweep failed", error),
         }

@@ -33,7 +33,8 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 pub use config::{
-    DEFAULT_KAD_PROTOCOL, DEFAULT_MAX_VALUE_SIZE, IDENTIFY_PROTOCOL_VERSION, Identity, NodeConfig,
+    DEFAULT_CONNECTION_TIMEOUT, DEFAULT_EXPIRY_SWEEP_BATCH, DEFAULT_KAD_PROTOCOL,
+    DEFAULT_MAX_VALUE_SIZE, IDENTIFY_PROTOCOL_VERSION, Identity, MAX_DURATION, NodeConfig,
     PACKET_OVERHEAD, identity_path_beside,
 };
 pub use error::{IdentityError, NodeError, NodeResult, SpawnError};
@@ -167,6 +168,7 @@ impl Node {
             stats: Default::default(),
             background_queries: 0,
             store_errors_seen,
+            durability: Default::default(),
         };
         Ok((handle, tokio::spawn(event_loop.run())))
     }

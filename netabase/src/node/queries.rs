@@ -12,13 +12,15 @@ use libp2p::PeerId;
 use libp2p::kad::{self, QueryId, Quorum, Record, RecordKey};
 
 use super::command::{GetMode, Reply};
+use super::config::MAX_DURATION;
 use super::error::NodeError;
-use super::event_loop::{EventLoop, PendingGet, PendingPublish, PublishReply};
+use super::event_loop::{EventLoop, PendingGet, PendingPublish, PublishReply, durability_task};
 use super::events::NodeEvent;
 use super::inbound::MIN_INBOUND_TTL;
 use super::ops::{Fetched, PutOk, RecordSource};
 use crate::conflict::{Winner, winner_from};
-use crate::node_store::NodeStore;
+use crate::error::DatabaseResult;
+use crate::node_store::{NodeStore, PendingDurability};
 use crate::registry::SchemaInfo;
 
 /// The least lifetime a record must have left to be published: one more second than peers demand,
@@ -30,7 +32,10 @@ pub(crate) fn escape(key: &RecordKey) -> String {
 }
 
 impl<S: NodeStore> EventLoop<S> {
-    /// The user's own write: durable locally first, scheduled for republication, then published.
+    /// The user's own write: stored locally and scheduled for republication, then published once
+    /// it is durable. The local write is visible at once (so inbound records for the key are
+    /// resolved against it) and becomes durable on a blocking thread while the closest-peers
+    /// lookup runs; `put_record_to` waits for both (see [`Self::advance_publication`]).
     pub(crate) fn put(&mut self, mut record: Record, quorum: Quorum, reply: Reply<PutOk>) {
         if record.value.len() > self.settings.max_value_size {
             let _ = reply.send(Err(NodeError::ValueTooLarge {
@@ -44,25 +49,48 @@ impl<S: NodeStore> EventLoop<S> {
             return;
         }
         record.publisher = Some(self.local_peer());
-        if let Err(error) = self.store().put_local(record.clone()) {
-            let _ = reply.send(Err(error.into()));
-            return;
-        }
+        let durability = match self.store().put_local_deferred(record.clone()) {
+            Ok(durability) => durability,
+            Err(error) => {
+                let _ = reply.send(Err(error.into()));
+                return;
+            }
+        };
         if let Some(interval) = self.settings.republish_interval {
             let at = SystemTime::now() + interval;
             if let Err(error) = self.store().schedule_republish(&record.key, at) {
+                // The write stands; it still becomes durable, but is not published.
+                if !durability.is_done() {
+                    self.durability.push(durability_task(None, durability));
+                }
                 let _ = reply.send(Err(error.into()));
                 return;
             }
         }
-        self.publish(record, quorum, PublishReply::User(reply));
+        self.start_publish(record, quorum, PublishReply::User(reply), durability);
     }
 
-    /// Starts publishing `record` to the closest peers of its key. A record without an expiry is
-    /// sent with the node's record TTL, as kad does.
-    pub(crate) fn publish(&mut self, mut record: Record, quorum: Quorum, reply: PublishReply) {
+    /// Starts publishing `record` to the closest peers of its key (a record with no local write to
+    /// wait for: a sync or a republication). A record without an expiry is sent with the node's
+    /// record TTL, as kad does.
+    pub(crate) fn publish(&mut self, record: Record, quorum: Quorum, reply: PublishReply) {
+        self.start_publish(record, quorum, reply, PendingDurability::done());
+    }
+
+    /// Starts the closest-peers lookup of a publication and, if the local write is not durable
+    /// yet, its durability job; the record is sent when both are done.
+    fn start_publish(
+        &mut self,
+        mut record: Record,
+        quorum: Quorum,
+        reply: PublishReply,
+        durability: PendingDurability,
+    ) {
         let now = Instant::now();
         if let Some(error) = expires_too_soon(&record, now) {
+            if !durability.is_done() {
+                self.durability.push(durability_task(None, durability));
+            }
             return self.finish_publish(&record.key, reply, Err(error));
         }
         if record.expires.is_none() {
@@ -76,25 +104,82 @@ impl<S: NodeStore> EventLoop<S> {
             .behaviour_mut()
             .kad
             .get_n_closest_peers(record.key.to_vec(), replication);
+        let durable = durability.is_done();
+        if !durable {
+            self.durability.push(durability_task(Some(id), durability));
+        }
         self.pending.closest.insert(
             id,
             PendingPublish {
                 record,
                 quorum,
                 reply,
+                durable,
+                peers: None,
             },
         );
     }
 
     pub(crate) fn on_closest_peers(&mut self, id: QueryId, peers: Vec<PeerId>) {
+        if let Some(pending) = self.pending.closest.get_mut(&id) {
+            pending.peers = Some(peers);
+            self.advance_publication(id);
+        }
+    }
+
+    /// The durability job of a put finished. On success the publication may go out; on failure
+    /// the put fails with the store's error and nothing is published.
+    pub(crate) fn on_durable(&mut self, query: Option<QueryId>, result: DatabaseResult<()>) {
+        let Some(id) = query.filter(|id| self.pending.closest.contains_key(id)) else {
+            if let Err(error) = result {
+                self.storage_error("a local write could not be made durable", error);
+            }
+            return;
+        };
+        match result {
+            Ok(()) => {
+                if let Some(pending) = self.pending.closest.get_mut(&id) {
+                    pending.durable = true;
+                }
+                self.advance_publication(id);
+            }
+            Err(error) => {
+                let Some(pending) = self.pending.closest.remove(&id) else {
+                    return;
+                };
+                if let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id) {
+                    query.finish();
+                }
+                tracing::error!(%error, key = %pending.record.key.as_ref().escape_ascii(), "a put could not be made durable; not publishing it");
+                self.finish_publish(&pending.record.key, pending.reply, Err(error.into()));
+            }
+        }
+    }
+
+    /// Sends a publication once its local write is durable **and** its lookup has found the
+    /// closest peers; until both hold it waits. This is the only place a put's record goes out
+    /// (`put_record_to`), which is what makes "durable locally, then published" hold while the
+    /// lookup and the fsync overlap.
+    fn advance_publication(&mut self, id: QueryId) {
+        let ready = self
+            .pending
+            .closest
+            .get(&id)
+            .is_some_and(|pending| pending.durable && pending.peers.is_some());
+        if !ready {
+            return;
+        }
         let Some(PendingPublish {
             record,
             quorum,
             reply,
+            peers,
+            ..
         }) = self.pending.closest.remove(&id)
         else {
             return;
         };
+        let peers = peers.unwrap_or_default();
         if peers.is_empty() {
             let needed = quorum_size(quorum, self.settings.replication_factor.get());
             let error = NodeError::QuorumFailed {
@@ -103,6 +188,18 @@ impl<S: NodeStore> EventLoop<S> {
                 needed,
             };
             return self.finish_publish(&record.key, reply, Err(error));
+        }
+        // The lookup can take up to the query timeout. kad sends the time left in whole seconds
+        // and reads 0 as "never expires", so a record with under a second left would live on
+        // every peer for their whole record TTL: check again now.
+        let now = Instant::now();
+        if let Some(error) = expires_too_soon(&record, now) {
+            return self.finish_publish(&record.key, reply, Err(error));
+        }
+        // A longer time left would wrap around in kad's `u32` seconds on the wire.
+        let mut record = record;
+        if let (Some(expires), Some(limit)) = (record.expires, now.checked_add(MAX_DURATION)) {
+            record.expires = Some(expires.min(limit));
         }
         let key = record.key.clone();
         let id = self

@@ -199,6 +199,68 @@ pub async fn stop_all(nodes: Vec<TestNode>) {
     }
 }
 
+// --- A silent peer ------------------------------------------------------------------------------
+
+/// A TCP listener on 127.0.0.1 that accepts every connection and never sends a byte: a peer that
+/// stalls every handshake. Its thread stops, and the connections close, when it is dropped.
+pub struct SilentListener {
+    /// Its address, `/ip4/127.0.0.1/tcp/<port>`.
+    pub addr: Multiaddr,
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SilentListener {
+    pub fn start() -> SilentListener {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = listener.local_addr().expect("local address").port();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    return;
+                }
+                if let Ok(stream) = stream {
+                    held.push(stream);
+                }
+            }
+        });
+        SilentListener {
+            addr: format!("/ip4/127.0.0.1/tcp/{port}")
+                .parse()
+                .expect("valid multiaddr"),
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for SilentListener {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the accept loop, which then sees the flag.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The TCP port of a `/ip4/../tcp/<port>` address.
+pub fn tcp_port(addr: &Multiaddr) -> u16 {
+    addr.iter()
+        .find_map(|protocol| match protocol {
+            libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
+        .expect("a TCP address")
+}
+
 // --- A plain rust-libp2p Kademlia node -------------------------------------------------------
 
 type PlainSwarm = Swarm<kad::Behaviour<MemoryStore>>;
