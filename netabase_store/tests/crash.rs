@@ -15,15 +15,19 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use netabase_store::kad::store::RecordStore;
-use netabase_store::{NetabaseSchema, NodeStore, RedbStore};
+use netabase_store::{GroupCommit, NetabaseSchema, NodeStore, RedbStore};
 
 const STORE_VAR: &str = "CRASH_CHILD_STORE";
 const FIRST_ID_VAR: &str = "CRASH_CHILD_FIRST_ID";
-const ROUNDS: u64 = 200;
+const ROUNDS: u64 = 150;
+/// Grouped writes per durable group commit in the child.
+const GROUP: usize = 7;
 
-/// The child: alternates durable typed writes with groups of inbound `RecordStore::put`s made
-/// durable by `flush`, acknowledging each on stdout only once it is durable. Does nothing unless
-/// run by `acknowledged_records_survive_sigkill`.
+/// The child: cycles through durable typed writes, groups of inbound `RecordStore::put`s made
+/// durable by `flush`, and groups left to group commit alone (the write that fills the group, the
+/// window, the background thread), acknowledging each record on stdout only once it is durable:
+/// after `put_value` or `flush` returns, or once `pending_writes()` reports no grouped write left
+/// to commit. Does nothing unless run by `acknowledged_records_survive_sigkill`.
 #[test]
 fn crash_child() {
     let Ok(path) = std::env::var(STORE_VAR) else {
@@ -34,6 +38,7 @@ fn crash_child() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let mut store = builder()
+        .set_group_commit(GroupCommit::new(Duration::from_millis(5), GROUP))
         .create(&path)
         .expect("the store opens in the child");
     let mut id = first;
@@ -52,7 +57,23 @@ fn crash_child() {
         for i in &group {
             println!("ack {i}");
         }
-        id += 6;
+        // Left to group commit: the GROUP-th write commits durably, or the window passes.
+        let group: Vec<u64> = (id + 6..id + 6 + GROUP as u64).collect();
+        for i in &group {
+            store
+                .put(user(*i, "inbound, group commit").to_record().unwrap())
+                .expect("inbound put");
+        }
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while store.pending_writes() > 0 && Instant::now() < give_up {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if store.pending_writes() == 0 {
+            for i in &group {
+                println!("ack {i}");
+            }
+        }
+        id += 6 + GROUP as u64;
     }
 }
 
