@@ -91,7 +91,10 @@ impl<'txn> RecordTables<'txn> {
                     .unwrap_or(None)
             });
         if previous.is_none() && self.records.len()? > max_records as u64 {
-            self.sweep_expired(now.unix_ms(), usize::MAX)?;
+            // One batch, soonest deadlines first: enough to make room, and a bounded cost for
+            // the write (often `RecordStore::put` on the swarm's task) however many records
+            // expired while the node was down; the node's sweep removes the rest.
+            self.sweep_expired(now.unix_ms(), SWEEP_CHUNK)?;
             if self.records.len()? > max_records as u64 {
                 return Err(WriteError::MaxRecords);
             }

@@ -201,3 +201,69 @@ fn equal_values_merge_the_same_way_in_any_order_on_every_path() {
     );
     assert!(expires.unwrap() >= 598, "the later expiry");
 }
+
+/// Walks with a small page over a store where expired, unswept records sit between live ones,
+/// in runs longer than a page: each walk returns exactly the live records, once, in key order.
+#[test]
+fn walks_skip_expired_rows_at_every_page_boundary() {
+    let mut store = builder().set_page_size(2).in_memory().unwrap();
+    let past = Instant::now() - Duration::from_secs(1);
+    let mut live = Vec::new();
+    for id in 0..40u64 {
+        store.put_value(&user(id, "u")).unwrap();
+        // Ids 5..=25 expire in one long run; elsewhere every third id.
+        if (5..=25).contains(&id) || id % 3 == 0 {
+            block_on(NetabaseDatabaseExt::<_, User>::update_record_expiry(
+                &mut store,
+                &user_key(id),
+                Some(past),
+            ))
+            .unwrap();
+        } else {
+            live.push(User::record_key(&user_key(id)).unwrap().to_vec());
+        }
+    }
+    live.sort();
+    assert_eq!(store.record_count().unwrap(), 40, "nothing swept");
+
+    let walked: Vec<Vec<u8>> = store.records().map(|r| r.key.to_vec()).collect();
+    assert_eq!(walked, live, "records()");
+    let scanned: Vec<Vec<u8>> = store
+        .scan_schema::<User>()
+        .map(|r| r.unwrap().key.to_vec())
+        .collect();
+    assert_eq!(scanned, live, "scan");
+    let mut paged = Vec::new();
+    let mut scan = store.scan_schema::<User>();
+    while let Some(page) = scan.next_page() {
+        let page = page.unwrap();
+        assert!(!page.is_empty() && page.len() <= 2, "{}", page.len());
+        paged.extend(page.into_iter().map(|r| r.key.to_vec()));
+    }
+    assert_eq!(paged, live, "next_page");
+    // The node's cursor, from every key (expired ones included) and from before the prefix.
+    let all: Vec<RecordKey> = (0..40u64)
+        .map(|id| User::record_key(&user_key(id)).unwrap())
+        .collect();
+    for after in all.iter().map(Some).chain([None]) {
+        let page = store
+            .records_page(after, &User::record_prefix(), 3)
+            .unwrap();
+        let expected: Vec<&Vec<u8>> = live
+            .iter()
+            .filter(|k| after.is_none_or(|a| k.as_slice() > a.as_ref()))
+            .take(3)
+            .collect();
+        let got: Vec<Vec<u8>> = page.iter().map(|r| r.key.to_vec()).collect();
+        assert_eq!(got.iter().collect::<Vec<_>>(), expected);
+    }
+    let before = RecordKey::new(&b"/a");
+    assert_eq!(
+        store
+            .records_page(Some(&before), &User::record_prefix(), 100)
+            .unwrap()
+            .len(),
+        live.len()
+    );
+    assert_eq!(store.storage_error_count(), 0);
+}

@@ -202,3 +202,39 @@ fn extreme_settings_do_not_overflow() {
     ));
     assert_eq!(none.records().count(), 0);
 }
+
+/// A store full of expired records (say, after a long downtime) makes room for an inbound record
+/// by sweeping a bounded batch, soonest deadlines first, not every expired record at once on the
+/// swarm's task.
+#[test]
+fn a_full_store_sweeps_a_bounded_batch_to_make_room() {
+    const FULL: usize = 3000;
+    let mut store = builder().set_max_records(FULL).in_memory().unwrap();
+    let deadline = Instant::now() + Duration::from_millis(300);
+    let records = (0..FULL as u64)
+        .map(|id| {
+            let mut record = user(id, "short-lived").to_record().unwrap();
+            record.expires = Some(deadline);
+            record
+        })
+        .collect();
+    block_on(NetabaseDatabaseExt::<_, User>::put_records_batch(
+        &mut store, records,
+    ))
+    .unwrap();
+    assert_eq!(store.record_count().unwrap(), FULL as u64);
+    while Instant::now() <= deadline + Duration::from_millis(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    store.put(raw(b"/x/y/new", b"v")).unwrap();
+    let left = store.record_count().unwrap();
+    assert!(
+        left > 1 && left < FULL as u64,
+        "swept a bounded batch, not everything: {left} records left"
+    );
+    // The rest goes with the node's sweep.
+    assert_eq!(
+        store.remove_expired(Instant::now()).unwrap() as u64,
+        left - 1
+    );
+}
