@@ -148,3 +148,51 @@ fn a_store_reopens_many_times() {
         assert_eq!(store.record_count().unwrap(), round + 1);
     }
 }
+
+/// The handles of one store live on many threads and the last one to go may be a walk: whichever
+/// drops last stops and joins the group commit thread and commits pending writes, so the file
+/// can be reopened at once and holds every grouped write.
+#[test]
+fn the_last_handle_anywhere_closes_the_file_with_its_pending_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.redb");
+    for round in 0..5u64 {
+        let store = builder()
+            .set_group_commit(netabase_store::GroupCommit::new(
+                Duration::from_secs(3600),
+                1000,
+            ))
+            .create(&path)
+            .unwrap();
+        let scan = store.scan(Vec::new());
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                let mut store = store.clone();
+                std::thread::spawn(move || {
+                    let id = round * 100 + t;
+                    store.put(user(id, "grouped").to_record().unwrap()).unwrap();
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert!(
+            store.pending_writes() > 0,
+            "round {round}: writes still pending"
+        );
+        drop(store);
+        // The walk is the last handle; it is dropped on another thread.
+        std::thread::spawn(move || drop(scan)).join().unwrap();
+        let store = builder().open(&path).unwrap();
+        assert_eq!(store.pending_writes(), 0);
+        for t in 0..4 {
+            let id = round * 100 + t;
+            assert!(
+                store.get_value::<User>(&user_key(id)).unwrap().is_some(),
+                "round {round}: grouped write {id} lost at close"
+            );
+        }
+        assert_eq!(store.storage_error_count(), 0);
+    }
+}
