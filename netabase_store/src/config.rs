@@ -17,10 +17,12 @@ pub struct StoreLimits {
     /// accepted). Default: 65 536.
     pub max_value_bytes: usize,
     /// The most provider records kept per key; further providers of a full key are ignored, as
-    /// `MemoryStore` does. Default: 20 (kad's replication factor).
+    /// `MemoryStore` does, unless some of the key's providers have expired (those are removed to
+    /// make room). Default: 20 (kad's replication factor).
     pub max_providers_per_key: usize,
     /// The most distinct keys that have provider records (of any provider, as `MemoryStore` counts
-    /// them). Default: 100 000.
+    /// them). A provider record of a new key in a full store first sweeps a batch of expired
+    /// provider records. Default: 100 000.
     pub max_provided_keys: usize,
 }
 

@@ -25,6 +25,8 @@ use crate::tables;
 /// - a record whose key has a registered schema's prefix but does not decode as that schema is
 ///   not stored (counted in [`RedbStore::rejected_record_count`]);
 /// - `max_value_bytes` is inclusive (`MemoryStore` refuses a value of exactly that size);
+/// - expired provider records make room for live ones under `max_providers_per_key` and
+///   `max_provided_keys` (`MemoryStore` counts them until they are removed);
 /// - `providers` are ordered by provider peer id, `records` by key.
 impl RecordStore for RedbStore {
     type RecordsIter<'a> = RecordsIter<'a>;

@@ -12,6 +12,9 @@ use crate::lazy::LazyTable;
 use crate::records::corrupt;
 use crate::tables;
 
+/// How many expired provider records a write sweeps when the store is full of provided keys.
+const SWEEP_BATCH: usize = 1024;
+
 /// The provider tables of one write transaction.
 pub(crate) struct ProviderTables<'txn> {
     providers: Table<'txn, (&'static [u8], &'static [u8]), &'static [u8]>,
@@ -60,7 +63,12 @@ impl<'txn> ProviderTables<'txn> {
         let provider = record.provider.to_bytes();
         let count = self.keys.get(key)?.map(|count| count.value());
         if count.is_none() && self.keys.len()? >= max_keys as u64 {
-            return Err(AddError::MaxProvidedKeys);
+            // Expired provider records, never returned, do not hold the places of live ones:
+            // sweep one bounded batch first, as a full records table does.
+            self.sweep_expired(now.unix_ms(), SWEEP_BATCH)?;
+            if self.keys.len()? >= max_keys as u64 {
+                return Err(AddError::MaxProvidedKeys);
+            }
         }
         let entry = ProviderEntry {
             expires_ms: record.expires.map(|at| now.instant_to_unix_ms(at)),
@@ -80,9 +88,13 @@ impl<'txn> ProviderTables<'txn> {
                 }
             }
             None => {
-                let count = count.unwrap_or(0);
+                let mut count = count.unwrap_or(0);
                 if count >= max_per_key as u64 {
-                    return Ok(());
+                    // The key's expired providers make room first (at most `max_per_key` rows).
+                    count = self.remove_expired_of(key, now)?;
+                    if count >= max_per_key as u64 {
+                        return Ok(());
+                    }
                 }
                 self.keys.insert(key, count + 1)?;
             }
@@ -121,6 +133,28 @@ impl<'txn> ProviderTables<'txn> {
         }
         self.provided.open()?.remove((provider, key))?;
         Ok(true)
+    }
+
+    /// Removes the expired provider records of `key`; returns how many providers it has left.
+    fn remove_expired_of(&mut self, key: &[u8], now: &Now) -> StoreResult<u64> {
+        let mut expired = Vec::new();
+        for row in self.providers.range((key, &[][..])..)? {
+            let (row_key, entry) = row?;
+            let (row_key, provider) = row_key.value();
+            if row_key != key {
+                break;
+            }
+            // A damaged entry is left alone: reads report it, and its provider can replace it.
+            if ProviderEntry::decode(entry.value())
+                .is_ok_and(|entry| now.is_expired(entry.expires_ms))
+            {
+                expired.push(provider.to_vec());
+            }
+        }
+        for provider in &expired {
+            self.remove(key, provider)?;
+        }
+        Ok(self.keys.get(key)?.map_or(0, |count| count.value()))
     }
 
     /// Removes up to `limit` provider records whose deadline is at or before `now_ms`.

@@ -267,3 +267,44 @@ fn walks_skip_expired_rows_at_every_page_boundary() {
     );
     assert_eq!(store.storage_error_count(), 0);
 }
+
+/// Expired provider records, never returned, do not hold the places of live ones: a key full of
+/// expired providers takes a new one, and a store whose provided keys have all expired takes a
+/// new key, before any sweep has run.
+#[test]
+fn expired_provider_records_make_room_for_live_ones() {
+    use netabase_store::kad::ProviderRecord;
+    let mut store = builder()
+        .set_max_providers_per_key(2)
+        .set_max_provided_keys(2)
+        .in_memory()
+        .unwrap();
+    let soon = Instant::now() + Duration::from_millis(100);
+    for (key, seed) in [(&b"a"[..], 1), (b"a", 2), (b"b", 1)] {
+        let mut record = ProviderRecord::new(key.to_vec(), peer(seed), Vec::new());
+        record.expires = Some(soon);
+        store.add_provider(record).unwrap();
+    }
+    while Instant::now() <= soon + Duration::from_millis(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(store.providers(&RecordKey::new(&b"a")).is_empty());
+
+    store
+        .add_provider(ProviderRecord::new(b"a".to_vec(), peer(3), Vec::new()))
+        .unwrap();
+    let providers = store.providers(&RecordKey::new(&b"a"));
+    assert_eq!(providers.len(), 1, "the full key took a live provider");
+    assert_eq!(providers[0].provider, peer(3));
+
+    store
+        .add_provider(ProviderRecord::new(b"c".to_vec(), peer(0), Vec::new()))
+        .expect("the provided keys were full of expired records only");
+    assert_eq!(store.providers(&RecordKey::new(&b"c")).len(), 1);
+    assert_eq!(store.provided().count(), 1);
+    assert_eq!(
+        store.remove_expired(Instant::now()).unwrap(),
+        0,
+        "the writes swept what they met"
+    );
+}
