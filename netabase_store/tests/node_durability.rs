@@ -280,10 +280,11 @@ async fn a_put_returns_with_its_republish_schedule_durable() {
     let mut config = fast_config(Net::Memory);
     configure(&mut config);
     let publisher = start_node(config, store.clone(), Some(&receiver)).await;
-    let nodes = vec![publisher, receiver];
+    // `connect_all` bootstraps every node but the first, which has no peer to start from.
+    let nodes = vec![receiver, publisher];
     connect_all(&nodes).await;
     let value = profile(4);
-    within("put", nodes[0].handle.put(&value, Quorum::One))
+    within("put", nodes[1].handle.put(&value, Quorum::One))
         .await
         .expect("put");
     assert_eq!(
@@ -333,4 +334,37 @@ async fn shutdown_waits_for_a_write_becoming_durable() {
     let put = within("put", put).await.expect("put task");
     assert!(matches!(put, Err(NodeError::Stopped)), "{put:?}");
     within("task", task).await.expect("task");
+}
+
+#[test]
+fn redb_store_defers_only_the_durable_step_of_a_users_write() {
+    let builder = || {
+        let mut builder = RedbStore::builder();
+        builder.register::<Profile>();
+        builder
+    };
+    let mut store = builder().in_memory().unwrap();
+    let record = profile(6).to_record().unwrap();
+    let job = store.put_local_deferred(record.clone()).unwrap();
+    assert!(!job.is_done());
+    assert_eq!(
+        store
+            .get_local(&record.key)
+            .unwrap()
+            .map(|found| found.value),
+        Some(record.value.clone()),
+        "visible at once"
+    );
+    assert_eq!(store.pending_writes(), 1, "not durable yet");
+    job.wait().unwrap();
+    assert_eq!(store.pending_writes(), 0, "durable once the job ran");
+
+    // A store whose user writes are grouped leaves the write to the group commit, as put_local.
+    let mut grouped = builder()
+        .set_user_durability(netabase_store::Durability::Grouped)
+        .in_memory()
+        .unwrap();
+    let job = grouped.put_local_deferred(record).unwrap();
+    assert!(job.is_done());
+    assert_eq!(grouped.pending_writes(), 1);
 }

@@ -240,3 +240,45 @@ fn the_store_sweeps_at_most_a_batch() {
     assert_eq!(store.remove_expired_batch(later, 10).unwrap(), 0);
     assert_eq!(store.record_count().unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_republish_backlog_is_worked_off_without_waiting_for_the_next_check() {
+    // Ten records due now, two republications at a time, and a check interval far longer than
+    // the test: the first check takes two, and each one that finishes makes room for the next.
+    let mut store = memory_store();
+    let now = std::time::SystemTime::now();
+    for id in 0..10 {
+        let record = profile(id, "due").to_record().unwrap();
+        let key = record.key.clone();
+        store.put_local(record).unwrap();
+        store.schedule_republish(&key, now).unwrap();
+    }
+    let mut config = fast_config(Net::Memory);
+    config
+        .set_max_background_queries(2)
+        .set_republish_check_interval(Duration::from_secs(600));
+    let (handle, task) = within("spawn", Node::spawn(config, store))
+        .await
+        .expect("spawn");
+    // A lone node: every republication fails for want of peers, which still counts as done.
+    let stats = eventually("every due record is republished", || async {
+        let stats = handle.stats().await.unwrap();
+        (stats.republished + stats.republish_failed >= 10).then_some(stats)
+    })
+    .await;
+    assert_eq!((stats.republished, stats.republish_failed), (0, 10));
+    within("shutdown", handle.shutdown()).await.unwrap();
+    within("task", task).await.unwrap();
+}
+
+#[tokio::test]
+async fn dialing_a_connected_peer_returns_its_id() {
+    let nodes = start_network(2, Net::Tcp, |_| {}).await;
+    let (first, second) = (&nodes[0].handle, &nodes[1]);
+    let address = second.dial_addr();
+    for _ in 0..2 {
+        let dialed = within("dial", first.dial(address.clone())).await;
+        assert_eq!(dialed.expect("connected"), second.handle.peer_id());
+    }
+    stop_all(nodes).await;
+}

@@ -298,7 +298,10 @@ impl NodeConfig {
         self
     }
 
-    /// How many republish and repair queries the node's own jobs run at once. Default: 32.
+    /// How many background queries the node runs at once: republications of its own records, and
+    /// repairs (a get's winner pushed to peers that answered with a losing value). A republish
+    /// backlog is worked off with this many in flight; a repair that finds the budget spent is
+    /// skipped (the next get or sync of the key repairs the peers). Default: 32; at least 1.
     pub fn set_max_background_queries(&mut self, max: usize) -> &mut Self {
         self.max_background_queries = max.max(1);
         self

@@ -1,7 +1,7 @@
 //! The task that owns the swarm: it runs commands from handles, swarm events and the node's jobs,
 //! one at a time, in one `tokio::select!` loop.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::num::NonZeroUsize;
 use std::pin::Pin;
@@ -87,6 +87,8 @@ pub(crate) struct Pending {
     pub(crate) puts: HashMap<QueryId, (RecordKey, PublishReply)>,
     pub(crate) gets: HashMap<QueryId, PendingGet>,
     pub(crate) bootstraps: HashMap<QueryId, Reply<()>>,
+    /// Pushes of a get's winner to peers that answered with a losing value; no one waits for them.
+    pub(crate) repairs: HashSet<QueryId>,
     pub(crate) dials: HashMap<ConnectionId, (Multiaddr, Reply<PeerId>)>,
 }
 
@@ -152,8 +154,11 @@ pub(crate) struct EventLoop<S: NodeStore> {
     pub(crate) listen_addrs: Vec<Multiaddr>,
     pub(crate) pending: Pending,
     pub(crate) stats: NodeStats,
-    /// Republications in flight.
+    /// Republications and repairs in flight.
     pub(crate) background_queries: usize,
+    /// Whether the last republish run found as many due records as it could take: more may be
+    /// due, so the job runs again as soon as one of its publications finishes.
+    pub(crate) republish_backlog: bool,
     /// The store's own error count when it was last reported.
     pub(crate) store_errors_seen: u64,
     /// Local writes becoming durable off the loop (`NodeStore::put_local_deferred`).
@@ -321,6 +326,12 @@ impl<S: NodeStore> EventLoop<S> {
             libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
             _ => None,
         });
+        // The swarm refuses to dial a peer it is connected to; the caller wants the connection,
+        // which is there.
+        if let Some(peer) = peer.filter(|peer| self.swarm.is_connected(peer)) {
+            let _ = reply.send(Ok(peer));
+            return;
+        }
         let options = match peer {
             Some(peer) => DialOpts::peer_id(peer)
                 .addresses(vec![address.clone()])

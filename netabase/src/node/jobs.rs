@@ -11,9 +11,11 @@ use super::queries::MIN_PUBLISH_TTL;
 use crate::node_store::NodeStore;
 
 impl<S: NodeStore> EventLoop<S> {
-    /// Republishes the records whose time has come, as many as the background query budget allows;
-    /// the rest wait for the next tick. Each is rescheduled before it is sent, so a record is never
-    /// republished twice for one due time, also across a restart.
+    /// Republishes the records whose time has come, as many as the background query budget allows.
+    /// When that budget was the limit, the job runs again as each publication finishes, so a
+    /// backlog (a large store, or a node back from downtime) is worked off with the budget in
+    /// flight all the time, not one budget per check interval. Each record is rescheduled before
+    /// it is sent, so it is never republished twice for one due time, also across a restart.
     pub(crate) fn run_republish_job(&mut self) {
         let Some(interval) = self.settings.republish_interval else {
             return;
@@ -30,6 +32,7 @@ impl<S: NodeStore> EventLoop<S> {
             Ok(due) => due,
             Err(error) => return self.storage_error("cannot read the republish schedule", error),
         };
+        self.republish_backlog = due.len() >= budget;
         let instant = Instant::now();
         for record in due {
             if let Err(error) = self.store().schedule_republish(&record.key, now + interval) {

@@ -167,6 +167,7 @@ impl Node {
             pending: Pending::default(),
             stats: Default::default(),
             background_queries: 0,
+            republish_backlog: false,
             store_errors_seen,
             durability: Default::default(),
         };

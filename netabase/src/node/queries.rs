@@ -211,7 +211,10 @@ impl<S: NodeStore> EventLoop<S> {
     }
 
     pub(crate) fn on_put_result(&mut self, id: QueryId, result: kad::PutRecordResult) {
-        // Unknown ids are repairs of stale replicas, sent without waiting for an answer.
+        if self.pending.repairs.remove(&id) {
+            self.background_queries = self.background_queries.saturating_sub(1);
+            return;
+        }
         let Some((key, reply)) = self.pending.puts.remove(&id) else {
             return;
         };
@@ -245,6 +248,9 @@ impl<S: NodeStore> EventLoop<S> {
             }
             PublishReply::Republish => {
                 self.background_queries = self.background_queries.saturating_sub(1);
+                if self.republish_backlog {
+                    self.timers.republish.reset_immediately();
+                }
                 let ok = result.is_ok();
                 if ok {
                     self.stats.republished += 1;
@@ -403,12 +409,19 @@ impl<S: NodeStore> EventLoop<S> {
             .filter(|peer| Some(*peer) != source)
             .collect();
         if !stale.is_empty() && expires_too_soon(&winner, Instant::now()).is_none() {
-            tracing::debug!(key = %key.as_ref().escape_ascii(), peers = stale.len(), "pushing the winning record to peers without it");
-            self.swarm.behaviour_mut().kad.put_record_to(
-                winner.clone(),
-                stale.into_iter(),
-                Quorum::One,
-            );
+            if self.background_queries < self.settings.max_background_queries {
+                tracing::debug!(key = %key.as_ref().escape_ascii(), peers = stale.len(), "pushing the winning record to peers without it");
+                let repair = self.swarm.behaviour_mut().kad.put_record_to(
+                    winner.clone(),
+                    stale.into_iter(),
+                    Quorum::One,
+                );
+                self.pending.repairs.insert(repair);
+                self.background_queries += 1;
+            } else {
+                // The next sync or get of the key repairs them.
+                tracing::debug!(key = %key.as_ref().escape_ascii(), "background query budget spent; not repairing stale replicas now");
+            }
         }
         let _ = reply.send(Ok(Fetched {
             record: winner,
