@@ -67,14 +67,20 @@ pub(crate) fn durability_task(
     })
 }
 
-/// A lookup collecting answers.
+/// A lookup resolving answers as they come: it holds the best record so far, not every answer,
+/// so a lookup answered by many peers with large values costs one record of memory.
 pub(crate) struct PendingGet {
     pub(crate) key: RecordKey,
     pub(crate) schema: Option<SchemaInfo>,
-    /// The valid local record, if any.
-    pub(crate) local: Option<Record>,
-    /// Valid answers from peers.
-    pub(crate) answers: Vec<(PeerId, Record)>,
+    /// The best valid record so far (the local one to begin with), and the peer that sent it
+    /// first (`None`: the local record).
+    pub(crate) best: Option<(Option<PeerId>, Record)>,
+    /// Peers that answered with the best value.
+    pub(crate) holders: Vec<PeerId>,
+    /// Peers that answered with a value that lost.
+    pub(crate) stale: Vec<PeerId>,
+    /// Valid answers so far.
+    pub(crate) answered: usize,
     /// How many answers end the lookup early.
     pub(crate) wanted: usize,
     pub(crate) reply: Reply<super::ops::Fetched>,

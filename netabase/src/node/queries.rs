@@ -305,8 +305,10 @@ impl<S: NodeStore> EventLoop<S> {
             PendingGet {
                 key,
                 schema,
-                local,
-                answers: Vec::new(),
+                best: local.map(|record| (None, record)),
+                holders: Vec::new(),
+                stale: Vec::new(),
+                answered: 0,
                 wanted,
                 reply,
             },
@@ -339,11 +341,38 @@ impl<S: NodeStore> EventLoop<S> {
         if let Err(reason) = checked {
             return self.reject_record(record.key, peer, reason);
         }
+        let Some(pending) = self.pending.gets.get(&id) else {
+            return;
+        };
+        let wins = match &pending.best {
+            None => Some(true),
+            Some((_, best)) if best.value == record.value => Some(false),
+            Some((_, best)) => {
+                let order = self.compare_values(
+                    &pending.key,
+                    pending.schema.as_ref(),
+                    &best.value,
+                    &record.value,
+                );
+                (winner_from(order) == Winner::Incoming).then_some(true)
+            }
+        };
         let Some(pending) = self.pending.gets.get_mut(&id) else {
             return;
         };
-        pending.answers.push((peer, record));
-        if pending.answers.len() >= pending.wanted
+        match wins {
+            // A new best: whoever held the previous one is now stale.
+            Some(true) => {
+                pending.stale.append(&mut pending.holders);
+                pending.holders.push(peer);
+                pending.best = Some((Some(peer), record));
+            }
+            // The best value again.
+            Some(false) => pending.holders.push(peer),
+            None => pending.stale.push(peer),
+        }
+        pending.answered += 1;
+        if pending.answered >= pending.wanted
             && let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id)
         {
             query.finish();
@@ -359,26 +388,11 @@ impl<S: NodeStore> EventLoop<S> {
         };
         let PendingGet {
             key,
-            schema,
-            local,
-            answers,
+            best,
+            stale,
             reply,
             ..
         } = pending;
-        let mut best: Option<(Option<PeerId>, Record)> = local.map(|record| (None, record));
-        for (peer, record) in &answers {
-            let wins = match &best {
-                None => true,
-                Some((_, current)) => {
-                    let order =
-                        self.compare_values(&key, schema.as_ref(), &current.value, &record.value);
-                    winner_from(order) == Winner::Incoming
-                }
-            };
-            if wins {
-                best = Some((Some(*peer), record.clone()));
-            }
-        }
         let Some((source, mut winner)) = best else {
             let error = if timed_out {
                 NodeError::Timeout {
@@ -401,10 +415,8 @@ impl<S: NodeStore> EventLoop<S> {
             };
             stored_locally = self.store_received(peer, winner.clone());
         }
-        let stale: BTreeSet<PeerId> = answers
-            .iter()
-            .filter(|(_, record)| record.value != winner.value)
-            .map(|(peer, _)| *peer)
+        let stale: BTreeSet<PeerId> = stale
+            .into_iter()
             .chain(cache_candidates)
             .filter(|peer| Some(*peer) != source)
             .collect();
