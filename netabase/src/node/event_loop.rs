@@ -98,6 +98,33 @@ pub(crate) struct Pending {
     pub(crate) dials: HashMap<ConnectionId, (Multiaddr, Reply<PeerId>)>,
 }
 
+/// The most addresses the node keeps for one peer from what the peer announces about itself.
+pub(crate) const MAX_PEER_ADDRESSES: usize = 8;
+
+/// The announced addresses (with the peer's `/p2p` suffix, as kad keeps them) that are new and
+/// fit within [`MAX_PEER_ADDRESSES`] beside the `known` ones.
+pub(crate) fn addresses_to_learn(
+    peer: PeerId,
+    known: &[Multiaddr],
+    announced: Vec<Multiaddr>,
+) -> Vec<Multiaddr> {
+    let room = MAX_PEER_ADDRESSES.saturating_sub(known.len());
+    let mut new: Vec<Multiaddr> = Vec::new();
+    for address in announced {
+        if new.len() >= room {
+            break;
+        }
+        // An address naming another peer id is not this peer's.
+        let Ok(address) = address.with_p2p(peer) else {
+            continue;
+        };
+        if !known.contains(&address) && !new.contains(&address) {
+            new.push(address);
+        }
+    }
+    new
+}
+
 /// The settings the loop reads while running.
 pub(crate) struct LoopSettings {
     pub(crate) record_ttl: Option<Duration>,
@@ -367,12 +394,7 @@ impl<S: NodeStore> EventLoop<S> {
                 info,
                 ..
             })) if info.protocols.contains(&self.settings.kad_protocol) => {
-                for address in info.listen_addrs {
-                    self.swarm
-                        .behaviour_mut()
-                        .kad
-                        .add_address(&peer_id, address);
-                }
+                self.learn_listen_addrs(peer_id, info.listen_addrs);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(_)) => {}
             #[cfg(feature = "mdns")]
@@ -431,6 +453,25 @@ impl<S: NodeStore> EventLoop<S> {
         }
     }
 
+    /// Adds the listen addresses a peer announced to its routing table entry, up to
+    /// [`MAX_PEER_ADDRESSES`] in all: kad keeps (and dials) every address it is given, and a peer
+    /// can announce as many as fit in an identify message, as often as it likes.
+    fn learn_listen_addrs(&mut self, peer: PeerId, announced: Vec<Multiaddr>) {
+        let kad = &mut self.swarm.behaviour_mut().kad;
+        let known: Vec<Multiaddr> = kad
+            .kbucket(peer)
+            .and_then(|bucket| {
+                bucket
+                    .iter()
+                    .find(|entry| *entry.node.key.preimage() == peer)
+                    .map(|entry| entry.node.value.iter().cloned().collect())
+            })
+            .unwrap_or_default();
+        for address in addresses_to_learn(peer, &known, announced) {
+            kad.add_address(&peer, address);
+        }
+    }
+
     fn on_kad_event(&mut self, event: kad::Event) {
         match event {
             kad::Event::InboundRequest {
@@ -484,5 +525,33 @@ impl<S: NodeStore> EventLoop<S> {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(port: u16) -> Multiaddr {
+        format!("/ip4/127.0.0.1/tcp/{port}").parse().expect("valid")
+    }
+
+    #[test]
+    fn a_peer_announcing_many_addresses_gets_a_bounded_few() {
+        let peer = PeerId::random();
+        let announced: Vec<Multiaddr> = (1..=500).map(tcp).collect();
+        let learned = addresses_to_learn(peer, &[], announced.clone());
+        assert_eq!(learned.len(), MAX_PEER_ADDRESSES);
+        assert_eq!(learned[0], tcp(1).with_p2p(peer).expect("no other peer id"));
+        // Announcing again, or announcing others, adds nothing once the entry is full.
+        assert!(addresses_to_learn(peer, &learned, announced).is_empty());
+        // Known addresses and duplicates take no room; other peers' addresses are skipped.
+        let other = tcp(9).with_p2p(PeerId::random()).expect("fresh address");
+        let known = vec![tcp(1).with_p2p(peer).expect("no other peer id")];
+        let learned = addresses_to_learn(peer, &known, vec![tcp(1), tcp(2), tcp(2), other]);
+        assert_eq!(
+            learned,
+            vec![tcp(2).with_p2p(peer).expect("no other peer id")]
+        );
     }
 }
