@@ -15,7 +15,7 @@ use crate::clock::Now;
 use crate::entry::RecordEntry;
 use crate::error::StoreResult;
 use crate::node_store::write_error;
-use crate::records::{NewRecord, RecordTables, corrupt, entry_of, read_record, typed_entry};
+use crate::records::{NewRecord, RecordTables, entry_of, get_value, read_record, typed_entry};
 use crate::scan::RecordScan;
 use crate::store::RedbStore;
 use crate::tables;
@@ -86,23 +86,7 @@ impl RedbStore {
     /// [`NetabaseDatabase::get`]; a stored value that does not decode as `V` is a
     /// [`DatabaseError::Decode`] naming `V`.
     pub fn get_value<V: NetabaseSchema>(&self, key: &V::Key) -> DatabaseResult<Option<V>> {
-        let record_key = V::record_key(key)?;
-        let txn = self.inner.read()?;
-        let records = txn
-            .open_table(tables::RECORDS)
-            .map_err(crate::error::StoreError::from)?;
-        let Some(stored) = records
-            .get(record_key.as_ref())
-            .map_err(crate::error::StoreError::from)?
-        else {
-            return Ok(None);
-        };
-        let entry = RecordEntry::decode(stored.value())
-            .map_err(|detail| corrupt("records", record_key.as_ref(), detail))?;
-        if entry.expires_ms.is_some() && Now::read().is_expired(entry.expires_ms) {
-            return Ok(None);
-        }
-        V::from_bytes(entry.value).map(Some)
+        get_value::<V>(&self.inner.read()?, key)
     }
 
     /// Walks the unexpired records whose key starts with `prefix` (empty: the whole store) a page

@@ -30,10 +30,11 @@ pub enum OpenError {
         #[source]
         source: io::Error,
     },
-    /// The file is a redb database but holds tables of another application.
+    /// The file is a redb database but holds tables of another application (or, to a read-only
+    /// open, no table at all: a writable open would make it a new, empty store).
     #[error(
-        "{path} is a redb database but not a Netabase store (it holds the tables {tables:?} and no \
-         `netabase_meta` table); open the right file"
+        "{path} is a redb database but not a Netabase store ({}); open the right file",
+        describe_tables(tables)
     )]
     NotAStore {
         /// The path that was opened.
@@ -102,6 +103,15 @@ pub enum OpenError {
         #[source]
         source: redb::Error,
     },
+}
+
+/// What [`OpenError::NotAStore`] says about the tables of a file.
+fn describe_tables(tables: &[String]) -> String {
+    if tables.is_empty() {
+        "it holds no table; `RedbStore::open` would make it a new, empty store".to_owned()
+    } else {
+        format!("it holds the tables {tables:?} and no `netabase_meta` table")
+    }
 }
 
 impl OpenError {

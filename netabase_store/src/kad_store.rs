@@ -6,11 +6,10 @@ use libp2p::kad::{ProviderRecord, Record, RecordKey};
 use netabase::Winner;
 
 use crate::clock::Now;
-use crate::providers::{AddError, ProviderTables, providers_of};
-use crate::records::{NewRecord, RecordTables, WriteError, entry_of, read_record};
+use crate::providers::{AddError, ProviderTables, get_providers};
+use crate::records::{NewRecord, RecordTables, WriteError, entry_of, get_record};
 use crate::scan::{ProvidedIter, RecordsIter};
 use crate::store::RedbStore;
-use crate::tables;
 
 /// The store as kad's record store. Writes use the network durability (grouped by default, see
 /// `docs/durability.md`); storage errors, which kad's error type cannot carry, are logged and
@@ -33,11 +32,7 @@ impl RecordStore for RedbStore {
     type ProvidedIter<'a> = ProvidedIter<'a>;
 
     fn get(&self, key: &RecordKey) -> Option<std::borrow::Cow<'_, Record>> {
-        let read = || -> crate::error::StoreResult<Option<Record>> {
-            let txn = self.inner.read()?;
-            let records = txn.open_table(tables::RECORDS)?;
-            read_record(&records, key.as_ref(), &Now::read())
-        };
+        let read = || get_record(&self.inner.read()?, key.as_ref(), &Now::read());
         match read() {
             Ok(record) => record.map(std::borrow::Cow::Owned),
             Err(error) => {
@@ -162,10 +157,8 @@ impl RecordStore for RedbStore {
     }
 
     fn providers(&self, key: &RecordKey) -> Vec<ProviderRecord> {
-        let read = || -> crate::error::StoreResult<Vec<ProviderRecord>> {
-            let txn = self.inner.read()?;
-            let providers = txn.open_table(tables::PROVIDERS)?;
-            providers_of(&providers, key.as_ref(), &Now::read(), |damaged| {
+        let read = || {
+            get_providers(&self.inner.read()?, key.as_ref(), &Now::read(), |damaged| {
                 self.inner.report("RecordStore::providers", &damaged)
             })
         };

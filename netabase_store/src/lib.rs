@@ -31,7 +31,9 @@
 //!   and [`GroupCommit`], the local peer id and the schema registry.
 //! - Trait impls on `RedbStore`: `NetabaseDatabase` and `NetabaseDatabaseExt` for every schema,
 //!   `kad::store::RecordStore`, and `NodeStore` for the node.
-//! - [`RecordScan`]: walks records a page at a time.
+//! - [`RecordScan`] and [`ProviderScan`]: walk records and provider records a page at a time.
+//! - [`StoreReader`]: a store file opened read-only ([`RedbStore::open_read_only`]), for tools
+//!   that look at a store without writing a byte of it; it reads with the same code.
 //! - [`OpenError`] and [`StoreError`]: what fails when opening a file and when using it;
 //!   `StoreError` reaches the database traits as `DatabaseError::Storage`.
 //!
@@ -50,19 +52,23 @@ mod database;
 mod entry;
 mod error;
 mod kad_store;
+mod layout;
 mod lazy;
 mod node_store;
 mod providers;
+mod reader;
 mod records;
 mod scan;
 mod store;
 mod tables;
+mod view;
 
 pub use netabase::*;
 
 pub use config::{Durability, GroupCommit, StoreLimits};
 pub use error::{OpenError, StoreError};
-pub use scan::{ProvidedIter, RecordScan, RecordsIter};
+pub use reader::StoreReader;
+pub use scan::{ProvidedIter, ProviderScan, RecordScan, RecordsIter};
 pub use store::{RedbStore, RedbStoreBuilder};
 
 #[doc(hidden)]

@@ -3,7 +3,7 @@
 
 use libp2p::PeerId;
 use libp2p::kad::{ProviderRecord, RecordKey};
-use redb::{ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
 
 use crate::clock::Now;
 use crate::entry::ProviderEntry;
@@ -244,4 +244,14 @@ pub(crate) fn providers_of(
         }
     }
     Ok(out)
+}
+
+/// [`providers_of`] `key` in the snapshot of `txn`.
+pub(crate) fn get_providers(
+    txn: &ReadTransaction,
+    key: &[u8],
+    now: &Now,
+    damaged: impl FnMut(StoreError),
+) -> StoreResult<Vec<ProviderRecord>> {
+    providers_of(&txn.open_table(tables::PROVIDERS)?, key, now, damaged)
 }

@@ -4,7 +4,9 @@
 use libp2p::PeerId;
 use libp2p::kad::{Record, RecordKey};
 use netabase::Winner;
-use redb::{ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
+use redb::{
+    ReadTransaction, ReadableTable, ReadableTableMetadata, Table, TableDefinition, WriteTransaction,
+};
 
 use crate::clock::Now;
 use crate::entry::{RecordEntry, encode_record, encode_record_raw};
@@ -331,6 +333,43 @@ pub(crate) fn read_record(
         Some(entry) => to_record(key, entry.value(), now),
         None => Ok(None),
     }
+}
+
+/// The unexpired record under `key` in the snapshot of `txn`.
+pub(crate) fn get_record(
+    txn: &ReadTransaction,
+    key: &[u8],
+    now: &Now,
+) -> StoreResult<Option<Record>> {
+    read_record(&txn.open_table(tables::RECORDS)?, key, now)
+}
+
+/// The unexpired value of schema `V` under `key` in the snapshot of `txn`; a stored value that
+/// does not decode as `V` is a [`netabase::DatabaseError::Decode`] naming `V`.
+pub(crate) fn get_value<V: netabase::NetabaseSchema>(
+    txn: &ReadTransaction,
+    key: &V::Key,
+) -> netabase::DatabaseResult<Option<V>> {
+    let record_key = V::record_key(key)?;
+    let records = txn.open_table(tables::RECORDS).map_err(StoreError::from)?;
+    let Some(stored) = records.get(record_key.as_ref()).map_err(StoreError::from)? else {
+        return Ok(None);
+    };
+    let entry = RecordEntry::decode(stored.value())
+        .map_err(|detail| corrupt("records", record_key.as_ref(), detail))?;
+    // The clock is read only for a record that can expire: most typed values cannot.
+    if entry.expires_ms.is_some() && Now::read().is_expired(entry.expires_ms) {
+        return Ok(None);
+    }
+    V::from_bytes(entry.value).map(Some)
+}
+
+/// How many rows `table` holds in the snapshot of `txn` (expired rows not yet swept included).
+pub(crate) fn row_count<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &ReadTransaction,
+    table: TableDefinition<'static, K, V>,
+) -> StoreResult<u64> {
+    Ok(txn.open_table(table)?.len()?)
 }
 
 /// The entry for `record`, with its deadline as unix ms.

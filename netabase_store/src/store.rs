@@ -11,10 +11,14 @@ use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
 use netabase::{NetabaseSchema, SchemaRegistry};
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTableMetadata, WriteTransaction};
+use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
 
 use crate::config::{Durability, GroupCommit, StoreConfig, StoreLimits};
 use crate::error::{OpenError, StoreError, StoreResult};
+use crate::layout::{self, LayoutError};
+use crate::reader::StoreReader;
+use crate::records::row_count;
+use crate::scan::{ProviderScan, ReadSource};
 use crate::tables;
 
 /// A Netabase store in one redb file: the typed database of every schema and libp2p's Kademlia
@@ -179,9 +183,10 @@ impl RedbStoreBuilder {
     }
 
     /// Verifies every page's checksum when the file is opened, so a file damaged outside redb
-    /// fails to open with [`OpenError::Corrupted`] instead of failing (or, in debug builds of
-    /// redb, panicking) later. Reads the whole file once per open; turn it off for very large
-    /// stores whose disk you trust. After a crash redb verifies the file whatever this says.
+    /// fails to open with [`OpenError::Corrupted`] instead of failing, or panicking inside redb
+    /// (which trusts the pages of a file it did not repair), later. Reads the whole file once per
+    /// open; turn it off for very large stores whose disk you trust. After a crash redb verifies
+    /// the file whatever this says.
     /// Default: `true`.
     pub fn set_verify_on_open(&mut self, enabled: bool) -> &mut Self {
         self.config.verify_on_open = enabled;
@@ -232,6 +237,23 @@ impl RedbStoreBuilder {
         self.finish(db, path, false)
     }
 
+    /// Opens the store in an existing file for reading only: nothing is ever written to the file,
+    /// not even on open. Any number of readers may have a file open at once, but not while a
+    /// [`RedbStore`] (a running node) has it: a file a store holds fails with
+    /// [`OpenError::Locked`], and while a reader is open, opening a store on the file fails the
+    /// same way. A file whose last writer did not close it (a crashed node, or a copy of a live
+    /// node's file) is recovered as [`open`](Self::open) would recover it, but in memory: what
+    /// redb's open writes (its integrity check and recovery commit) never reaches the file.
+    ///
+    /// Of the builder's settings the page size, the cache size and verify on open apply; the
+    /// others concern writes. Fails as [`open`](Self::open) does for a missing file, a file that
+    /// is not a redb database or not a Netabase store, a store of another layout version, or a
+    /// damaged file (with verify on open); unlike `open`, it refuses an empty redb database (one
+    /// with no table) as [`OpenError::NotAStore`] instead of making it a store.
+    pub fn open_read_only(&self, path: impl AsRef<Path>) -> Result<StoreReader, OpenError> {
+        StoreReader::open(path.as_ref(), &self.config)
+    }
+
     /// A store held in memory with redb's in-memory backend: the same code as a file store,
     /// gone when the last handle is dropped.
     pub fn in_memory(&self) -> Result<RedbStore, OpenError> {
@@ -258,18 +280,7 @@ impl RedbStoreBuilder {
         location: PathBuf,
         in_memory: bool,
     ) -> Result<RedbStore, OpenError> {
-        initialise(&db).map_err(|e| match e {
-            InitError::Store(e) => OpenError::from_store(location.clone(), e),
-            InitError::NotAStore(tables) => OpenError::NotAStore {
-                path: location.clone(),
-                tables,
-            },
-            InitError::Layout(found) => OpenError::UnsupportedLayout {
-                path: location.clone(),
-                found,
-                supported: tables::LAYOUT_VERSION as u32,
-            },
-        })?;
+        initialise(&db).map_err(|error| error.into_open_error(location.clone()))?;
         let core = Arc::new(Core {
             db,
             config: self.config,
@@ -291,50 +302,23 @@ impl RedbStoreBuilder {
     }
 }
 
-enum InitError {
-    Store(StoreError),
-    NotAStore(Vec<String>),
-    Layout(u32),
-}
-
-impl<E: Into<StoreError>> From<E> for InitError {
-    fn from(error: E) -> Self {
-        InitError::Store(error.into())
-    }
-}
-
-/// Checks the layout version and creates any missing table, so readers can open every table.
-fn initialise(db: &Database) -> Result<(), InitError> {
+/// Checks that the file is a Netabase store of this build's layout and creates any missing
+/// table, so readers can open every table. A new, empty redb database becomes a store.
+fn initialise(db: &Database) -> Result<(), LayoutError> {
     use redb::ReadableTable;
     let txn = db.begin_write()?;
     {
-        let tables: Vec<String> = txn
-            .list_tables()?
-            .map(|handle| redb::TableHandle::name(&handle).to_string())
-            .collect();
-        let has_meta = tables.iter().any(|name| name == "netabase_meta");
-        if !has_meta && !tables.is_empty() {
-            return Err(InitError::NotAStore(tables));
-        }
+        layout::check_tables(layout::table_names(txn.list_tables()?))?;
         let mut meta = txn.open_table(tables::META)?;
         let version = meta
             .get(tables::LAYOUT_VERSION_KEY)?
             .map(|guard| guard.value());
-        match version {
-            Some(tables::LAYOUT_VERSION) => {}
-            Some(other) => return Err(InitError::Layout(u32::try_from(other).unwrap_or(u32::MAX))),
-            None => {
-                meta.insert(tables::LAYOUT_VERSION_KEY, tables::LAYOUT_VERSION)?;
-            }
+        layout::check_version(version)?;
+        if version.is_none() {
+            meta.insert(tables::LAYOUT_VERSION_KEY, tables::LAYOUT_VERSION)?;
         }
-        txn.open_table(tables::RECORDS)?;
-        txn.open_table(tables::EXPIRY)?;
-        txn.open_table(tables::REPUBLISH)?;
-        txn.open_table(tables::REPUBLISH_QUEUE)?;
-        txn.open_table(tables::PROVIDERS)?;
-        txn.open_table(tables::PROVIDER_KEYS)?;
-        txn.open_table(tables::PROVIDER_EXPIRY)?;
-        txn.open_table(tables::PROVIDED)?;
+        drop(meta);
+        tables::open_every_table!(&txn);
     }
     txn.commit()?;
     Ok(())
@@ -359,6 +343,23 @@ impl RedbStore {
     /// An in-memory store with the default settings (redb's in-memory backend).
     pub fn in_memory() -> Result<Self, OpenError> {
         RedbStoreBuilder::new().in_memory()
+    }
+
+    /// Opens the store in an existing file for reading only, with the default settings: see
+    /// [`RedbStoreBuilder::open_read_only`]. Inspecting a file this way leaves its bytes unchanged.
+    ///
+    /// ```
+    /// use netabase_store::RedbStore;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("node.redb");
+    /// drop(RedbStore::create(&path)?);
+    /// let reader = RedbStore::open_read_only(&path)?;
+    /// assert_eq!(reader.record_count()?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<StoreReader, OpenError> {
+        RedbStoreBuilder::new().open_read_only(path)
     }
 
     /// The limits this store enforces.
@@ -392,11 +393,20 @@ impl RedbStore {
 
     /// How many records the store holds, including expired ones not yet swept.
     pub fn record_count(&self) -> netabase::DatabaseResult<u64> {
-        let count = || -> StoreResult<u64> {
-            let txn = self.inner.read()?;
-            Ok(txn.open_table(tables::RECORDS)?.len()?)
-        };
-        Ok(count()?)
+        Ok(row_count(&self.inner.read()?, tables::RECORDS)?)
+    }
+
+    /// How many provider records the store holds (of every provider), including expired ones not
+    /// yet swept.
+    pub fn provider_record_count(&self) -> netabase::DatabaseResult<u64> {
+        Ok(row_count(&self.inner.read()?, tables::PROVIDERS)?)
+    }
+
+    /// Walks every unexpired provider record of the store, of every provider, a page at a time;
+    /// see [`ProviderScan`]. kad's `RecordStore` offers only the providers of one key and the
+    /// records the local node provides.
+    pub fn scan_providers(&self) -> ProviderScan {
+        ProviderScan::new(self.inner.clone())
     }
 
     /// Storage errors met by methods that cannot return them (kad's `RecordStore` and the
@@ -419,6 +429,16 @@ impl RedbStore {
     /// How many grouped writes are committed but not yet durable.
     pub fn pending_writes(&self) -> usize {
         self.inner.lock_writer().pending
+    }
+}
+
+impl ReadSource for Inner {
+    fn begin_read(&self) -> StoreResult<ReadTransaction> {
+        self.core.read()
+    }
+
+    fn page_size(&self) -> usize {
+        self.core.config.page_size
     }
 }
 

@@ -43,3 +43,23 @@ pub(crate) const PROVIDER_EXPIRY: TableDefinition<(u64, &[u8], &[u8]), ()> =
 
 /// (local peer id bytes, record key) -> (). The provider records this node itself provides.
 pub(crate) const PROVIDED: TableDefinition<(&[u8], &[u8]), ()> = TableDefinition::new("provided");
+
+/// Opens every table of the layout in a transaction (`ReadTransaction` or `WriteTransaction`),
+/// returning early with the error of the first that fails: a write transaction creates the
+/// missing ones, a read transaction checks that each exists with the right types.
+macro_rules! open_every_table {
+    ($txn:expr) => {{
+        let txn = $txn;
+        txn.open_table($crate::tables::META)?;
+        txn.open_table($crate::tables::RECORDS)?;
+        txn.open_table($crate::tables::EXPIRY)?;
+        txn.open_table($crate::tables::REPUBLISH)?;
+        txn.open_table($crate::tables::REPUBLISH_QUEUE)?;
+        txn.open_table($crate::tables::PROVIDERS)?;
+        txn.open_table($crate::tables::PROVIDER_KEYS)?;
+        txn.open_table($crate::tables::PROVIDER_EXPIRY)?;
+        txn.open_table($crate::tables::PROVIDED)?;
+    }};
+}
+
+pub(crate) use open_every_table;
