@@ -1,12 +1,13 @@
-//! `netabase inspect`: what a store holds, read from its file while no node has it open.
+//! `netabase inspect`: what a store holds, read from its file while no node has it open. The file
+//! is opened read-only (`RedbStore::open_read_only`): inspecting a store never changes a byte of
+//! it, also when it is a copy of a live node's file that redb must repair to read.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use netabase_store::kad::store::RecordStore;
 use netabase_store::kad::{Record, RecordKey};
-use netabase_store::{PeerId, RedbStore, identity_path_beside, split_record_key};
+use netabase_store::{OpenError, PeerId, RedbStore, identity_path_beside, split_record_key};
 use serde::Serialize;
 
 use crate::bytes;
@@ -139,17 +140,17 @@ pub struct PublisherReport {
     pub records: u64,
 }
 
-/// The provider records of a store.
+/// The provider records of a store: all of them, of every provider and key.
 #[derive(Debug, Default, Serialize)]
 pub struct ProviderReport {
-    /// Provider records found.
+    /// Unexpired provider records.
     pub records: u64,
     /// Distinct keys they provide.
     pub keys: u64,
     /// Of the records, those whose provider is the store's own node.
     pub provided_by_this_node: u64,
-    /// What was searched: the store exposes provider records per key.
-    pub scope: &'static str,
+    /// Provider records whose expiry passed but that the node's sweep has not removed yet.
+    pub expired_awaiting_sweep: u64,
 }
 
 /// One record, for `--key`.
@@ -188,9 +189,7 @@ struct Totals {
     publishers: HashSet<Option<PeerId>>,
 }
 
-const PROVIDER_SCOPE: &str = "keys this store holds records of, and keys this node provides";
-
-/// Reads the report of one store file.
+/// Reads the report of one store file, opened read-only: the file is left as it was.
 pub fn inspect_file(path: &Path, key: Option<&[u8]>) -> CliResult<StoreReport> {
     let file_bytes = std::fs::metadata(path)
         .map_err(|source| match source.kind() {
@@ -199,18 +198,10 @@ pub fn inspect_file(path: &Path, key: Option<&[u8]>) -> CliResult<StoreReport> {
         })?
         .len();
     let peer_id = owner_peer_id(path);
-    let store = RedbStore::open(path).map_err(CliError::from_open)?;
-    if let Some(peer) = peer_id {
-        store.set_local_peer_id(peer);
-    }
+    let store = RedbStore::open_read_only(path).map_err(open_error)?;
 
     let mut groups: BTreeMap<Vec<u8>, Totals> = BTreeMap::new();
     let mut publishers: BTreeMap<Option<PeerId>, u64> = BTreeMap::new();
-    let mut providers = ProviderReport {
-        scope: PROVIDER_SCOPE,
-        ..ProviderReport::default()
-    };
-    let mut provided_keys: BTreeSet<Vec<u8>> = BTreeSet::new();
     let (mut records, mut key_bytes, mut value_bytes) = (0u64, 0u64, 0u64);
     for record in store.scan(Vec::new()) {
         let record = record?;
@@ -235,27 +226,35 @@ pub fn inspect_file(path: &Path, key: Option<&[u8]>) -> CliResult<StoreReport> {
         records += 1;
         key_bytes += k;
         value_bytes += v;
-        let found = store.providers(&record.key);
-        if !found.is_empty() {
-            providers.records += found.len() as u64;
-            providers.provided_by_this_node +=
-                found.iter().filter(|p| Some(p.provider) == peer_id).count() as u64;
-            provided_keys.insert(key.to_vec());
-        }
     }
-    for provided in store.provided() {
-        // Provided keys that also hold a record were counted above.
-        if provided_keys.insert(provided.key.to_vec()) {
-            providers.records += 1;
-            providers.provided_by_this_node += 1;
-        }
-    }
-    providers.keys = provided_keys.len() as u64;
     let stored = store.record_count()?;
 
-    let record = key.map(|key| {
-        RecordStore::get(&store, &RecordKey::new(&key)).map(|record| record_report(&record))
-    });
+    let mut providers = ProviderReport::default();
+    // The walk is ordered by key, so each key's providers are consecutive.
+    let mut last_key: Option<RecordKey> = None;
+    for provider in store.scan_providers() {
+        let provider = provider?;
+        providers.records += 1;
+        if Some(provider.provider) == peer_id {
+            providers.provided_by_this_node += 1;
+        }
+        if last_key.as_ref() != Some(&provider.key) {
+            providers.keys += 1;
+            last_key = Some(provider.key);
+        }
+    }
+    providers.expired_awaiting_sweep = store
+        .provider_record_count()?
+        .saturating_sub(providers.records);
+
+    let record = match key {
+        Some(key) => Some(
+            store
+                .get_record(&RecordKey::new(&key))?
+                .map(|record| record_report(&record)),
+        ),
+        None => None,
+    };
     Ok(StoreReport {
         path: path.display().to_string(),
         file_bytes,
@@ -278,6 +277,18 @@ pub fn inspect_file(path: &Path, key: Option<&[u8]>) -> CliResult<StoreReport> {
         providers,
         record,
     })
+}
+
+/// The command's error for a store that cannot be opened.
+fn open_error(error: OpenError) -> CliError {
+    match error {
+        // A writable open would make an empty redb database a store; inspect writes nothing.
+        OpenError::NotAStore { path, tables } if tables.is_empty() => CliError::NotAStore {
+            path,
+            reason: "an empty redb database without Netabase tables".to_owned(),
+        },
+        other => CliError::from_open(other),
+    }
 }
 
 /// The peer id in the identity file beside the store (`node.key` for `node.redb`), if there is a
@@ -404,8 +415,11 @@ pub fn render(report: &StoreReport) -> String {
     let providers = &report.providers;
     out.push('\n');
     out.push_str(&format!(
-        "  provider records: {} for {} keys ({} by this node); searched {}\n",
-        providers.records, providers.keys, providers.provided_by_this_node, providers.scope
+        "  provider records: {} for {} keys ({} by this node); {} expired awaiting sweep\n",
+        providers.records,
+        providers.keys,
+        providers.provided_by_this_node,
+        providers.expired_awaiting_sweep
     ));
     out
 }

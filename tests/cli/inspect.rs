@@ -32,8 +32,9 @@ struct Book {
 }
 
 /// A store like a node's: `node.redb` with its identity `node.key`, two typed values written by
-/// the node, a raw record of another application with an expiry, and a provider record of the
-/// node. Returns the store path and the node's peer id.
+/// the node, a raw record of another application with an expiry, a provider record of the node,
+/// and one of another peer for a key the store holds no record of. Returns the store path and the
+/// node's peer id.
 fn sample_store(dir: &Path) -> (PathBuf, PeerId) {
     let path = dir.join("node.redb");
     let peer = load_or_create_identity(&dir.join("node.key"))
@@ -65,7 +66,22 @@ fn sample_store(dir: &Path) -> (PathBuf, PeerId) {
     store
         .add_provider(ProviderRecord::new(provided, peer, Vec::new()))
         .expect("provider record");
+    let elsewhere = Book::record_key(&BookKey(42)).expect("key");
+    let other_peer = PeerId::random();
+    store
+        .add_provider(ProviderRecord::new(elsewhere, other_peer, Vec::new()))
+        .expect("provider record of another peer");
     (path, peer)
+}
+
+/// The bytes and modification time of a file.
+fn file_state(path: &Path) -> (Vec<u8>, std::time::SystemTime) {
+    (
+        std::fs::read(path).expect("read"),
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .expect("modified"),
+    )
 }
 
 #[test]
@@ -81,7 +97,8 @@ fn a_table_shows_schemas_sizes_publishers_and_providers() {
         "SCHEMA PREFIX",
         "PUBLISHER",
         &peer.to_string(),
-        "provider records: 1 for 1 keys (1 by this node)",
+        // Every provider record, also of keys the store holds no record of.
+        "provider records: 2 for 2 keys (1 by this node); 0 expired awaiting sweep",
     ] {
         assert!(
             stdout.contains(expected),
@@ -122,8 +139,10 @@ fn json_output_holds_the_same_figures() {
             .any(|p| p["peer_id"] == peer.to_string() && p["records"] == 3),
         "{publishers:?}"
     );
-    assert_eq!(store["providers"]["records"], 1);
+    assert_eq!(store["providers"]["records"], 2);
+    assert_eq!(store["providers"]["keys"], 2);
     assert_eq!(store["providers"]["provided_by_this_node"], 1);
+    assert_eq!(store["providers"]["expired_awaiting_sweep"], 0);
 }
 
 #[test]
@@ -179,6 +198,51 @@ fn an_absent_key_says_so() {
 }
 
 #[test]
+fn inspecting_leaves_the_store_file_unchanged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, _) = sample_store(dir.path());
+    let identity = dir.path().join("node.key");
+    let before = (file_state(&path), file_state(&identity));
+    inspect([&path]).assert().success();
+    inspect([dir.path().as_os_str(), "--json".as_ref()])
+        .assert()
+        .success();
+    inspect([
+        path.as_os_str(),
+        "--key".as_ref(),
+        "/netabase/Book/\\x07".as_ref(),
+    ])
+    .assert()
+    .success();
+    assert_eq!(
+        (file_state(&path), file_state(&identity)),
+        before,
+        "inspect must not write to the store or its identity"
+    );
+}
+
+/// The way to look at a live node's data: copy its file. redb must repair the copy (the node
+/// never closed it); inspect repairs it in memory and leaves the copy as it was.
+#[test]
+fn a_copy_of_a_live_store_is_inspected_without_writing_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, _) = sample_store(dir.path());
+    // This process holds the store open, as a running node would.
+    let live = RedbStore::open(&path).expect("open");
+    let copy = dir.path().join("copy.redb");
+    std::fs::copy(&path, &copy).expect("copy");
+    let before = file_state(&copy);
+    let output = inspect([copy.as_os_str(), "--json".as_ref()])
+        .assert()
+        .success();
+    let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("valid JSON");
+    assert_eq!(json["stores"][0]["records"], 3);
+    assert_eq!(json["stores"][0]["providers"]["records"], 2);
+    assert_eq!(file_state(&copy), before);
+    drop(live);
+}
+
+#[test]
 fn a_missing_path_is_a_one_line_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let output = inspect([dir.path().join("nope.redb").as_os_str()])
@@ -210,6 +274,39 @@ fn a_file_that_is_not_a_store_is_named_as_such() {
         b"these are not the bytes of a redb database",
         "inspect must not touch a file that is not a store"
     );
+}
+
+#[test]
+fn a_damaged_store_is_reported_as_corrupt_and_left_as_it_is() {
+    use std::io::{Seek, SeekFrom, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.redb");
+    {
+        let store = RedbStore::create(&path).expect("store");
+        let books: Vec<Book> = (0..2000)
+            .map(|isbn| Book {
+                isbn,
+                title: "a title long enough to fill pages".into(),
+            })
+            .collect();
+        store.put_values(&books).expect("puts");
+    }
+    let len = std::fs::metadata(&path).expect("metadata").len();
+    {
+        // Overwrite a stretch in the middle of the data pages.
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open");
+        file.seek(SeekFrom::Start(len / 2)).expect("seek");
+        file.write_all(&[0xA5; 8192]).expect("write");
+    }
+    let before = file_state(&path);
+    let output = inspect([path.as_os_str()]).assert().code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(line.contains("is corrupt"), "{line}");
+    assert!(line.contains("backup"), "says what to do: {line}");
+    assert_eq!(file_state(&path), before);
 }
 
 #[test]
