@@ -24,10 +24,10 @@ pub enum CliError {
         .0.display()
     )]
     NoStoreInDirectory(PathBuf),
-    /// The store file is held by a running node.
+    /// The store file is held by a running node (or an `inspect` of it).
     #[error(
-        "{} is in use by a running node (the file is locked); stop that node with Ctrl-C, or \
-         inspect a copy of the file",
+        "{} is in use by a running node or inspect (the file is locked); stop that process \
+         (Ctrl-C), or inspect a copy of the file",
         .0.display()
     )]
     Locked(PathBuf),
