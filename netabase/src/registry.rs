@@ -104,14 +104,57 @@ pub enum Rejection {
 }
 
 /// What to do with records whose key has no registered schema prefix.
+///
+/// A store or node that does not know a record's schema cannot apply its conflict rule. The two
+/// accepting policies differ in what such a replica does when a different value arrives under a key
+/// it holds:
+///
+/// - [`Accept`](Self::Accept) resolves by byte order. Every byte-order replica converges on the same
+///   value without help, but that value may be the wrong one for the schema: a newer revision of a
+///   `#[version]` schema whose bytes sort lower is refused, also when the application's own nodes
+///   push it back as a repair.
+/// - [`AcceptReplacing`](Self::AcceptReplacing) lets the different value replace the stored one, so
+///   the nodes that know the schema decide: their puts and repairs always land. Replicas that only
+///   ever see unknown schemas may hold different values until such a repair reaches them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum UnknownSchemas {
     /// Store them as raw records; conflicts between them resolve by byte order. The default: a node
-    /// keeps serving the records of applications it does not know, so mixed networks stay healthy.
+    /// keeps serving the records of applications it does not know, so mixed networks stay healthy,
+    /// and replicas that all resolve by byte order converge on one value.
     #[default]
     Accept,
+    /// Store them as raw records; a different incoming value replaces the stored one (identical
+    /// values keep the stored record). For generic storage nodes of networks whose applications use
+    /// `#[version]` or custom conflict rules: the applications' nodes resolve conflicts and their
+    /// repairs are accepted, where byte order could refuse a newer value forever.
+    AcceptReplacing,
     /// Refuse them with [`Rejection::UnknownSchema`].
     Reject,
+}
+
+impl UnknownSchemas {
+    /// Whether records of unknown schemas are stored at all.
+    pub fn accepts(self) -> bool {
+        self != UnknownSchemas::Reject
+    }
+
+    /// Whether a different incoming value of an unknown schema replaces the stored one
+    /// ([`AcceptReplacing`](Self::AcceptReplacing)); otherwise conflicts resolve by byte order.
+    pub fn replaces(self) -> bool {
+        self == UnknownSchemas::AcceptReplacing
+    }
+
+    /// Decides between a stored and an incoming value of an unknown schema under this policy: byte
+    /// order, or under [`AcceptReplacing`](Self::AcceptReplacing) the incoming value when it
+    /// differs. Identical values keep the existing record.
+    pub fn pick_winner(self, existing: &[u8], incoming: &[u8]) -> Winner {
+        if self.replaces() && existing != incoming {
+            Winner::Incoming
+        } else {
+            winner_from(compare_raw_values(existing, incoming))
+        }
+    }
 }
 
 /// The schemas a store or node knows, looked up by record key prefix.
@@ -205,24 +248,25 @@ impl SchemaRegistry {
         }
         match self.schema_of(record.key.as_ref()) {
             Some(schema) => schema.check(record).map_err(Rejection::Invalid),
-            None if self.unknown == UnknownSchemas::Accept => Ok(()),
+            None if self.unknown.accepts() => Ok(()),
             None => Err(Rejection::UnknownSchema),
         }
     }
 
     /// Decides between a stored value and an incoming value under the same `key`: the registered
-    /// schema's rule, or byte order for unknown schemas.
+    /// schema's rule, else the [`UnknownSchemas`] policy (byte order, or under
+    /// [`UnknownSchemas::AcceptReplacing`] the incoming value when it differs). Identical values
+    /// always keep the existing record, so a store can merge their expiry and publisher.
     pub fn pick_winner(
         &self,
         key: &[u8],
         existing: &[u8],
         incoming: &[u8],
     ) -> DatabaseResult<Winner> {
-        let order = match self.schema_of(key) {
-            Some(schema) => schema.compare(existing, incoming)?,
-            None => compare_raw_values(existing, incoming),
-        };
-        Ok(winner_from(order))
+        match self.schema_of(key) {
+            Some(schema) => Ok(winner_from(schema.compare(existing, incoming)?)),
+            None => Ok(self.unknown.pick_winner(existing, incoming)),
+        }
     }
 }
 
@@ -287,6 +331,86 @@ mod tests {
             registry.validate(&record, 16, now),
             Err(Rejection::Expired)
         ));
+    }
+
+    #[test]
+    fn accept_replacing_stores_unknown_schemas_and_lets_a_different_value_replace() {
+        let mut registry = SchemaRegistry::new();
+        registry.set_unknown_schemas(UnknownSchemas::AcceptReplacing);
+        let record = Record::new(b"/other/Thing/1".to_vec(), vec![1, 2, 3]);
+        assert!(registry.validate(&record, 16, Instant::now()).is_ok());
+        // Lower bytes replace higher ones and the other way round: the last different value wins.
+        assert_eq!(
+            registry.pick_winner(b"/a/b/c", b"abd", b"abc").unwrap(),
+            Winner::Incoming
+        );
+        assert_eq!(
+            registry.pick_winner(b"/a/b/c", b"abc", b"abd").unwrap(),
+            Winner::Incoming
+        );
+        // Identical values keep the stored record, so its expiry and publisher can merge.
+        assert_eq!(
+            registry.pick_winner(b"/a/b/c", b"abc", b"abc").unwrap(),
+            Winner::Existing
+        );
+    }
+
+    #[test]
+    fn accept_replacing_leaves_registered_schemas_to_their_rule() {
+        use crate::schema::NetabaseSchema;
+        use serde::{Deserialize, Serialize};
+
+        #[derive(Serialize, Deserialize)]
+        struct Doc {
+            id: u8,
+            version: u32,
+        }
+
+        impl NetabaseSchema for Doc {
+            type Key = u8;
+            const NAMESPACE: &'static str = "test";
+            const NAME: &'static str = "Doc";
+            const CONFLICT_RULE: crate::ConflictRule = crate::ConflictRule::Version;
+
+            fn key(&self) -> u8 {
+                self.id
+            }
+
+            fn conflict_order(a: &Self, b: &Self) -> Ordering {
+                a.version.cmp(&b.version)
+            }
+        }
+
+        let mut registry = SchemaRegistry::new();
+        registry
+            .register::<Doc>()
+            .set_unknown_schemas(UnknownSchemas::AcceptReplacing);
+        let newer = Doc { id: 1, version: 2 }.to_record().unwrap();
+        let older = Doc { id: 1, version: 1 }.to_record().unwrap();
+        assert_eq!(
+            registry
+                .pick_winner(newer.key.as_ref(), &newer.value, &older.value)
+                .unwrap(),
+            Winner::Existing
+        );
+        assert_eq!(
+            registry
+                .pick_winner(newer.key.as_ref(), &older.value, &newer.value)
+                .unwrap(),
+            Winner::Incoming
+        );
+    }
+
+    #[test]
+    fn reject_resolves_unknown_schemas_by_byte_order_like_accept() {
+        let mut registry = SchemaRegistry::new();
+        registry.set_unknown_schemas(UnknownSchemas::Reject);
+        assert_eq!(
+            registry.pick_winner(b"/a/b/c", b"abd", b"abc").unwrap(),
+            Winner::Existing
+        );
+        assert!(UnknownSchemas::Accept.accepts() && UnknownSchemas::AcceptReplacing.accepts());
+        assert!(!UnknownSchemas::Reject.accepts());
     }
 
     #[test]

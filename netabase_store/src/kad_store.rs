@@ -18,8 +18,9 @@ use crate::store::RedbStore;
 /// Differences from `MemoryStore` (all deliberate, see `docs/store-layout.md`):
 /// - expired records and provider records are never returned, and an already expired record or
 ///   provider record given to `put` / `add_provider` is not stored;
-/// - `put` resolves a conflict with the stored value by the registered schema's rule (byte order
-///   for unknown schemas): a losing record is not stored; equal values merge into the later
+/// - `put` resolves a conflict with the stored value by the registered schema's rule, else the
+///   registry's `UnknownSchemas` policy (byte order, or a different value replaces under
+///   `AcceptReplacing`): a losing record is not stored; equal values merge into the later
 ///   expiry and the greater publisher, whatever their order;
 /// - a record whose key has a registered schema's prefix but does not decode as that schema is
 ///   not stored (counted in [`RedbStore::rejected_record_count`]);

@@ -51,6 +51,18 @@ pub enum SpawnError {
         /// The schema's name.
         name: &'static str,
     },
+    /// The node is configured with [`UnknownSchemas::AcceptReplacing`](crate::UnknownSchemas) but
+    /// its store resolves conflicts of unknown schemas by byte order, so the store would keep the
+    /// values the node lets replace.
+    #[error(
+        "the node lets records of unknown schemas replace stored values but its store resolves them \
+         by byte order ({store:?}); give the store's registry the same policy \
+         (SchemaRegistry::set_unknown_schemas(UnknownSchemas::AcceptReplacing))"
+    )]
+    UnknownSchemasNotInStore {
+        /// The store's policy.
+        store: crate::UnknownSchemas,
+    },
 }
 
 /// Why a node's identity file could not be used.

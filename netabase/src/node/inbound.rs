@@ -10,10 +10,10 @@ use libp2p::kad::{ProviderRecord, Record, RecordKey};
 
 use super::event_loop::EventLoop;
 use super::events::NodeEvent;
-use crate::conflict::{Winner, compare_raw_values};
+use crate::conflict::{Winner, compare_raw_values, winner_from};
 use crate::error::DatabaseError;
 use crate::node_store::NodeStore;
-use crate::registry::{Rejection, SchemaInfo, UnknownSchemas};
+use crate::registry::{Rejection, SchemaInfo};
 
 /// Records with less lifetime than this left are refused as expired. kad carries expiry on the
 /// wire as whole seconds left and sends a deadline that has already passed as "1 s left", so this
@@ -48,6 +48,9 @@ impl<S: NodeStore> EventLoop<S> {
 
     /// Orders two valid values under `key`: the caller's schema, else the registered schema, else
     /// byte order. A value that does not decode orders first, so a valid one always wins over it.
+    /// A get ranks its answers with it; for an unknown schema it stays byte order also under
+    /// [`UnknownSchemas::AcceptReplacing`](crate::UnknownSchemas::AcceptReplacing), which decides only a stored value against an incoming
+    /// one (a node that does not know the schema cannot tell which answer is right).
     pub(crate) fn compare_values(
         &self,
         key: &RecordKey,
@@ -69,6 +72,19 @@ impl<S: NodeStore> EventLoop<S> {
         }
     }
 
+    /// Decides a peer's record against the stored value: the registered schema's rule (see
+    /// [`compare_values`](Self::compare_values)), else the registry's [`UnknownSchemas`](crate::UnknownSchemas) policy, as
+    /// the store's own `RecordStore::put` decides through `SchemaRegistry::pick_winner`.
+    fn inbound_winner(&self, key: &RecordKey, existing: &[u8], incoming: &[u8]) -> Winner {
+        if self.registry.schema_of(key.as_ref()).is_some() {
+            winner_from(self.compare_values(key, None, existing, incoming))
+        } else {
+            self.registry
+                .unknown_schemas()
+                .pick_winner(existing, incoming)
+        }
+    }
+
     /// A record a peer put: validate, resolve against the stored value, store or reject.
     pub(crate) fn on_inbound_record(&mut self, from: PeerId, record: Record) {
         let now = Instant::now();
@@ -79,11 +95,10 @@ impl<S: NodeStore> EventLoop<S> {
             .store()
             .get(&record.key)
             .map(|existing| existing.into_owned());
-        if let Some(existing) = existing.filter(|existing| existing.value != record.value) {
-            let order = self.compare_values(&record.key, None, &existing.value, &record.value);
-            if crate::conflict::winner_from(order) == Winner::Existing {
-                return self.reject_record(record.key, from, Rejection::LostConflict);
-            }
+        if let Some(existing) = existing.filter(|existing| existing.value != record.value)
+            && self.inbound_winner(&record.key, &existing.value, &record.value) == Winner::Existing
+        {
+            return self.reject_record(record.key, from, Rejection::LostConflict);
         }
         self.store_received(from, record);
     }
@@ -109,7 +124,7 @@ impl<S: NodeStore> EventLoop<S> {
         let now = Instant::now();
         let rejection = if provider.is_expired(now) {
             Some(Rejection::Expired)
-        } else if self.registry.unknown_schemas() == UnknownSchemas::Reject
+        } else if !self.registry.unknown_schemas().accepts()
             && self.registry.schema_of(provider.key.as_ref()).is_none()
         {
             Some(Rejection::UnknownSchema)

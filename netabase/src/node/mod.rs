@@ -178,7 +178,8 @@ impl Node {
 
 /// The schemas the node validates with: the store's, plus those registered on the configuration.
 /// A configuration schema with its own conflict rule must also be in the store, which resolves the
-/// conflicts of what it stores with its own registry; otherwise the two would disagree.
+/// conflicts of what it stores with its own registry; otherwise the two would disagree. For the
+/// same reason a node that lets unknown schemas replace needs a store that does too.
 fn node_registry(
     config: &NodeConfig,
     store: &SchemaRegistry,
@@ -196,10 +197,16 @@ fn node_registry(
         }
         registry.register_info(*schema);
     }
-    registry.set_unknown_schemas(
-        config
-            .unknown_schemas
-            .unwrap_or_else(|| store.unknown_schemas()),
-    );
+    let unknown = config
+        .unknown_schemas
+        .unwrap_or_else(|| store.unknown_schemas());
+    // The store resolves what it stores with its own registry: a node that lets unknown values
+    // replace over a byte-order store would report records stored that the store kept out.
+    if unknown.replaces() && !store.unknown_schemas().replaces() {
+        return Err(SpawnError::UnknownSchemasNotInStore {
+            store: store.unknown_schemas(),
+        });
+    }
+    registry.set_unknown_schemas(unknown);
     Ok(registry)
 }
