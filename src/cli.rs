@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use netabase_store::Multiaddr;
 
 /// Netabase: a typed, persistent, distributed database on libp2p Kademlia and redb.
@@ -92,6 +92,37 @@ pub struct NodeArgs {
     /// The largest record value, in bytes, the node stores or accepts.
     #[arg(long, value_name = "BYTES", default_value_t = netabase_store::DEFAULT_MAX_VALUE_SIZE)]
     pub max_value_size: usize,
+    /// What the node does when a different value arrives for a record it holds. It knows no
+    /// schema, so it cannot apply an application's conflict rule (`#[version]`, custom). The
+    /// default, replace, lets the applications' own nodes decide: their updates and repairs are
+    /// always accepted, where byte order would refuse forever a newer version whose bytes sort
+    /// lower. Replicas that only generic nodes hold may differ until an application node repairs
+    /// them.
+    #[arg(long, value_name = "POLICY", value_enum, default_value_t = UnknownSchemasArg::Replace)]
+    pub unknown_schemas: UnknownSchemasArg,
+}
+
+/// `netabase node --unknown-schemas`: what a node that knows no schema does with records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnknownSchemasArg {
+    /// Store records; a different incoming value replaces the stored one, so the nodes that know
+    /// the schema decide.
+    Replace,
+    /// Store records; of two different values the one whose bytes sort higher stays. Replicas
+    /// converge without help, possibly on a value that is wrong for the schema.
+    ByteOrder,
+    /// Refuse every record and provider record: the node only routes (a bootstrap node).
+    Reject,
+}
+
+impl From<UnknownSchemasArg> for netabase_store::UnknownSchemas {
+    fn from(arg: UnknownSchemasArg) -> Self {
+        match arg {
+            UnknownSchemasArg::Replace => netabase_store::UnknownSchemas::AcceptReplacing,
+            UnknownSchemasArg::ByteOrder => netabase_store::UnknownSchemas::Accept,
+            UnknownSchemasArg::Reject => netabase_store::UnknownSchemas::Reject,
+        }
+    }
 }
 
 /// How `get` and `put` reach a running network.

@@ -3,7 +3,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use netabase_store::{Identity, Node, NodeConfig, RedbStore, UnknownSchemas, identity_path_beside};
+use netabase_store::{
+    Identity, Node, NodeConfig, RedbStore, SchemaRegistry, UnknownSchemas, identity_path_beside,
+};
+
+use clap::ValueEnum;
 
 use crate::cli::NodeArgs;
 use crate::error::{CliError, CliResult};
@@ -25,8 +29,13 @@ pub async fn run(args: NodeArgs) -> CliResult<()> {
         .map_err(|source| CliError::io("create", &args.data_dir, source))?;
     let store_path = args.data_dir.join(STORE_FILE);
     let identity_path = identity_path_beside(&store_path);
-    // The store knows no schemas: it keeps and serves raw records of every application.
+    // The store knows no schemas: it keeps and serves raw records of every application, and
+    // resolves their conflicts by the same policy as the node's inbound gate.
+    let unknown_schemas = UnknownSchemas::from(args.unknown_schemas);
+    let mut registry = SchemaRegistry::new();
+    registry.set_unknown_schemas(unknown_schemas);
     let store = RedbStore::builder()
+        .set_registry(registry)
         .set_max_value_bytes(args.max_value_size)
         .create(&store_path)
         .map_err(CliError::from_open)?;
@@ -37,7 +46,7 @@ pub async fn run(args: NodeArgs) -> CliResult<()> {
         .set_listen_addrs(args.listen.clone())
         .set_identity(Identity::File(identity_path.clone()))
         .set_mdns(args.mdns)
-        .set_unknown_schemas(UnknownSchemas::Accept)
+        .set_unknown_schemas(unknown_schemas)
         .set_record_ttl(args.record_ttl.0)
         .set_republish_interval(args.republish_interval.0)
         .set_expiry_sweep_interval(args.expiry_sweep_interval)
@@ -49,6 +58,12 @@ pub async fn run(args: NodeArgs) -> CliResult<()> {
     println!("netabase node {peer}");
     println!("store     {} ({records} records)", store_path.display());
     println!("identity  {}", identity_path.display());
+    println!(
+        "unknown schemas: {}",
+        args.unknown_schemas
+            .to_possible_value()
+            .map_or_else(String::new, |value| value.get_name().to_owned())
+    );
     for address in handle.listeners().await? {
         println!("listening on {}", network::with_peer(&address, peer));
     }

@@ -31,6 +31,7 @@ fn every_subcommand_has_help() {
                 "--bootstrap",
                 "--mdns",
                 "--record-ttl",
+                "--unknown-schemas",
             ][..],
         ),
         ("inspect", &["--key", "--json", "--hex"][..]),
@@ -98,4 +99,14 @@ fn a_malformed_address_is_refused() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--bootstrap"));
+}
+
+#[test]
+fn an_unknown_schemas_policy_outside_the_list_is_a_usage_error() {
+    netabase(["node", "--unknown-schemas", "newest"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("replace"))
+        .stderr(predicate::str::contains("byte-order"))
+        .stderr(predicate::str::contains("reject"));
 }
