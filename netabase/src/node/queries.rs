@@ -415,8 +415,14 @@ impl<S: NodeStore> EventLoop<S> {
             };
             stored_locally = self.store_received(peer, winner.clone());
         }
+        // Peers holding a different value are repaired only when this node knows the key's schema:
+        // for an unknown schema its pick is byte order, which may be wrong for the schema, and a
+        // peer that accepts replacements would take it over a newer value. Peers that hold
+        // nothing (kad's cache candidates) lose nothing by receiving it.
+        let knows_schema = self.registry.schema_of(key.as_ref()).is_some();
         let stale: BTreeSet<PeerId> = stale
             .into_iter()
+            .filter(|_| knows_schema)
             .chain(cache_candidates)
             .filter(|peer| Some(*peer) != source)
             .collect();
