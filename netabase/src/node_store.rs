@@ -27,22 +27,32 @@ pub trait NodeStore: RecordStore + Send + 'static {
     /// The unexpired record under `key`, including writes not yet committed.
     fn get_local(&self, key: &RecordKey) -> DatabaseResult<Option<Record>>;
 
-    /// Stores a record like [`put_local`](Self::put_local), but may return before the write is
-    /// durable. When it returns `Ok`, the write is visible to this store's reads (`get_local`,
-    /// `RecordStore::get`) and to the validation of inbound records; it is durable once the
-    /// returned [`PendingDurability`] has run successfully.
+    /// Stores a record like [`put_local`](Self::put_local) and, with `republish_at`, schedules its
+    /// republication like [`schedule_republish`](Self::schedule_republish), but may return before
+    /// the write is durable. When it returns `Ok`, the write is visible to this store's reads
+    /// (`get_local`, `RecordStore::get`) and to the validation of inbound records; it is durable,
+    /// schedule included, once the returned [`PendingDurability`] has run successfully.
     ///
     /// The node calls this for a user's put: it starts the closest-peers lookup while the job runs
     /// on a blocking thread, and publishes the record (`put_record_to`) only after the job
     /// succeeded, so the contract "durable locally, then published" holds while the lookup and the
     /// fsync overlap.
     ///
-    /// The provided implementation calls `put_local` (durable when it returns) and returns
-    /// [`PendingDurability::done`]. A store that can commit in two steps, visible first and durable
-    /// later, should override it; its job must be safe to run on another thread while the node
+    /// The provided implementation calls `put_local` (durable when it returns), then
+    /// `schedule_republish`, and returns [`PendingDurability::done`]. A store that can commit in two
+    /// steps, visible first and durable later, should override it, writing the record and its
+    /// schedule in one transaction; its job must be safe to run on another thread while the node
     /// keeps calling the store.
-    fn put_local_deferred(&mut self, record: Record) -> DatabaseResult<PendingDurability> {
+    fn put_local_deferred(
+        &mut self,
+        record: Record,
+        republish_at: Option<SystemTime>,
+    ) -> DatabaseResult<PendingDurability> {
+        let key = record.key.clone();
         self.put_local(record)?;
+        if let Some(at) = republish_at {
+            self.schedule_republish(&key, at)?;
+        }
         Ok(PendingDurability::done())
     }
 

@@ -26,6 +26,17 @@ impl RedbStore {
         record: &Record,
         durability: crate::Durability,
     ) -> DatabaseResult<()> {
+        self.overwrite_and_schedule(record, None, durability)
+    }
+
+    /// [`overwrite_record`](Self::overwrite_record), and with `republish_at_ms` the record's
+    /// republish schedule in the same transaction, so the two are durable together.
+    fn overwrite_and_schedule(
+        &self,
+        record: &Record,
+        republish_at_ms: Option<u64>,
+        durability: crate::Durability,
+    ) -> DatabaseResult<()> {
         let limits = self.inner.config.limits;
         let schema = self.inner.registry.schema_of(record.key.as_ref());
         if record.value.len() > limits.max_value_bytes {
@@ -42,7 +53,8 @@ impl RedbStore {
         let (entry, expires_ms) = entry_of(record, &now)?;
         self.inner
             .write(durability, |txn| {
-                RecordTables::open(txn)?.overwrite(
+                let mut tables = RecordTables::open(txn)?;
+                tables.overwrite(
                     &NewRecord {
                         key: record.key.as_ref(),
                         entry: &entry,
@@ -50,7 +62,11 @@ impl RedbStore {
                     },
                     limits.max_records,
                     &now,
-                )
+                )?;
+                if let Some(at_ms) = republish_at_ms {
+                    tables.schedule(record.key.as_ref(), at_ms)?;
+                }
+                Ok::<_, WriteError>(())
             })
             .map_err(|error| write_error(error, limits.max_records))
     }
@@ -96,15 +112,20 @@ impl NodeStore for RedbStore {
         self.overwrite_record(&record, self.inner.config.user_durability)
     }
 
-    /// Commits the record as a grouped write (visible at once, normally without an fsync) and
-    /// returns the fsync as the job: a flush, one durable commit of every pending write, ours
-    /// included (nothing to do if a flush already made it durable). With a grouped user
-    /// durability the write is left to the group commit, as `put_local` would.
+    /// Commits the record and its republish schedule as one grouped write (visible at once,
+    /// normally without an fsync) and returns the fsync as the job: a flush, one durable commit of
+    /// every pending write, ours included (nothing to do if a flush already made it durable). With
+    /// a grouped user durability the write is left to the group commit, as `put_local` would.
     fn put_local_deferred(
         &mut self,
         record: Record,
+        republish_at: Option<SystemTime>,
     ) -> DatabaseResult<netabase::PendingDurability> {
-        self.overwrite_record(&record, crate::Durability::Grouped)?;
+        self.overwrite_and_schedule(
+            &record,
+            republish_at.map(system_time_to_unix_ms),
+            crate::Durability::Grouped,
+        )?;
         if self.inner.config.user_durability == crate::Durability::Grouped {
             return Ok(netabase::PendingDurability::done());
         }

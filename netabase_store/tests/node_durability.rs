@@ -98,9 +98,13 @@ impl NodeStore for Observed {
         self.inner.put_local(record)
     }
 
-    fn put_local_deferred(&mut self, record: Record) -> DatabaseResult<PendingDurability> {
+    fn put_local_deferred(
+        &mut self,
+        record: Record,
+        republish_at: Option<SystemTime>,
+    ) -> DatabaseResult<PendingDurability> {
         let key = record.key.clone();
-        let job = self.inner.put_local_deferred(record)?;
+        let job = self.inner.put_local_deferred(record, republish_at)?;
         let (log, delay, fail) = (self.log.clone(), self.delay, self.fail.clone());
         Ok(PendingDurability::new(move || {
             std::thread::sleep(delay);
@@ -345,8 +349,16 @@ fn redb_store_defers_only_the_durable_step_of_a_users_write() {
     };
     let mut store = builder().in_memory().unwrap();
     let record = profile(6).to_record().unwrap();
-    let job = store.put_local_deferred(record.clone()).unwrap();
+    let republish_at = SystemTime::UNIX_EPOCH + Duration::from_secs(4_000_000_000);
+    let job = store
+        .put_local_deferred(record.clone(), Some(republish_at))
+        .unwrap();
     assert!(!job.is_done());
+    assert_eq!(
+        store.republish_time(&record.key).unwrap(),
+        Some(republish_at),
+        "scheduled with the write"
+    );
     assert_eq!(
         store
             .get_local(&record.key)
@@ -355,7 +367,11 @@ fn redb_store_defers_only_the_durable_step_of_a_users_write() {
         Some(record.value.clone()),
         "visible at once"
     );
-    assert_eq!(store.pending_writes(), 1, "not durable yet");
+    assert_eq!(
+        store.pending_writes(),
+        1,
+        "record and schedule are one write, not durable yet"
+    );
     job.wait().unwrap();
     assert_eq!(store.pending_writes(), 0, "durable once the job ran");
 
@@ -364,7 +380,7 @@ fn redb_store_defers_only_the_durable_step_of_a_users_write() {
         .set_user_durability(netabase_store::Durability::Grouped)
         .in_memory()
         .unwrap();
-    let job = grouped.put_local_deferred(record).unwrap();
+    let job = grouped.put_local_deferred(record, None).unwrap();
     assert!(job.is_done());
     assert_eq!(grouped.pending_writes(), 1);
 }

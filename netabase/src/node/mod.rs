@@ -7,8 +7,8 @@
 //! rust-libp2p's `file-sharing` example. The store lives inside the kad behaviour, so the swarm, the
 //! inbound validation and the periodic jobs all reach it from the one task that owns it.
 //!
-//! The data path of a put: [`NodeHandle::put`] → the store's `put_local_deferred` (visible at once)
-//! → schedule of its republication → kad `get_n_closest_peers`, while the write becomes durable on
+//! The data path of a put: [`NodeHandle::put`] → the store's `put_local_deferred` (the record and
+//! its republish schedule, visible at once) → kad `get_n_closest_peers`, while the write becomes durable on
 //! a blocking thread → once both are done, kad `put_record_to` those peers → the quorum answers.
 //! A peer receiving it (kad with `StoreInserts::FilterBoth`) validates it (schema prefix, decoding,
 //! size, expiry, conflict rule against its stored value) before its store sees it.

@@ -49,24 +49,20 @@ impl<S: NodeStore> EventLoop<S> {
             return;
         }
         record.publisher = Some(self.local_peer());
-        let durability = match self.store().put_local_deferred(record.clone()) {
+        let republish_at = self
+            .settings
+            .republish_interval
+            .map(|interval| SystemTime::now() + interval);
+        let durability = match self
+            .store()
+            .put_local_deferred(record.clone(), republish_at)
+        {
             Ok(durability) => durability,
             Err(error) => {
                 let _ = reply.send(Err(error.into()));
                 return;
             }
         };
-        if let Some(interval) = self.settings.republish_interval {
-            let at = SystemTime::now() + interval;
-            if let Err(error) = self.store().schedule_republish(&record.key, at) {
-                // The write stands; it still becomes durable, but is not published.
-                if !durability.is_done() {
-                    self.durability.push(durability_task(None, durability));
-                }
-                let _ = reply.send(Err(error.into()));
-                return;
-            }
-        }
         self.start_publish(record, quorum, PublishReply::User(reply), durability);
     }
 
