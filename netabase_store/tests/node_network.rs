@@ -6,6 +6,7 @@ mod node_support;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use libp2p::multiaddr::Protocol;
 use netabase_store::NetabaseSchema;
 use netabase_store::kad::Quorum;
 use netabase_store::{
@@ -23,6 +24,14 @@ fn profile(id: u64, name: &str) -> Profile {
 
 async fn two_nodes_put_get(net: Net) {
     let nodes = start_network(2, net, |_| {}).await;
+    // The second node joined through the first's address on the transport under test.
+    let joined_over = nodes[0].addr.iter().find_map(|protocol| match protocol {
+        Protocol::Tcp(_) => Some(Net::Tcp),
+        Protocol::Memory(_) => Some(Net::Memory),
+        Protocol::QuicV1 => Some(Net::Quic),
+        _ => None,
+    });
+    assert_eq!(joined_over, Some(net), "{}", nodes[0].addr);
     let (a, b) = (&nodes[0].handle, &nodes[1].handle);
     let alice = profile(1, "alice");
     within("put", a.put(&alice, Quorum::One))
@@ -62,6 +71,11 @@ async fn two_nodes_put_and_get_over_loopback_tcp() {
 #[tokio::test]
 async fn two_nodes_put_and_get_over_the_memory_transport() {
     two_nodes_put_get(Net::Memory).await;
+}
+
+#[tokio::test]
+async fn two_nodes_put_and_get_over_loopback_quic() {
+    two_nodes_put_get(Net::Quic).await;
 }
 
 #[tokio::test]

@@ -71,6 +71,8 @@ pub enum Net {
     Tcp,
     /// libp2p's in-process memory transport.
     Memory,
+    /// QUIC on 127.0.0.1 (netabase's `quic` feature, which this crate's tests enable).
+    Quic,
 }
 
 impl Net {
@@ -78,6 +80,9 @@ impl Net {
         match self {
             Net::Tcp => "/ip4/127.0.0.1/tcp/0".parse().expect("valid multiaddr"),
             Net::Memory => "/memory/0".parse().expect("valid multiaddr"),
+            Net::Quic => "/ip4/127.0.0.1/udp/0/quic-v1"
+                .parse()
+                .expect("valid multiaddr"),
         }
     }
 }
