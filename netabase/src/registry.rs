@@ -193,9 +193,7 @@ impl SchemaRegistry {
 
     /// Registers schema `V`. Registering a schema twice is harmless.
     pub fn register<V: NetabaseSchema>(&mut self) -> &mut Self {
-        self.schemas
-            .insert(V::record_prefix(), SchemaInfo::of::<V>());
-        self
+        self.register_info(SchemaInfo::of::<V>())
     }
 
     /// Registers a schema from its type-erased information, for example one taken from another
