@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::io::{Seek, SeekFrom, Write};
+use std::io::Write;
 
 use common::*;
 use netabase_store::{OpenError, RedbStore};
@@ -78,20 +78,7 @@ fn a_second_open_of_the_same_file_is_refused_while_the_first_is_open() {
 fn a_damaged_file_fails_to_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.redb");
-    {
-        let store = RedbStore::create(&path).unwrap();
-        let users: Vec<User> = (0..2000)
-            .map(|i| user(i, "some text to fill pages"))
-            .collect();
-        store.put_values(&users).unwrap();
-    }
-    let len = std::fs::metadata(&path).unwrap().len();
-    {
-        // Overwrite a stretch in the middle of the data pages.
-        let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        file.seek(SeekFrom::Start(len / 2)).unwrap();
-        file.write_all(&[0xA5; 8192]).unwrap();
-    }
+    write_damaged_store(&path);
     let error = RedbStore::open(&path).unwrap_err();
     assert!(matches!(error, OpenError::Corrupted { .. }), "{error:?}");
     assert!(error.to_string().contains("corrupt"), "{error}");

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -610,19 +609,7 @@ fn files_that_are_not_readable_stores_fail_as_open_fails() {
 fn a_damaged_file_fails_to_open_and_is_left_as_it_is() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.redb");
-    {
-        let store = RedbStore::create(&path).unwrap();
-        let users: Vec<User> = (0..2000)
-            .map(|i| user(i, "some text to fill pages"))
-            .collect();
-        store.put_values(&users).unwrap();
-    }
-    let len = std::fs::metadata(&path).unwrap().len();
-    {
-        let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        file.seek(SeekFrom::Start(len / 2)).unwrap();
-        file.write_all(&[0xA5; 8192]).unwrap();
-    }
+    write_damaged_store(&path);
     let before = file_state(&path);
     let error = RedbStore::open_read_only(&path).unwrap_err();
     assert!(matches!(error, OpenError::Corrupted { .. }), "{error:?}");

@@ -118,3 +118,21 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .expect("runtime builds")
         .block_on(future)
 }
+
+/// Writes a store of 2000 users at `path`, then overwrites 8 KiB in the middle of its data pages,
+/// so that opening it must report corruption.
+pub fn write_damaged_store(path: &std::path::Path) {
+    use std::io::{Seek, SeekFrom, Write};
+
+    {
+        let store = RedbStore::create(path).unwrap();
+        let users: Vec<User> = (0..2000)
+            .map(|i| user(i, "some text to fill pages"))
+            .collect();
+        store.put_values(&users).unwrap();
+    }
+    let len = std::fs::metadata(path).unwrap().len();
+    let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.seek(SeekFrom::Start(len / 2)).unwrap();
+    file.write_all(&[0xA5; 8192]).unwrap();
+}
