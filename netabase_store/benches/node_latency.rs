@@ -7,7 +7,11 @@
 //! `NODE_BENCH_SYNC_RECORDS` (default 10000), `NODE_BENCH_SYNC_CONCURRENCY` (default 32, the
 //! `SyncOptions` default).
 
-#[path = "../tests/node_support/mod.rs"]
+#[path = "../tests/node/support.rs"]
+#[allow(
+    dead_code,
+    reason = "the node tests' helpers; this benchmark uses only some"
+)]
 mod node_support;
 
 use std::num::NonZeroUsize;

@@ -2,12 +2,10 @@
 //! returns, never changes a byte of the file (cleanly closed, or a copy of a live store that needs
 //! a repair), and fails to open with the same clear errors as `RedbStore::open`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::*;
+use crate::common::*;
 use netabase_store::kad::store::RecordStore;
 use netabase_store::kad::{ProviderRecord, Record, RecordKey};
 use netabase_store::{

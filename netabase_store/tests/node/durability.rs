@@ -2,20 +2,18 @@
 //! write becomes durable, but the record never reaches a peer before the write is durable, a write
 //! that cannot be made durable is never published, and shutdown waits for writes in flight.
 
-mod node_support;
-
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::support::*;
 use netabase_store::kad::store::{RecordStore, Result as StoreResult};
 use netabase_store::kad::{ProviderRecord, Quorum, Record, RecordKey};
 use netabase_store::{
     DatabaseError, DatabaseResult, NetabaseSchema, Node, NodeConfig, NodeError, NodeStore, PeerId,
     PendingDurability, RedbStore, SchemaRegistry,
 };
-use node_support::*;
 
 /// What the stores saw, in the order they saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,9 @@
 //! Interoperability with plain rust-libp2p: a Kademlia node with `MemoryStore`, configured only with
 //! Netabase's protocol name, reads what a Netabase node put, and Netabase nodes read what it put.
 
-mod node_support;
-
+use crate::support::*;
 use netabase_store::kad::{Quorum, Record};
 use netabase_store::{NetabaseSchema, RecordSource};
-use node_support::*;
 
 #[tokio::test]
 async fn plain_kad_nodes_and_netabase_nodes_read_each_others_records() {

@@ -15,12 +15,10 @@
 //! All expiries are in the future: expired records, which `RedbStore` never returns and
 //! `MemoryStore` does, are covered by the restart and kad_store tests.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::peer;
+use crate::common::peer;
 use libp2p::PeerId;
 use libp2p::kad::store::{MemoryStore, MemoryStoreConfig, RecordStore};
 use libp2p::kad::{ProviderRecord, Record, RecordKey};

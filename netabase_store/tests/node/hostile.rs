@@ -4,13 +4,11 @@
 //! garbage. None of it reaches the typed API, every rejection is counted and reported, and the
 //! node keeps serving honest peers.
 
-mod node_support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use netabase_store::kad::{Quorum, Record, RecordKey};
 use netabase_store::{NetabaseSchema, NodeError, NodeEvent, Rejection, UnknownSchemas};
-use node_support::*;
 
 fn profile(id: u64, name: &str) -> Profile {
     Profile {

@@ -2,15 +2,13 @@
 //! under `UnknownSchemas::AcceptReplacing` the application's updates reach the generic node also
 //! when their bytes sort lower; under byte order (`Accept`) they lose there. Memory transport only.
 
-mod node_support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use netabase_store::kad::Quorum;
 use netabase_store::{
     NetabaseSchema, Node, NodeConfig, RedbStore, SchemaRegistry, SpawnError, UnknownSchemas,
 };
-use node_support::*;
 
 /// A revision of the one page these tests update.
 fn page(version: u64, body: &str) -> Page {

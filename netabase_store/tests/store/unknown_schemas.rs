@@ -1,11 +1,9 @@
 //! `RecordStore::put` of records whose schema the store does not know, under each
 //! `UnknownSchemas` policy: a newer `#[version]` value whose bytes sort lower than the stored one.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use netabase_store::kad::Record;
 use netabase_store::kad::store::RecordStore;
 use netabase_store::{NetabaseSchema, RedbStore, SchemaRegistry, UnknownSchemas};

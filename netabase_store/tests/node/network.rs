@@ -1,11 +1,10 @@
 //! Netabase nodes in one process over loopback TCP and the memory transport: put and get across
 //! nodes, restarts from the redb file, conflicts, expiry and nodes leaving.
 
-mod node_support;
-
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use crate::support::*;
 use libp2p::multiaddr::Protocol;
 use netabase_store::NetabaseSchema;
 use netabase_store::kad::Quorum;
@@ -13,7 +12,6 @@ use netabase_store::{
     Identity, Node, NodeError, NodeEvent, RecordSource, RedbStore, SyncOptions,
     identity_path_beside,
 };
-use node_support::*;
 
 fn profile(id: u64, name: &str) -> Profile {
     Profile {

@@ -1,11 +1,9 @@
 //! The side tables follow the records table on every path, and the outcome of a write does not
 //! depend on whether an expiry sweep ran before it, nor on the order in which records arrive.
 
-mod common;
-
 use std::time::{Duration, Instant, SystemTime};
 
-use common::*;
+use crate::common::*;
 use netabase_store::kad::store::RecordStore;
 use netabase_store::kad::{Record, RecordKey};
 use netabase_store::{NetabaseDatabase, NetabaseDatabaseExt, NetabaseSchema, NodeStore, RedbStore};

@@ -1,11 +1,9 @@
 //! The typed database traits on `RedbStore`: every method, several schemas in one file, batch
 //! writes, conflicts, and typed writes and record writes reading each other's bytes.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use netabase_store::kad::{Record, RecordKey};
 use netabase_store::{
     DatabaseError, NetabaseDatabase, NetabaseDatabaseExt, NetabaseSchema, RedbStore,

@@ -2,11 +2,9 @@
 //! and expiry, provider records, the provided keys and the republish schedule; records whose
 //! deadline passed while the store was closed are gone.
 
-mod common;
-
 use std::time::{Duration, Instant, SystemTime};
 
-use common::*;
+use crate::common::*;
 use netabase_store::kad::store::RecordStore;
 use netabase_store::kad::{ProviderRecord, RecordKey};
 use netabase_store::{NetabaseDatabaseExt, NetabaseSchema, NodeStore, RedbStore};

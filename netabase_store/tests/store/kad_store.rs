@@ -1,11 +1,9 @@
 //! kad's `RecordStore` on `RedbStore`: every method, limits, expiry and conflicts.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use netabase_store::kad::store::{Error, RecordStore};
 use netabase_store::kad::{ProviderRecord, Record, RecordKey};
 use netabase_store::{NetabaseSchema, RedbStore};

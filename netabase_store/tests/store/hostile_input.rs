@@ -1,11 +1,9 @@
 //! Input the store did not create never panics it: empty, huge and nested keys, values at the
 //! limit, deadlines far in the future or the past, and extreme settings.
 
-mod common;
-
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::*;
+use crate::common::*;
 use netabase_store::kad::store::{Error, RecordStore};
 use netabase_store::kad::{ProviderRecord, RecordKey};
 use netabase_store::{NetabaseDatabaseExt, NetabaseSchema, NodeStore, RedbStore};

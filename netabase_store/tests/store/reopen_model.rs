@@ -8,13 +8,11 @@
 //! The model knows nothing of sweeps: a record whose deadline has passed is simply gone, with its
 //! schedule. The store must answer the same whether or not a sweep has run.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::*;
+use crate::common::*;
 use libp2p::PeerId;
 use netabase_store::kad::store::{Error as KadError, RecordStore};
 use netabase_store::kad::{Record, RecordKey};

@@ -1,10 +1,8 @@
 //! Opening files: clear errors for a missing, foreign, corrupt or locked file.
 
-mod common;
-
 use std::io::Write;
 
-use common::*;
+use crate::common::*;
 use netabase_store::{OpenError, RedbStore};
 
 #[test]

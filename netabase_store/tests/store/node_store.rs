@@ -1,11 +1,9 @@
 //! `netabase::NodeStore` on `RedbStore`: durable local writes, sweeps, republish schedule, group
 //! commit and the storage error counter.
 
-mod common;
-
 use std::time::{Duration, Instant, SystemTime};
 
-use common::*;
+use crate::common::*;
 use netabase_store::kad::RecordKey;
 use netabase_store::kad::store::RecordStore;
 use netabase_store::{DatabaseError, Durability, GroupCommit, NetabaseSchema, NodeStore};

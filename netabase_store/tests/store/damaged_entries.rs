@@ -2,12 +2,10 @@
 //! the store from serving the undamaged ones: each is reported and counted, and every walk, page
 //! and schedule goes past it.
 
-mod common;
-
 use std::path::Path;
 use std::time::SystemTime;
 
-use common::*;
+use crate::common::*;
 use netabase_store::kad::store::RecordStore;
 use netabase_store::kad::{ProviderRecord, RecordKey};
 use netabase_store::{NetabaseSchema, NodeStore, RedbStore};

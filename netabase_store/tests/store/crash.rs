@@ -3,9 +3,7 @@
 //! must always open, and every acknowledged record must be in it.
 //!
 //! The child is this test binary re-executed with `CRASH_CHILD_STORE` set, running only
-//! `crash_child`.
-
-mod common;
+//! `crash::crash_child` (see `child_test_name`).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -13,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use netabase_store::kad::store::RecordStore;
 use netabase_store::{GroupCommit, NetabaseSchema, NodeStore, RedbStore};
 
@@ -77,6 +75,15 @@ fn crash_child() {
     }
 }
 
+/// `crash_child`'s name as the test harness knows it (its module path without the crate name),
+/// so that `--exact` runs that one test wherever this module sits in the test binary.
+fn child_test_name() -> String {
+    match module_path!().split_once("::") {
+        Some((_crate, module)) => format!("{module}::crash_child"),
+        None => "crash_child".to_string(),
+    }
+}
+
 /// A small deterministic generator for kill delays (xorshift).
 struct Delays(u64);
 
@@ -92,7 +99,8 @@ impl Delays {
 fn run_child_and_kill(path: &Path, first_id: u64, delay: Duration) -> Vec<u64> {
     let exe = std::env::current_exe().expect("test binary path");
     let mut child = Command::new(exe)
-        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .arg(child_test_name())
+        .args(["--exact", "--nocapture", "--test-threads=1"])
         .env(STORE_VAR, path)
         .env(FIRST_ID_VAR, first_id.to_string())
         .stdout(Stdio::piped())

@@ -2,16 +2,14 @@
 //! that outlast a record's lifetime, nodes without a record TTL, durations of "forever", and a
 //! store full of expired records.
 
-mod node_support;
-
 use std::io::Read;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use netabase_store::kad::{Quorum, RecordKey};
 use netabase_store::{
     NetabaseSchema, Node, NodeError, NodeEvent, NodeStore, PeerId, RedbStore, SyncOptions,
 };
-use node_support::*;
 
 fn profile(id: u64, name: &str) -> Profile {
     Profile {

@@ -1,5 +1,4 @@
-//! Schemas and helpers shared by the integration tests.
-#![allow(dead_code)]
+//! Schemas and helpers shared by the store test modules.
 
 use std::cmp::Ordering;
 

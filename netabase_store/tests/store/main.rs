@@ -1,0 +1,22 @@
+//! Integration tests of the store itself: `RedbStore` through the typed database traits, kad's
+//! `RecordStore` and netabase's `NodeStore`, and `StoreReader`, on in-memory stores and on files.
+//! One module per topic; `common` holds the schemas and helpers they share.
+//!
+//! All topics build into this one test binary, so the crate links its dependencies (libp2p among
+//! them) once for the store tests rather than once per topic.
+
+mod common;
+
+mod consistency;
+mod crash;
+mod damaged_entries;
+mod hostile_input;
+mod kad_store;
+mod memory_store_model;
+mod node_store;
+mod open;
+mod read_only;
+mod reopen_model;
+mod restart;
+mod typed;
+mod unknown_schemas;
