@@ -6,8 +6,9 @@ use libp2p::kad::{ProviderRecord, Record, RecordKey};
 use netabase::Winner;
 
 use crate::clock::Now;
+use crate::config::Durability;
 use crate::providers::{AddError, ProviderTables, get_providers};
-use crate::records::{NewRecord, RecordTables, WriteError, entry_of, get_record};
+use crate::records::{NewRecord, RecordTables, WriteError, entry_of};
 use crate::scan::{ProvidedIter, RecordsIter};
 use crate::store::RedbStore;
 
@@ -33,8 +34,7 @@ impl RecordStore for RedbStore {
     type ProvidedIter<'a> = ProvidedIter<'a>;
 
     fn get(&self, key: &RecordKey) -> Option<std::borrow::Cow<'_, Record>> {
-        let read = || get_record(&self.inner.read()?, key.as_ref(), &Now::read());
-        match read() {
+        match self.read_record(key.as_ref()) {
             Ok(record) => record.map(std::borrow::Cow::Owned),
             Err(error) => {
                 self.inner.report("RecordStore::get", &error);
@@ -74,37 +74,42 @@ impl RecordStore for RedbStore {
             }
         };
         let key = record.key.as_ref();
-        let written = self
-            .inner
-            .write(self.inner.config.network_durability, |txn| {
-                let mut tables = RecordTables::open(txn)?;
-                tables.resolve(
-                    &NewRecord {
-                        key,
-                        entry: &entry,
-                        expires_ms,
-                    },
-                    &record.value,
-                    limits.max_records,
-                    &now,
-                    |existing, incoming| {
-                        // The incoming value decodes (checked above), so an error means the
-                        // stored one does not: the incoming record replaces it, and we say so.
-                        registry
-                            .pick_winner(key, existing, incoming)
-                            .unwrap_or_else(|error| {
-                                tracing::warn!(
-                                    key = ?record.key,
-                                    %error,
-                                    "replacing a stored value that does not decode"
-                                );
-                                Winner::Incoming
-                            })
-                    },
-                )
-            });
+        let new = NewRecord {
+            key,
+            entry: &entry,
+            expires_ms,
+        };
+        let pick = |existing: &[u8], incoming: &[u8]| {
+            // The incoming value decodes (checked above), so an error means the stored one does
+            // not: the incoming record replaces it, and we say so.
+            registry
+                .pick_winner(key, existing, incoming)
+                .unwrap_or_else(|error| {
+                    tracing::warn!(
+                        key = ?record.key,
+                        %error,
+                        "replacing a stored value that does not decode"
+                    );
+                    Winner::Incoming
+                })
+        };
+        let durability = self.inner.config.network_durability;
+        // Grouped: buffered until the group commit (see `inbox.rs`), unless the store may be full.
+        let buffered = match durability {
+            Durability::Grouped => self.inner.put_buffered(&new, &record.value, &now, pick),
+            Durability::Immediate => Ok(false),
+        };
+        let written = match buffered {
+            Ok(true) => Ok(()),
+            Ok(false) => self.inner.write(durability, |txn| {
+                RecordTables::open(txn)?
+                    .resolve(&new, &record.value, limits.max_records, &now, pick)
+                    .map(drop)
+            }),
+            Err(error) => Err(error),
+        };
         match written {
-            Ok(_) => Ok(()),
+            Ok(()) => Ok(()),
             Err(WriteError::MaxRecords) => Err(Error::MaxRecords),
             Err(WriteError::Store(error)) => {
                 self.inner.report("RecordStore::put", &error);
@@ -183,5 +188,93 @@ impl RecordStore for RedbStore {
         if let Err(error) = removed {
             self.inner.report("RecordStore::remove_provider", &error);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redb::ReadableDatabase;
+
+    use crate::tables;
+
+    fn record(key: &str, value: &str) -> Record {
+        Record::new(RecordKey::new(&key), value.as_bytes().to_vec())
+    }
+
+    /// Whether redb itself (not the inbox) holds a row under `key`.
+    fn committed(store: &RedbStore, key: &str) -> bool {
+        let txn = store.inner.db.begin_read().expect("read");
+        let records = txn.open_table(tables::RECORDS).expect("records table");
+        records.get(key.as_bytes()).expect("get").is_some()
+    }
+
+    fn value_of(store: &RedbStore, key: &str) -> Option<Vec<u8>> {
+        RecordStore::get(store, &RecordKey::new(&key)).map(|record| record.value.clone())
+    }
+
+    #[test]
+    fn records_from_peers_wait_in_the_inbox_yet_every_read_sees_them() {
+        let mut store = RedbStore::in_memory().expect("store");
+        store.put(record("/app/a", "1")).expect("put");
+        assert!(
+            !committed(&store, "/app/a"),
+            "no write transaction per record"
+        );
+        assert_eq!(value_of(&store, "/app/a"), Some(b"1".to_vec()));
+        assert_eq!(store.pending_writes(), 1);
+        // Any other read commits the inbox first.
+        assert_eq!(store.record_count().expect("count"), 1);
+        assert!(committed(&store, "/app/a"));
+        assert_eq!(store.pending_writes(), 1, "committed, not yet durable");
+        store.flush().expect("flush");
+        assert_eq!(store.pending_writes(), 0);
+    }
+
+    #[test]
+    fn a_buffered_record_meets_later_copies_under_the_conflict_rule() {
+        let mut store = RedbStore::in_memory().expect("store");
+        store.put(record("/app/a", "m")).expect("put");
+        // Byte order for a key of no registered schema: a smaller value loses, a greater wins.
+        store.put(record("/app/a", "c")).expect("put");
+        assert_eq!(value_of(&store, "/app/a"), Some(b"m".to_vec()));
+        store.put(record("/app/a", "x")).expect("put");
+        assert_eq!(value_of(&store, "/app/a"), Some(b"x".to_vec()));
+        // The same against a committed record, and through a write that commits the inbox.
+        store.flush().expect("flush");
+        store.put(record("/app/a", "b")).expect("put");
+        assert_eq!(value_of(&store, "/app/a"), Some(b"x".to_vec()));
+        RecordStore::remove(&mut store, &RecordKey::new(&"/app/a"));
+        assert_eq!(value_of(&store, "/app/a"), None);
+    }
+
+    #[test]
+    fn buffered_new_keys_count_toward_max_records() {
+        let mut store = RedbStore::builder()
+            .set_max_records(2)
+            .in_memory()
+            .expect("store");
+        store.put(record("/app/a", "1")).expect("put");
+        store.put(record("/app/b", "1")).expect("put");
+        assert!(matches!(
+            store.put(record("/app/c", "1")),
+            Err(Error::MaxRecords)
+        ));
+        // Replacing a buffered key needs no room.
+        store.put(record("/app/b", "2")).expect("replace");
+        assert_eq!(store.record_count().expect("count"), 2);
+        assert_eq!(value_of(&store, "/app/b"), Some(b"2".to_vec()));
+        assert_eq!(value_of(&store, "/app/c"), None);
+    }
+
+    #[test]
+    fn the_last_handle_writes_the_inbox_before_the_file_closes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("store.redb");
+        let mut store = RedbStore::create(&path).expect("create");
+        store.put(record("/app/a", "1")).expect("put");
+        drop(store);
+        let store = RedbStore::open(&path).expect("reopen");
+        assert_eq!(value_of(&store, "/app/a"), Some(b"1".to_vec()));
     }
 }

@@ -51,6 +51,7 @@ mod config;
 mod database;
 mod entry;
 mod error;
+mod inbox;
 mod kad_store;
 mod layout;
 mod lazy;

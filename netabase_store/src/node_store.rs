@@ -10,7 +10,7 @@ use redb::ReadableTable;
 use crate::clock::{Now, system_time_to_unix_ms, unix_ms_to_system_time};
 use crate::error::{StoreError, StoreResult};
 use crate::providers::ProviderTables;
-use crate::records::{NewRecord, RecordTables, WriteError, entry_of, read_record};
+use crate::records::{NewRecord, RecordTables, WriteError, entry_of, read_record, to_record};
 use crate::scan::RecordScan;
 use crate::store::RedbStore;
 use crate::tables;
@@ -87,9 +87,13 @@ impl RedbStore {
         Ok(read()?)
     }
 
-    /// The unexpired record under `key`.
+    /// The unexpired record under `key`: the one buffered from a peer, else the committed one
+    /// (without committing the inbox, which a full read would).
     pub(crate) fn read_record(&self, key: &[u8]) -> StoreResult<Option<Record>> {
-        let txn = self.inner.read()?;
+        if let Some(entry) = self.inner.buffered_entry(key) {
+            return to_record(key, &entry, &Now::read());
+        }
+        let txn = self.inner.read_committed()?;
         let records = txn.open_table(tables::RECORDS)?;
         read_record(&records, key, &Now::read())
     }

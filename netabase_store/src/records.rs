@@ -118,11 +118,7 @@ impl<'txn> RecordTables<'txn> {
         Ok(())
     }
 
-    /// Writes `record` unless the stored value wins under `pick` (given the stored and incoming
-    /// values). An expired or damaged stored record always loses. Equal values are merged so that
-    /// the outcome does not depend on the order in which copies arrive: the later expiry (`None`,
-    /// never expiring, is the latest), so a republished record stays alive, and the greater
-    /// publisher by peer id bytes (any publisher beats none).
+    /// Writes `record` unless the stored value wins under `pick` (see [`resolve_against`]).
     pub(crate) fn resolve(
         &mut self,
         record: &NewRecord<'_>,
@@ -131,53 +127,23 @@ impl<'txn> RecordTables<'txn> {
         now: &Now,
         pick: impl FnOnce(&[u8], &[u8]) -> Winner,
     ) -> Result<Outcome, WriteError> {
-        let merged = {
-            let Some(existing) = self.records.get(record.key)? else {
-                self.overwrite(record, max_records, now)?;
-                return Ok(Outcome::Stored);
-            };
-            let entry = match RecordEntry::decode(existing.value()) {
-                Ok(entry) => entry,
-                Err(detail) => {
-                    tracing::warn!(
-                        key = %escape(record.key),
-                        detail,
-                        "replacing a damaged record entry with an incoming record"
-                    );
-                    drop(existing);
-                    self.overwrite(record, max_records, now)?;
-                    return Ok(Outcome::Stored);
-                }
-            };
-            if now.is_expired(entry.expires_ms) {
-                drop(existing);
-                self.overwrite(record, max_records, now)?;
-                return Ok(Outcome::Stored);
-            }
-            if entry.value == value {
-                let incoming = RecordEntry::decode(record.entry)
-                    .map_err(|detail| corrupt("incoming record", record.key, detail))?;
-                let expires_ms = match (entry.expires_ms, incoming.expires_ms) {
-                    (None, _) | (_, None) => None,
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                };
-                let publisher = entry.publisher.max(incoming.publisher);
-                if expires_ms == entry.expires_ms && publisher == entry.publisher {
-                    return Ok(Outcome::Kept);
-                }
-                Some((
-                    encode_record_raw(expires_ms, publisher, entry.value)?,
-                    expires_ms,
-                ))
-            } else {
-                match pick(entry.value, value) {
-                    Winner::Existing => return Ok(Outcome::Kept),
-                    Winner::Incoming => None,
-                }
-            }
+        let resolution = {
+            let stored = self.records.get(record.key)?;
+            resolve_against(
+                stored.as_ref().map(|stored| stored.value()),
+                record,
+                value,
+                now,
+                pick,
+            )?
         };
-        match merged {
-            Some((entry, expires_ms)) => {
+        match resolution {
+            Resolution::Store => {
+                self.overwrite(record, max_records, now)?;
+                Ok(Outcome::Stored)
+            }
+            Resolution::Keep => Ok(Outcome::Kept),
+            Resolution::Merge { entry, expires_ms } => {
                 self.overwrite(
                     &NewRecord {
                         key: record.key,
@@ -188,10 +154,6 @@ impl<'txn> RecordTables<'txn> {
                     now,
                 )?;
                 Ok(Outcome::Kept)
-            }
-            None => {
-                self.overwrite(record, max_records, now)?;
-                Ok(Outcome::Stored)
             }
         }
     }
@@ -299,6 +261,72 @@ impl<'txn> RecordTables<'txn> {
         )?;
         Ok(true)
     }
+}
+
+/// What to do with an incoming record given the stored entry under its key.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Resolution {
+    /// Write the incoming record.
+    Store,
+    /// Keep the stored entry as it is.
+    Keep,
+    /// Keep the stored value, with the incoming copy's expiry and publisher merged in.
+    Merge {
+        entry: Vec<u8>,
+        expires_ms: Option<u64>,
+    },
+}
+
+/// Decides `record` (whose value is `value`) against the `stored` entry under its key. An absent,
+/// expired or damaged stored record always loses. Otherwise `pick` (given the stored and incoming
+/// values) decides different values, and equal values are merged so that the outcome does not
+/// depend on the order in which copies arrive: the later expiry (`None`, never expiring, is the
+/// latest), so a republished record stays alive, and the greater publisher by peer id bytes (any
+/// publisher beats none).
+pub(crate) fn resolve_against(
+    stored: Option<&[u8]>,
+    record: &NewRecord<'_>,
+    value: &[u8],
+    now: &Now,
+    pick: impl FnOnce(&[u8], &[u8]) -> Winner,
+) -> StoreResult<Resolution> {
+    let Some(stored) = stored else {
+        return Ok(Resolution::Store);
+    };
+    let entry = match RecordEntry::decode(stored) {
+        Ok(entry) => entry,
+        Err(detail) => {
+            tracing::warn!(
+                key = %escape(record.key),
+                detail,
+                "replacing a damaged record entry with an incoming record"
+            );
+            return Ok(Resolution::Store);
+        }
+    };
+    if now.is_expired(entry.expires_ms) {
+        return Ok(Resolution::Store);
+    }
+    if entry.value != value {
+        return Ok(match pick(entry.value, value) {
+            Winner::Existing => Resolution::Keep,
+            Winner::Incoming => Resolution::Store,
+        });
+    }
+    let incoming = RecordEntry::decode(record.entry)
+        .map_err(|detail| corrupt("incoming record", record.key, detail))?;
+    let expires_ms = match (entry.expires_ms, incoming.expires_ms) {
+        (None, _) | (_, None) => None,
+        (Some(a), Some(b)) => Some(a.max(b)),
+    };
+    let publisher = entry.publisher.max(incoming.publisher);
+    if expires_ms == entry.expires_ms && publisher == entry.publisher {
+        return Ok(Resolution::Keep);
+    }
+    Ok(Resolution::Merge {
+        entry: encode_record_raw(expires_ms, publisher, entry.value)?,
+        expires_ms,
+    })
 }
 
 /// Decodes an entry of the `records` table into a record, or `None` when it has expired at `now`.

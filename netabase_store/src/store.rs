@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
 use netabase::{NetabaseSchema, SchemaRegistry};
-use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTableMetadata, WriteTransaction};
 
 use crate::config::{Durability, GroupCommit, StoreConfig, StoreLimits};
 use crate::error::{OpenError, StoreError, StoreResult};
+use crate::inbox::Inbox;
 use crate::layout::{self, LayoutError};
 use crate::reader::StoreReader;
-use crate::records::row_count;
+use crate::records::{NewRecord, Resolution, WriteError, resolve_against, row_count};
 use crate::scan::{ProviderScan, ReadSource};
 use crate::tables;
 
@@ -80,11 +81,14 @@ pub(crate) struct Core {
     pub(crate) location: PathBuf,
 }
 
-/// The writes committed without an fsync since the last durable commit.
+/// The writes not durable yet, and the records from peers buffered until they are written.
 #[derive(Debug, Default)]
 struct GroupState {
+    /// Writes not durable yet: buffered in the inbox or committed without an fsync.
     pending: usize,
     oldest: Option<Instant>,
+    /// Records from peers not written to redb yet.
+    inbox: Inbox,
 }
 
 struct Flusher {
@@ -443,8 +447,121 @@ impl ReadSource for Inner {
 }
 
 impl Core {
+    /// A read transaction that sees every write, the buffered records from peers included (they
+    /// are committed first, without an fsync unless the group commit is due).
     pub(crate) fn read(&self) -> StoreResult<ReadTransaction> {
+        let mut group = self.lock_writer();
+        if !group.inbox.is_empty() {
+            let durable = group.is_overdue(&self.config.group_commit, Instant::now());
+            self.commit_inbox(&mut group, durable)?;
+        }
+        drop(group);
+        self.read_committed()
+    }
+
+    /// A read transaction of what redb holds, without the inbox: for readers that look in the
+    /// inbox themselves ([`Core::buffered_entry`]).
+    pub(crate) fn read_committed(&self) -> StoreResult<ReadTransaction> {
         Ok(self.db.begin_read()?)
+    }
+
+    /// The entry buffered under `key` (a record from a peer not written to redb yet), if any.
+    pub(crate) fn buffered_entry(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.lock_writer().inbox.get(key).map(<[u8]>::to_vec)
+    }
+
+    /// Resolves `record` (a record from a peer, with `value`) against what is stored under its key,
+    /// buffered or committed, and buffers the winner until the group commit; no write transaction
+    /// unless the group commit is due. Returns `Ok(false)`, buffering nothing, when the key is new
+    /// and the store may be full: the caller then writes through [`Core::write`], which sweeps
+    /// expired records to make room or refuses.
+    pub(crate) fn put_buffered(
+        &self,
+        record: &NewRecord<'_>,
+        value: &[u8],
+        now: &crate::clock::Now,
+        pick: impl FnOnce(&[u8], &[u8]) -> netabase::Winner,
+    ) -> Result<bool, WriteError> {
+        let mut group = self.lock_writer();
+        let (resolution, new_key) = match group.inbox.get(record.key) {
+            Some(buffered) => (
+                resolve_against(Some(buffered), record, value, now, pick)?,
+                false,
+            ),
+            None => {
+                let txn = self.read_committed()?;
+                let records = txn.open_table(tables::RECORDS).map_err(StoreError::from)?;
+                let stored = records.get(record.key).map_err(StoreError::from)?;
+                let new_key = stored.is_none();
+                if new_key {
+                    let rows = records.len().map_err(StoreError::from)?;
+                    let max = self.config.limits.max_records as u64;
+                    if rows.saturating_add(group.inbox.new_keys() as u64) >= max {
+                        return Ok(false);
+                    }
+                }
+                let stored = stored.as_ref().map(|stored| stored.value());
+                (resolve_against(stored, record, value, now, pick)?, new_key)
+            }
+        };
+        match resolution {
+            Resolution::Keep => return Ok(true),
+            Resolution::Store => group.inbox.insert(
+                NewRecord {
+                    key: record.key,
+                    entry: record.entry,
+                    expires_ms: record.expires_ms,
+                },
+                new_key,
+            ),
+            Resolution::Merge { entry, expires_ms } => group.inbox.insert(
+                NewRecord {
+                    key: record.key,
+                    entry: &entry,
+                    expires_ms,
+                },
+                new_key,
+            ),
+        }
+        let now = Instant::now();
+        let due = group.is_due(&self.config.group_commit, now);
+        group.add(now);
+        if due {
+            self.commit_inbox(&mut group, true)?;
+        }
+        Ok(true)
+    }
+
+    /// Writes the inbox to redb in one transaction, durable or not, and empties it.
+    fn commit_inbox(&self, group: &mut GroupState, durable: bool) -> StoreResult<()> {
+        let mut txn = self.db.begin_write()?;
+        if !durable {
+            txn.set_durability(redb::Durability::None)?;
+        }
+        self.write_inbox(group, &txn)?;
+        txn.commit()?;
+        group.inbox.clear();
+        if durable {
+            group.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes the inbox into `txn`; the caller clears it once `txn` has committed.
+    fn write_inbox(&self, group: &GroupState, txn: &WriteTransaction) -> StoreResult<()> {
+        if group.inbox.is_empty() {
+            return Ok(());
+        }
+        let max_records = self.config.limits.max_records;
+        group.inbox.write_into(txn, max_records, |key| {
+            self.storage_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                location = %self.location.display(),
+                key = %crate::error::escape(key),
+                max_records,
+                "dropped a record from a peer at the group commit: the store is full"
+            );
+        })
     }
 
     pub(crate) fn local_peer_id(&self) -> Option<PeerId> {
@@ -476,8 +593,11 @@ impl Core {
             txn.set_durability(redb::Durability::None)
                 .map_err(StoreError::from)?;
         }
+        // Buffered records first, so that `body` sees them; they stay buffered if `body` fails.
+        self.write_inbox(&group, &txn)?;
         let value = body(&txn)?;
         txn.commit().map_err(StoreError::from)?;
+        group.inbox.clear();
         if durable {
             group.clear();
         } else {
@@ -489,14 +609,11 @@ impl Core {
     /// Makes grouped writes durable with one empty durable commit, if any are pending.
     pub(crate) fn flush(&self) -> StoreResult<()> {
         let mut group = self.lock_writer();
-        if group.pending == 0 {
+        if group.pending == 0 && group.inbox.is_empty() {
             return Ok(());
         }
-        let txn = self.db.begin_write()?;
-        txn.commit()?;
         tracing::trace!(writes = group.pending, "group commit");
-        group.clear();
-        Ok(())
+        self.commit_inbox(&mut group, true)
     }
 
     /// Flushes if the oldest pending write has waited a whole window; returns how long until the
@@ -534,6 +651,14 @@ impl Core {
 impl GroupState {
     fn is_due(&self, config: &GroupCommit, now: Instant) -> bool {
         self.pending + 1 >= config.max_writes
+            || self
+                .oldest
+                .is_some_and(|oldest| now.duration_since(oldest) >= config.window)
+    }
+
+    /// Whether the pending writes have waited a whole window or reached the count.
+    fn is_overdue(&self, config: &GroupCommit, now: Instant) -> bool {
+        self.pending >= config.max_writes
             || self
                 .oldest
                 .is_some_and(|oldest| now.duration_since(oldest) >= config.window)

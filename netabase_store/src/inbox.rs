@@ -1,0 +1,126 @@
+//! Records peers sent, held in memory until the group commit writes them in one transaction.
+//!
+//! A record arriving through `RecordStore::put` under grouped network durability is resolved
+//! against what is stored (buffered or committed) at once, and only the winner is kept here. The
+//! next write transaction, read transaction or flush writes the whole inbox first, so every read
+//! of the store sees it; `RecordStore::get` and `NodeStore::get_local` look here first instead.
+//! This spares the swarm task a write transaction per inbound record.
+
+use std::collections::BTreeMap;
+
+use redb::WriteTransaction;
+
+use crate::clock::Now;
+use crate::error::StoreResult;
+use crate::records::{NewRecord, RecordTables, WriteError};
+
+/// The buffered winners, by record key.
+#[derive(Debug, Default)]
+pub(crate) struct Inbox {
+    entries: BTreeMap<Vec<u8>, Buffered>,
+    /// How many buffered keys have no row in the `records` table yet.
+    new_keys: usize,
+}
+
+#[derive(Debug)]
+struct Buffered {
+    /// The complete entry (header and value), as the `records` table stores it.
+    entry: Vec<u8>,
+    expires_ms: Option<u64>,
+}
+
+impl Inbox {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The buffered entry under `key`.
+    pub(crate) fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.entries
+            .get(key)
+            .map(|buffered| buffered.entry.as_slice())
+    }
+
+    /// How many buffered keys the `records` table does not hold yet.
+    pub(crate) fn new_keys(&self) -> usize {
+        self.new_keys
+    }
+
+    /// Buffers `record` under its key, replacing what was buffered there. `new_key` says whether
+    /// the `records` table holds no row for it (ignored when the key is already buffered).
+    pub(crate) fn insert(&mut self, record: NewRecord<'_>, new_key: bool) {
+        let entry = record.entry.to_vec();
+        if let Some(buffered) = self.entries.get_mut(record.key) {
+            buffered.entry = entry;
+            buffered.expires_ms = record.expires_ms;
+            return;
+        }
+        self.new_keys += usize::from(new_key);
+        self.entries.insert(
+            record.key.to_vec(),
+            Buffered {
+                entry,
+                expires_ms: record.expires_ms,
+            },
+        );
+    }
+
+    /// Writes every buffered record into `txn`, leaving the inbox as it is (the caller clears it
+    /// once the transaction has committed). A record that no longer fits under `max_records` is
+    /// passed to `dropped`: buffering checked the room, so only a lowered limit gets there.
+    pub(crate) fn write_into(
+        &self,
+        txn: &WriteTransaction,
+        max_records: usize,
+        mut dropped: impl FnMut(&[u8]),
+    ) -> StoreResult<()> {
+        let now = Now::read();
+        let mut tables = RecordTables::open(txn)?;
+        for (key, buffered) in &self.entries {
+            let record = NewRecord {
+                key,
+                entry: &buffered.entry,
+                expires_ms: buffered.expires_ms,
+            };
+            match tables.overwrite(&record, max_records, &now) {
+                Ok(()) => {}
+                Err(WriteError::MaxRecords) => dropped(key),
+                Err(WriteError::Store(error)) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.new_keys = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record<'a>(key: &'a [u8], entry: &'a [u8]) -> NewRecord<'a> {
+        NewRecord {
+            key,
+            entry,
+            expires_ms: None,
+        }
+    }
+
+    #[test]
+    fn a_key_counts_as_new_once_and_the_last_entry_wins() {
+        let mut inbox = Inbox::default();
+        inbox.insert(record(b"a", b"1"), true);
+        inbox.insert(record(b"a", b"2"), true);
+        inbox.insert(record(b"b", b"3"), false);
+        assert_eq!(inbox.new_keys(), 1);
+        assert_eq!(inbox.get(b"a"), Some(&b"2"[..]));
+        assert_eq!(inbox.get(b"b"), Some(&b"3"[..]));
+        assert_eq!(inbox.get(b"c"), None);
+        inbox.clear();
+        assert!(inbox.is_empty());
+        assert_eq!(inbox.new_keys(), 0);
+    }
+}
