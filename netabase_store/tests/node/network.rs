@@ -361,10 +361,11 @@ async fn operations_fail_with_errors_that_say_what_happened() {
         "{bootstrap:?}"
     );
 
-    // A port nobody listens on: bind one, note it, close it.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // A port nobody listens on: a socket bound to it but not listening refuses connections, and
+    // holds the port so that no other test's listener can take it meanwhile.
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let port = closed.local_addr().unwrap().port();
-    drop(closed);
     let dial = within(
         "dial",
         node.dial(format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()),
