@@ -62,6 +62,17 @@ pub trait NodeStore: RecordStore + Send + 'static {
     /// Commits the writes `RecordStore::put` buffered for group commit, durably.
     fn flush(&mut self) -> DatabaseResult<()>;
 
+    /// Does what [`flush`](Self::flush) does, but may leave the durable commit (typically an fsync)
+    /// to the returned job. The node's flush timer calls it and runs the job on a blocking thread,
+    /// one at a time, so a slow disk never holds up the swarm; the job must be safe to run while
+    /// the node keeps calling the store.
+    ///
+    /// The provided implementation calls `flush` and returns [`PendingDurability::done`].
+    fn flush_deferred(&mut self) -> DatabaseResult<PendingDurability> {
+        self.flush()?;
+        Ok(PendingDurability::done())
+    }
+
     /// Removes every record whose expiry is at or before `now`; returns how many were removed.
     fn remove_expired(&mut self, now: Instant) -> DatabaseResult<usize>;
 

@@ -172,6 +172,16 @@ impl NodeStore for RedbStore {
         RedbStore::flush(self)
     }
 
+    /// Nothing to do when no write is pending; otherwise a job that flushes through a clone of the
+    /// handle (the store serialises it with every other write).
+    fn flush_deferred(&mut self) -> DatabaseResult<netabase::PendingDurability> {
+        if self.pending_writes() == 0 {
+            return Ok(netabase::PendingDurability::done());
+        }
+        let store = self.clone();
+        Ok(netabase::PendingDurability::new(move || store.flush()))
+    }
+
     /// Removes the records and provider records whose deadline is at or before `now`; returns how
     /// many of both were removed.
     fn remove_expired(&mut self, now: Instant) -> DatabaseResult<usize> {

@@ -9,12 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::future::OptionFuture;
 use futures::stream::FuturesUnordered;
 use libp2p::kad::{self, QueryId, Record, RecordKey};
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify};
 use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
 use tokio::time::{Interval, MissedTickBehavior};
 
 use super::behaviour::{Behaviour, BehaviourEvent};
@@ -196,6 +198,8 @@ pub(crate) struct EventLoop<S: NodeStore> {
     pub(crate) store_errors_seen: u64,
     /// Local writes becoming durable off the loop (`NodeStore::put_local_deferred`).
     pub(crate) durability: FuturesUnordered<DurabilityTask>,
+    /// The flush timer's job running off the loop (`NodeStore::flush_deferred`), if one is.
+    pub(crate) flushing: Option<JoinHandle<DatabaseResult<()>>>,
 }
 
 impl<S: NodeStore> EventLoop<S> {
@@ -214,6 +218,10 @@ impl<S: NodeStore> EventLoop<S> {
                 Some((query, result)) = self.durability.next(), if !self.durability.is_empty() => {
                     self.on_durable(query, result);
                 }
+                Some(result) = OptionFuture::from(self.flushing.as_mut()), if self.flushing.is_some() => {
+                    self.flushing = None;
+                    self.on_flushed(result);
+                }
                 _ = self.timers.republish.tick() => self.run_republish_job(),
                 _ = self.timers.expiry.tick() => self.run_expiry_job(),
                 _ = self.timers.flush.tick() => self.run_flush_job(),
@@ -225,6 +233,10 @@ impl<S: NodeStore> EventLoop<S> {
             if let Err(error) = result {
                 self.storage_error("a local write could not be made durable", error);
             }
+        }
+        if let Some(flushing) = self.flushing.take() {
+            let result = flushing.await;
+            self.on_flushed(result);
         }
         let EventLoop {
             mut swarm, pending, ..
@@ -238,6 +250,15 @@ impl<S: NodeStore> EventLoop<S> {
         tracing::debug!("node stopped");
         if let Some(reply) = shutdown_reply {
             let _ = reply.send(flushed.map_err(NodeError::from));
+        }
+    }
+
+    /// Reports a failed flush job (a flush that failed, or a job that panicked).
+    fn on_flushed(&mut self, result: Result<DatabaseResult<()>, tokio::task::JoinError>) {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => self.storage_error("cannot commit received records", error),
+            Err(error) => self.storage_error("cannot commit received records", error),
         }
     }
 

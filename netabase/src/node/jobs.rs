@@ -71,11 +71,16 @@ impl<S: NodeStore> EventLoop<S> {
         }
     }
 
-    /// Commits the records received since the last flush, and reports storage errors the store's
+    /// Commits the records received since the last flush on a blocking thread (one flush at a
+    /// time: a flush still running covers this tick), and reports storage errors the store's
     /// `RecordStore` methods met since the last check.
     pub(crate) fn run_flush_job(&mut self) {
-        if let Err(error) = self.store().flush() {
-            self.storage_error("cannot commit received records", error);
+        if self.flushing.is_none() {
+            match self.store().flush_deferred() {
+                Ok(job) if job.is_done() => {}
+                Ok(job) => self.flushing = Some(tokio::task::spawn_blocking(move || job.wait())),
+                Err(error) => self.storage_error("cannot commit received records", error),
+            }
         }
         let store_errors = self.store().storage_errors();
         if store_errors > self.store_errors_seen {

@@ -171,6 +171,7 @@ impl Node {
             republish_backlog: false,
             store_errors_seen,
             durability: Default::default(),
+            flushing: None,
         };
         Ok((handle, tokio::spawn(event_loop.run())))
     }

@@ -174,6 +174,28 @@ fn grouped_writes_are_visible_at_once_and_flush_makes_them_durable() {
 }
 
 #[test]
+fn a_deferred_flush_leaves_the_commit_to_its_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = builder()
+        .set_background_flush(false)
+        .set_group_commit(GroupCommit::new(Duration::from_secs(3600), 1000))
+        .create(dir.path().join("s.redb"))
+        .unwrap();
+    assert!(store.flush_deferred().unwrap().is_done(), "nothing pending");
+    store.put(user(1, "g").to_record().unwrap()).unwrap();
+    let job = store.flush_deferred().unwrap();
+    assert!(!job.is_done());
+    assert_eq!(store.pending_writes(), 1, "the job has not run yet");
+    // The node runs the job on a blocking thread.
+    std::thread::spawn(move || job.wait())
+        .join()
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.pending_writes(), 0, "the job committed the group");
+    assert!(store.flush_deferred().unwrap().is_done());
+}
+
+#[test]
 fn the_group_is_committed_when_full() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = builder()
