@@ -118,21 +118,22 @@ impl NodeStore for RedbStore {
 
     /// Commits the record and its republish schedule as one grouped write (visible at once,
     /// normally without an fsync) and returns the fsync as the job: a flush, one durable commit of
-    /// every pending write, ours included (nothing to do if a flush already made it durable). With
-    /// a grouped user durability the write is left to the group commit, as `put_local` would.
+    /// every pending write, ours included (nothing to do if a flush already made it durable).
+    /// Where there is no fsync to overlap, the write is made as `put_local` makes it and the job
+    /// is empty: with a grouped user durability (left to the group commit), and on redb's
+    /// in-memory backend (one commit; a job would only add a second one and a thread hand-off).
     fn put_local_deferred(
         &mut self,
         record: Record,
         republish_at: Option<SystemTime>,
     ) -> DatabaseResult<netabase::PendingDurability> {
-        self.overwrite_and_schedule(
-            &record,
-            republish_at.map(system_time_to_unix_ms),
-            crate::Durability::Grouped,
-        )?;
-        if self.inner.config.user_durability == crate::Durability::Grouped {
+        let republish_at_ms = republish_at.map(system_time_to_unix_ms);
+        let durability = self.inner.config.user_durability;
+        if self.inner.in_memory || durability == crate::Durability::Grouped {
+            self.overwrite_and_schedule(&record, republish_at_ms, durability)?;
             return Ok(netabase::PendingDurability::done());
         }
+        self.overwrite_and_schedule(&record, republish_at_ms, crate::Durability::Grouped)?;
         let store = self.clone();
         Ok(netabase::PendingDurability::new(move || store.flush()))
     }

@@ -79,6 +79,9 @@ pub(crate) struct Core {
     rejected_records: AtomicU64,
     /// The file path, or `<memory>`, for logs and errors.
     pub(crate) location: PathBuf,
+    /// Whether redb's in-memory backend holds the store (nothing is ever durable, so nothing is
+    /// worth deferring).
+    pub(crate) in_memory: bool,
 }
 
 /// The writes not durable yet, and the records from peers buffered until they are written.
@@ -294,6 +297,7 @@ impl RedbStoreBuilder {
             storage_errors: AtomicU64::new(0),
             rejected_records: AtomicU64::new(0),
             location,
+            in_memory,
         });
         let grouped = self.config.network_durability == Durability::Grouped
             || self.config.user_durability == Durability::Grouped;

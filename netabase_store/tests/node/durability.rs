@@ -345,7 +345,8 @@ fn redb_store_defers_only_the_durable_step_of_a_users_write() {
         builder.register::<Profile>();
         builder
     };
-    let mut store = builder().in_memory().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = builder().create(dir.path().join("s.redb")).unwrap();
     let record = profile(6).to_record().unwrap();
     let republish_at = SystemTime::UNIX_EPOCH + Duration::from_secs(4_000_000_000);
     let job = store
@@ -376,9 +377,22 @@ fn redb_store_defers_only_the_durable_step_of_a_users_write() {
     // A store whose user writes are grouped leaves the write to the group commit, as put_local.
     let mut grouped = builder()
         .set_user_durability(netabase_store::Durability::Grouped)
-        .in_memory()
+        .create(dir.path().join("grouped.redb"))
         .unwrap();
-    let job = grouped.put_local_deferred(record, None).unwrap();
+    let job = grouped.put_local_deferred(record.clone(), None).unwrap();
     assert!(job.is_done());
     assert_eq!(grouped.pending_writes(), 1);
+
+    // In memory there is no fsync to overlap: one commit, as put_local, and no job.
+    let mut memory = builder().in_memory().unwrap();
+    let job = memory
+        .put_local_deferred(record.clone(), Some(republish_at))
+        .unwrap();
+    assert!(job.is_done());
+    assert_eq!(memory.pending_writes(), 0);
+    assert!(memory.get_local(&record.key).unwrap().is_some());
+    assert_eq!(
+        memory.republish_time(&record.key).unwrap(),
+        Some(republish_at)
+    );
 }
