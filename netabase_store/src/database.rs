@@ -15,7 +15,9 @@ use crate::clock::Now;
 use crate::entry::RecordEntry;
 use crate::error::StoreResult;
 use crate::node_store::write_error;
-use crate::records::{NewRecord, RecordTables, entry_of, get_value, read_record, typed_entry};
+use crate::records::{
+    NewRecord, RecordTables, entry_of, get_value, read_record, typed_entry, value_of_entry,
+};
 use crate::scan::RecordScan;
 use crate::store::RedbStore;
 use crate::tables;
@@ -86,7 +88,13 @@ impl RedbStore {
     /// [`NetabaseDatabase::get`]; a stored value that does not decode as `V` is a
     /// [`DatabaseError::Decode`] naming `V`.
     pub fn get_value<V: NetabaseSchema>(&self, key: &V::Key) -> DatabaseResult<Option<V>> {
-        get_value::<V>(&self.inner.read()?, key)
+        // A record from a peer still in the inbox is the newest; looking there first also spares
+        // the read from committing the inbox, and so from waiting for a commit in progress.
+        let record_key = V::record_key(key)?;
+        if let Some(entry) = self.inner.buffered_entry(record_key.as_ref()) {
+            return value_of_entry::<V>(record_key.as_ref(), &entry);
+        }
+        get_value::<V>(&self.inner.read_committed()?, key)
     }
 
     /// Walks the unexpired records whose key starts with `prefix` (empty: the whole store) a page

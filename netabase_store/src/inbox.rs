@@ -3,8 +3,9 @@
 //! A record arriving through `RecordStore::put` under grouped network durability is resolved
 //! against what is stored (buffered or committed) at once, and only the winner is kept here. The
 //! next write transaction, read transaction or flush writes the whole inbox first, so every read
-//! of the store sees it; `RecordStore::get` and `NodeStore::get_local` look here first instead.
-//! This spares the swarm task a write transaction per inbound record.
+//! of the store sees it; `RecordStore::get`, `NodeStore::get_local` and typed point reads look
+//! here first instead, without waiting for a commit in progress. This spares the swarm task a
+//! write transaction per inbound record.
 
 use std::collections::BTreeMap;
 

@@ -232,6 +232,30 @@ mod tests {
     }
 
     #[test]
+    fn inbox_readers_do_not_wait_for_a_write_in_progress() {
+        let mut store = RedbStore::in_memory().expect("store");
+        store.put(record("/app/a", "1")).expect("put");
+        // A writer holds the write lock (as during a commit's fsync); a reader on another thread
+        // still answers from the inbox. The bound only keeps a regression from hanging the test.
+        let writing = store.inner.lock_writer();
+        let reader = store.clone();
+        let (sender, answer) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let value = value_of(&reader, "/app/a");
+            let local = netabase::NodeStore::get_local(&reader, &RecordKey::new(&"/app/a"))
+                .expect("get_local")
+                .map(|record| record.value);
+            let _ = sender.send((value, local));
+        });
+        let (value, local) = answer
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the readers answer while the write lock is held");
+        drop(writing);
+        assert_eq!(value, Some(b"1".to_vec()));
+        assert_eq!(local, Some(b"1".to_vec()));
+    }
+
+    #[test]
     fn a_buffered_record_meets_later_copies_under_the_conflict_rule() {
         let mut store = RedbStore::in_memory().expect("store");
         store.put(record("/app/a", "m")).expect("put");

@@ -383,8 +383,16 @@ pub(crate) fn get_value<V: netabase::NetabaseSchema>(
     let Some(stored) = records.get(record_key.as_ref()).map_err(StoreError::from)? else {
         return Ok(None);
     };
-    let entry = RecordEntry::decode(stored.value())
-        .map_err(|detail| corrupt("records", record_key.as_ref(), detail))?;
+    value_of_entry(record_key.as_ref(), stored.value())
+}
+
+/// The value of schema `V` in the entry stored under `key`, or `None` when it has expired.
+pub(crate) fn value_of_entry<V: netabase::NetabaseSchema>(
+    key: &[u8],
+    entry_bytes: &[u8],
+) -> netabase::DatabaseResult<Option<V>> {
+    let entry =
+        RecordEntry::decode(entry_bytes).map_err(|detail| corrupt("records", key, detail))?;
     // The clock is read only for a record that can expire: most typed values cannot.
     if entry.expires_ms.is_some() && Now::read().is_expired(entry.expires_ms) {
         return Ok(None);

@@ -75,6 +75,10 @@ pub(crate) struct Core {
     /// Held for the whole of every write transaction, so the group commit bookkeeping always
     /// matches what redb committed.
     writer: Mutex<GroupState>,
+    /// Records from peers not written to redb yet. Only written by holders of `writer` (lock
+    /// order: `writer`, then `inbox`), and never held across an fsync, so readers that look in it
+    /// never wait for a commit.
+    inbox: Mutex<Inbox>,
     storage_errors: AtomicU64,
     rejected_records: AtomicU64,
     /// The file path, or `<memory>`, for logs and errors.
@@ -86,12 +90,10 @@ pub(crate) struct Core {
 
 /// The writes not durable yet, and the records from peers buffered until they are written.
 #[derive(Debug, Default)]
-struct GroupState {
+pub(crate) struct GroupState {
     /// Writes not durable yet: buffered in the inbox or committed without an fsync.
     pending: usize,
     oldest: Option<Instant>,
-    /// Records from peers not written to redb yet.
-    inbox: Inbox,
 }
 
 struct Flusher {
@@ -294,6 +296,7 @@ impl RedbStoreBuilder {
             registry: self.registry.clone(),
             local_peer_id: RwLock::new(self.local_peer_id),
             writer: Mutex::new(GroupState::default()),
+            inbox: Mutex::default(),
             storage_errors: AtomicU64::new(0),
             rejected_records: AtomicU64::new(0),
             location,
@@ -454,12 +457,11 @@ impl Core {
     /// A read transaction that sees every write, the buffered records from peers included (they
     /// are committed first, without an fsync unless the group commit is due).
     pub(crate) fn read(&self) -> StoreResult<ReadTransaction> {
-        let mut group = self.lock_writer();
-        if !group.inbox.is_empty() {
+        if !self.lock_inbox().is_empty() {
+            let mut group = self.lock_writer();
             let durable = group.is_overdue(&self.config.group_commit, Instant::now());
             self.commit_inbox(&mut group, durable)?;
         }
-        drop(group);
         self.read_committed()
     }
 
@@ -471,7 +473,7 @@ impl Core {
 
     /// The entry buffered under `key` (a record from a peer not written to redb yet), if any.
     pub(crate) fn buffered_entry(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.lock_writer().inbox.get(key).map(<[u8]>::to_vec)
+        self.lock_inbox().get(key).map(<[u8]>::to_vec)
     }
 
     /// Resolves `record` (a record from a peer, with `value`) against what is stored under its key,
@@ -487,7 +489,8 @@ impl Core {
         pick: impl FnOnce(&[u8], &[u8]) -> netabase::Winner,
     ) -> Result<bool, WriteError> {
         let mut group = self.lock_writer();
-        let (resolution, new_key) = match group.inbox.get(record.key) {
+        let mut inbox = self.lock_inbox();
+        let (resolution, new_key) = match inbox.get(record.key) {
             Some(buffered) => (
                 resolve_against(Some(buffered), record, value, now, pick)?,
                 false,
@@ -500,7 +503,7 @@ impl Core {
                 if new_key {
                     let rows = records.len().map_err(StoreError::from)?;
                     let max = self.config.limits.max_records as u64;
-                    if rows.saturating_add(group.inbox.new_keys() as u64) >= max {
+                    if rows.saturating_add(inbox.new_keys() as u64) >= max {
                         return Ok(false);
                     }
                 }
@@ -510,7 +513,7 @@ impl Core {
         };
         match resolution {
             Resolution::Keep => return Ok(true),
-            Resolution::Store => group.inbox.insert(
+            Resolution::Store => inbox.insert(
                 NewRecord {
                     key: record.key,
                     entry: record.entry,
@@ -518,7 +521,7 @@ impl Core {
                 },
                 new_key,
             ),
-            Resolution::Merge { entry, expires_ms } => group.inbox.insert(
+            Resolution::Merge { entry, expires_ms } => inbox.insert(
                 NewRecord {
                     key: record.key,
                     entry: &entry,
@@ -527,6 +530,7 @@ impl Core {
                 new_key,
             ),
         }
+        drop(inbox);
         let now = Instant::now();
         let due = group.is_due(&self.config.group_commit, now);
         group.add(now);
@@ -536,28 +540,31 @@ impl Core {
         Ok(true)
     }
 
-    /// Writes the inbox to redb in one transaction, durable or not, and empties it.
+    /// Writes the inbox to redb in one transaction, durable or not, and empties it. The caller
+    /// holds the writer lock (`group`), so nothing joins the inbox meanwhile.
     fn commit_inbox(&self, group: &mut GroupState, durable: bool) -> StoreResult<()> {
         let mut txn = self.db.begin_write()?;
         if !durable {
             txn.set_durability(redb::Durability::None)?;
         }
-        self.write_inbox(group, &txn)?;
+        self.write_inbox(&txn)?;
         txn.commit()?;
-        group.inbox.clear();
+        self.lock_inbox().clear();
         if durable {
             group.clear();
         }
         Ok(())
     }
 
-    /// Writes the inbox into `txn`; the caller clears it once `txn` has committed.
-    fn write_inbox(&self, group: &GroupState, txn: &WriteTransaction) -> StoreResult<()> {
-        if group.inbox.is_empty() {
+    /// Writes the inbox into `txn`, the caller holding the writer lock; the caller clears the
+    /// inbox once `txn` has committed (until then, readers find the records there).
+    fn write_inbox(&self, txn: &WriteTransaction) -> StoreResult<()> {
+        let inbox = self.lock_inbox();
+        if inbox.is_empty() {
             return Ok(());
         }
         let max_records = self.config.limits.max_records;
-        group.inbox.write_into(txn, max_records, |key| {
+        inbox.write_into(txn, max_records, |key| {
             self.storage_errors.fetch_add(1, Ordering::Relaxed);
             tracing::error!(
                 location = %self.location.display(),
@@ -575,7 +582,12 @@ impl Core {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn lock_writer(&self) -> MutexGuard<'_, GroupState> {
+    fn lock_inbox(&self) -> MutexGuard<'_, Inbox> {
+        // Every update of the inbox is one map operation and a counter; a panic cannot tear it.
+        self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn lock_writer(&self) -> MutexGuard<'_, GroupState> {
         // The state is two counters updated after a commit; a panic cannot leave it torn.
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -598,10 +610,10 @@ impl Core {
                 .map_err(StoreError::from)?;
         }
         // Buffered records first, so that `body` sees them; they stay buffered if `body` fails.
-        self.write_inbox(&group, &txn)?;
+        self.write_inbox(&txn)?;
         let value = body(&txn)?;
         txn.commit().map_err(StoreError::from)?;
-        group.inbox.clear();
+        self.lock_inbox().clear();
         if durable {
             group.clear();
         } else {
@@ -613,7 +625,7 @@ impl Core {
     /// Makes grouped writes durable with one empty durable commit, if any are pending.
     pub(crate) fn flush(&self) -> StoreResult<()> {
         let mut group = self.lock_writer();
-        if group.pending == 0 && group.inbox.is_empty() {
+        if group.pending == 0 && self.lock_inbox().is_empty() {
             return Ok(());
         }
         tracing::trace!(writes = group.pending, "group commit");
