@@ -303,15 +303,8 @@ async fn a_put_returns_with_its_republish_schedule_durable() {
 async fn shutdown_waits_for_a_write_becoming_durable() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("node.redb");
-    let file_store = || {
-        RedbStore::builder()
-            .register::<Profile>()
-            .register::<Page>()
-            .create(&path)
-            .expect("store file opens")
-    };
     let log: Log = Arc::default();
-    let store = Observed::new(file_store(), &log, Duration::from_millis(500));
+    let store = Observed::new(file_store(&path), &log, Duration::from_millis(500));
     let (handle, task) = within("spawn", Node::spawn(fast_config(Net::Memory), store))
         .await
         .expect("spawn");
@@ -328,7 +321,7 @@ async fn shutdown_waits_for_a_write_becoming_durable() {
         .expect("shutdown");
     // The durability job was done, and had let go of the store, before shutdown returned.
     assert_eq!(position(&log, &Seen::Durable(key_of(&value))), Some(0));
-    let reopened = file_store();
+    let reopened = file_store(&path);
     assert!(
         reopened.get_local(&key_of(&value)).unwrap().is_some(),
         "the write is durable"

@@ -9,8 +9,7 @@ use libp2p::multiaddr::Protocol;
 use netabase_store::NetabaseSchema;
 use netabase_store::kad::Quorum;
 use netabase_store::{
-    Identity, Node, NodeError, NodeEvent, RecordSource, RedbStore, SyncOptions,
-    identity_path_beside,
+    Identity, Node, NodeError, NodeEvent, RecordSource, SyncOptions, identity_path_beside,
 };
 
 fn profile(id: u64, name: &str) -> Profile {
@@ -129,17 +128,10 @@ async fn a_value_put_on_node_0_is_read_on_node_9() {
 async fn a_restarted_node_serves_its_records_and_keeps_its_peer_id() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("node.redb");
-    let file_store = || {
-        RedbStore::builder()
-            .register::<Profile>()
-            .register::<Page>()
-            .create(&path)
-            .expect("store file opens")
-    };
     let mut config = fast_config(Net::Tcp);
     config.set_identity(Identity::File(identity_path_beside(&path)));
 
-    let first = start_node(config.clone(), file_store(), None).await;
+    let first = start_node(config.clone(), file_store(&path), None).await;
     let peer_id = first.handle.peer_id();
     let helper = start_node(fast_config(Net::Tcp), memory_store(), Some(&first)).await;
     let nodes = vec![first, helper];
@@ -153,7 +145,7 @@ async fn a_restarted_node_serves_its_records_and_keeps_its_peer_id() {
     stop_all(nodes).await;
 
     // Only the file and the identity beside it survive; the helper and its replicas are gone.
-    let restarted = start_node(config, file_store(), None).await;
+    let restarted = start_node(config, file_store(&path), None).await;
     assert_eq!(
         restarted.handle.peer_id(),
         peer_id,

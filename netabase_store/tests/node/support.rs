@@ -101,6 +101,15 @@ pub fn fast_config(net: Net) -> NodeConfig {
     config
 }
 
+/// The store file at `path` (created if missing) that knows the test schemas.
+pub fn file_store(path: &std::path::Path) -> RedbStore {
+    RedbStore::builder()
+        .register::<Profile>()
+        .register::<Page>()
+        .create(path)
+        .expect("store file opens")
+}
+
 /// An in-memory store that knows the test schemas.
 pub fn memory_store() -> RedbStore {
     RedbStore::builder()
