@@ -143,14 +143,20 @@ fn republish_schedule_is_ordered_and_bounded() {
     assert_eq!(due.len(), 4);
 }
 
+/// A store file in `dir` whose grouped writes wait for `max_writes` of them, or a flush: no
+/// background thread, and a window longer than any test.
+fn grouped_store(dir: &tempfile::TempDir, max_writes: usize) -> netabase_store::RedbStore {
+    builder()
+        .set_background_flush(false)
+        .set_group_commit(GroupCommit::new(Duration::from_secs(3600), max_writes))
+        .create(dir.path().join("s.redb"))
+        .unwrap()
+}
+
 #[test]
 fn grouped_writes_are_visible_at_once_and_flush_makes_them_durable() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = builder()
-        .set_background_flush(false)
-        .set_group_commit(GroupCommit::new(Duration::from_secs(3600), 1000))
-        .create(dir.path().join("s.redb"))
-        .unwrap();
+    let mut store = grouped_store(&dir, 1000);
     for i in 0..10 {
         store.put(user(i, "g").to_record().unwrap()).unwrap();
     }
@@ -176,11 +182,7 @@ fn grouped_writes_are_visible_at_once_and_flush_makes_them_durable() {
 #[test]
 fn a_deferred_flush_leaves_the_commit_to_its_job() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = builder()
-        .set_background_flush(false)
-        .set_group_commit(GroupCommit::new(Duration::from_secs(3600), 1000))
-        .create(dir.path().join("s.redb"))
-        .unwrap();
+    let mut store = grouped_store(&dir, 1000);
     assert!(store.flush_deferred().unwrap().is_done(), "nothing pending");
     store.put(user(1, "g").to_record().unwrap()).unwrap();
     let job = store.flush_deferred().unwrap();
@@ -198,11 +200,7 @@ fn a_deferred_flush_leaves_the_commit_to_its_job() {
 #[test]
 fn the_group_is_committed_when_full() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = builder()
-        .set_background_flush(false)
-        .set_group_commit(GroupCommit::new(Duration::from_secs(3600), 4))
-        .create(dir.path().join("s.redb"))
-        .unwrap();
+    let mut store = grouped_store(&dir, 4);
     for i in 0..3 {
         store.put(user(i, "g").to_record().unwrap()).unwrap();
     }
