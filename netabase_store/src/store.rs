@@ -437,7 +437,8 @@ impl RedbStore {
         Ok(self.inner.flush()?)
     }
 
-    /// How many grouped writes are committed but not yet durable.
+    /// How many grouped writes are not durable yet: committed without an fsync, or records from
+    /// peers still waiting in memory for the group commit (see `docs/durability.md`).
     pub fn pending_writes(&self) -> usize {
         self.inner.lock_writer().pending
     }
@@ -622,7 +623,8 @@ impl Core {
         Ok(value)
     }
 
-    /// Makes grouped writes durable with one empty durable commit, if any are pending.
+    /// Makes grouped writes durable with one durable commit, which also writes the records waiting
+    /// in the inbox, if any write is pending.
     pub(crate) fn flush(&self) -> StoreResult<()> {
         let mut group = self.lock_writer();
         if group.pending == 0 && self.lock_inbox().is_empty() {
