@@ -574,3 +574,29 @@ fn a_key_that_fails_to_encode_is_an_error() {
         "{error:?}"
     );
 }
+
+/// A type that already uses the generated key's default name, `OrderKey`.
+pub struct OrderKey;
+
+/// `key_name` renames the generated key type, here to avoid `OrderKey` above.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, NetabaseSchema)]
+#[netabase(key_name = OrderNumber)]
+pub struct Order {
+    #[key]
+    number: u32,
+    item: String,
+}
+
+#[test]
+fn key_name_renames_the_generated_key_type() {
+    let order = Order {
+        number: 7,
+        item: "tea".into(),
+    };
+    let key: OrderNumber = order.key();
+    assert_eq!(key, OrderNumber(7));
+    // The name of the type changes nothing in the record key.
+    let record_key = kad::RecordKey::try_from(key).unwrap();
+    assert_eq!(record_key.as_ref(), b"/netabase/Order/\x07");
+    let _unrelated = OrderKey;
+}

@@ -3,7 +3,7 @@
 use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parse;
-use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Path, Type};
+use syn::{Attribute, Expr, ExprLit, Ident, Lit, LitStr, Path, Type};
 
 use crate::ctxt::Ctxt;
 
@@ -26,9 +26,12 @@ pub(crate) const KEY_TYPE: &str = "key";
 pub(crate) const KEY_FN: &str = "key_fn";
 /// `#[netabase(resolver = path)]`: the function ordering two values in a conflict.
 pub(crate) const RESOLVER: &str = "resolver";
+/// `#[netabase(key_name = Ident)]`: the name of the generated key type instead of `{Name}Key`.
+pub(crate) const KEY_NAME: &str = "key_name";
 
 /// The options `#[derive(NetabaseSchema)]` accepts, in the order error messages list them.
-pub(crate) const SCHEMA_OPTIONS: &[&str] = &[NAME, NAMESPACE, CRATE, KEY_TYPE, KEY_FN, RESOLVER];
+pub(crate) const SCHEMA_OPTIONS: &[&str] =
+    &[NAME, NAMESPACE, CRATE, KEY_TYPE, KEY_FN, KEY_NAME, RESOLVER];
 /// The options `#[derive(NetabaseSchemaKey)]` accepts.
 pub(crate) const KEY_OPTIONS: &[&str] = &[CRATE];
 
@@ -48,6 +51,7 @@ pub(crate) struct Container {
     pub(crate) krate: Option<Opt<Path>>,
     pub(crate) key: Option<Opt<Type>>,
     pub(crate) key_fn: Option<Opt<Path>>,
+    pub(crate) key_name: Option<Opt<Ident>>,
     pub(crate) resolver: Option<Opt<Path>>,
 }
 
@@ -98,6 +102,9 @@ impl Container {
         } else if is(KEY_FN) {
             let value = path_like::<Path>(&meta, KEY_FN, "key_fn = my_key_fn")?;
             set(cx, &mut self.key_fn, keyword, value);
+        } else if is(KEY_NAME) {
+            let value = path_like::<Ident>(&meta, KEY_NAME, "key_name = UserId")?;
+            set(cx, &mut self.key_name, keyword, value);
         } else if is(RESOLVER) {
             let value = path_like::<Path>(&meta, RESOLVER, "resolver = newest_first")?;
             set(cx, &mut self.resolver, keyword, value);

@@ -147,9 +147,12 @@ fn schema_impl(
     }
 }
 
-/// The name of the key type the derive generates: `{Name}Key`.
-pub(crate) fn key_ident(ident: &Ident) -> Ident {
-    format_ident!("{}Key", ident)
+/// The name of the key type the derive generates: `#[netabase(key_name = ...)]`, else `{Name}Key`.
+pub(crate) fn key_ident(input: &Input<'_>) -> Ident {
+    match &input.attrs.key_name {
+        Some(name) => name.value.clone(),
+        None => format_ident!("{}Key", input.ident()),
+    }
 }
 
 /// The type named by `type Key = ...;`.
@@ -157,7 +160,7 @@ pub(crate) fn key_type(input: &Input<'_>, key: &KeyPlan<'_>) -> TokenStream {
     match key {
         KeyPlan::Custom { ty, .. } => quote!(#ty),
         KeyPlan::Fields { .. } | KeyPlan::Variants { .. } => {
-            let key_ident = key_ident(input.ident());
+            let key_ident = key_ident(input);
             quote!(#key_ident)
         }
     }
@@ -175,7 +178,7 @@ pub(crate) fn generated_key(
     let private = quote!(#runtime::__private);
     let ident = input.ident();
     let vis = &input.original.vis;
-    let key_ident = key_ident(ident);
+    let key_ident = key_ident(input);
     let body = match key {
         KeyPlan::Custom { .. } => return TokenStream::new(),
         KeyPlan::Fields { fields, .. } if fields.len() == 1 => {
@@ -247,7 +250,7 @@ fn public(span: Span, field: impl quote::ToTokens) -> TokenStream {
 
 /// The body of `fn key(&self) -> Self::Key`.
 fn key_body(input: &Input<'_>, key: &KeyPlan<'_>) -> TokenStream {
-    let key_ident = key_ident(input.ident());
+    let key_ident = key_ident(input);
     let clone = |value: TokenStream| quote!(::core::clone::Clone::clone(#value));
     match key {
         KeyPlan::Fields { fields, .. } if fields.len() == 1 => {

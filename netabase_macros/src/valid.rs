@@ -158,8 +158,21 @@ fn unraw(ident: &Ident) -> String {
     }
 }
 
-/// `key = Type` and `key_fn = path` come together.
+/// `key = Type` and `key_fn = path` come together, and without `key_name` (which names a key
+/// type the derive generates).
 fn custom_key<'a>(cx: &mut Ctxt, input: &'a Input<'a>) -> Option<KeyPlan<'a>> {
+    if let (Some(name), true) = (&input.attrs.key_name, has_custom_key(input)) {
+        cx.error_spanned_by(
+            &name.keyword,
+            format!(
+                "`{}` names the key type the derive generates, and with `{}` it generates none: \
+                 drop `{}`, or rename your own key type",
+                attr::KEY_NAME,
+                attr::KEY_TYPE,
+                attr::KEY_NAME
+            ),
+        );
+    }
     match (&input.attrs.key, &input.attrs.key_fn) {
         (Some(key), Some(function)) => Some(KeyPlan::Custom {
             ty: &key.value,
