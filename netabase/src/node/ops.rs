@@ -89,6 +89,9 @@ impl SyncReport {
 
 type ProgressFn = Arc<dyn Fn(SyncProgress) + Send + Sync>;
 
+/// The largest page [`SyncOptions::set_batch_size`] accepts.
+const MAX_BATCH_SIZE: usize = 4096;
+
 /// How `sync_to_network` and `sync_from_network` run: which records, how many at once, and who
 /// hears about progress.
 ///
@@ -144,9 +147,10 @@ impl SyncOptions {
     }
 
     /// How many local records are read from the store at a time; memory stays proportional to
-    /// this, not to the store. Default: 256.
+    /// this, not to the store. Default: 256; at most 4096, because each page is read on the
+    /// node's task, and a page bounds how long that read holds the swarm up.
     pub fn set_batch_size(&mut self, size: usize) -> &mut Self {
-        self.batch_size = size.max(1);
+        self.batch_size = size.clamp(1, MAX_BATCH_SIZE);
         self
     }
 
@@ -187,5 +191,21 @@ impl SyncOptions {
     ) -> &mut Self {
         self.progress = Some(Arc::new(progress));
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sync_page_holds_at_least_one_record_and_at_most_the_cap() {
+        let mut options = SyncOptions::new();
+        assert_eq!(options.set_batch_size(0).batch_size, 1);
+        assert_eq!(options.set_batch_size(1000).batch_size, 1000);
+        assert_eq!(
+            options.set_batch_size(usize::MAX).batch_size,
+            MAX_BATCH_SIZE
+        );
     }
 }
