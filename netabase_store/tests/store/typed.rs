@@ -413,27 +413,15 @@ fn republish_marks_and_expiring_records() {
         assert_eq!(due.len(), 3, "both schemas are due");
 
         let now = Instant::now();
-        NetabaseDatabaseExt::<_, User>::update_record_expiry(
-            &mut store,
-            &user_key(2),
-            Some(now + Duration::from_secs(30)),
-        )
-        .await
-        .unwrap();
-        NetabaseDatabaseExt::<_, User>::update_record_expiry(
-            &mut store,
-            &user_key(4),
-            Some(now + Duration::from_secs(10)),
-        )
-        .await
-        .unwrap();
-        NetabaseDatabaseExt::<_, User>::update_record_expiry(
-            &mut store,
-            &user_key(0),
-            Some(now + Duration::from_secs(3600)),
-        )
-        .await
-        .unwrap();
+        for (id, seconds) in [(2, 30), (4, 10), (0, 3600)] {
+            NetabaseDatabaseExt::<_, User>::update_record_expiry(
+                &mut store,
+                &user_key(id),
+                Some(now + Duration::from_secs(seconds)),
+            )
+            .await
+            .unwrap();
+        }
         let expiring =
             NetabaseDatabaseExt::<_, User>::get_expiring_records(&store, Duration::from_secs(60))
                 .await
