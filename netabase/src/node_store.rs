@@ -59,6 +59,18 @@ pub trait NodeStore: RecordStore + Send + 'static {
     /// Removes the record under `key` and its republish schedule, durably.
     fn remove_local(&mut self, key: &RecordKey) -> DatabaseResult<()>;
 
+    /// Removes like [`remove_local`](Self::remove_local), but may leave making the removal durable
+    /// to the returned job. When it returns `Ok`, this store's reads no longer see the record; the
+    /// node runs the job on a blocking thread and answers the caller once it has succeeded, so the
+    /// swarm does not wait for the fsync. The job must be safe to run while the node keeps calling
+    /// the store.
+    ///
+    /// The provided implementation calls `remove_local` and returns [`PendingDurability::done`].
+    fn remove_local_deferred(&mut self, key: &RecordKey) -> DatabaseResult<PendingDurability> {
+        self.remove_local(key)?;
+        Ok(PendingDurability::done())
+    }
+
     /// Commits the writes `RecordStore::put` buffered for group commit, durably.
     fn flush(&mut self) -> DatabaseResult<()>;
 

@@ -87,6 +87,29 @@ impl RedbStore {
         Ok(read()?)
     }
 
+    /// Whether a user's write has an fsync worth leaving to a job: on a file, with immediate user
+    /// durability. In memory there is no fsync; with grouped user durability the group commit
+    /// makes the write durable, as it would a `put_local`.
+    fn defers_user_fsync(&self) -> bool {
+        !self.inner.in_memory && self.inner.config.user_durability == crate::Durability::Immediate
+    }
+
+    /// The job that makes every pending write durable: a flush through a clone of the handle.
+    fn flush_job(&self) -> netabase::PendingDurability {
+        let store = self.clone();
+        netabase::PendingDurability::new(move || store.flush())
+    }
+
+    /// Removes the record under `key` with its index row and schedule, committed with `durability`.
+    fn remove_with(&self, key: &RecordKey, durability: crate::Durability) -> DatabaseResult<()> {
+        self.inner
+            .write(durability, |txn| {
+                RecordTables::open(txn)?.remove(key.as_ref())
+            })
+            .map(drop)
+            .map_err(DatabaseError::from)
+    }
+
     /// The unexpired record under `key`: the one buffered from a peer, else the committed one
     /// (without committing the inbox, which a full read would).
     pub(crate) fn read_record(&self, key: &[u8]) -> StoreResult<Option<Record>> {
@@ -128,14 +151,13 @@ impl NodeStore for RedbStore {
         republish_at: Option<SystemTime>,
     ) -> DatabaseResult<netabase::PendingDurability> {
         let republish_at_ms = republish_at.map(system_time_to_unix_ms);
-        let durability = self.inner.config.user_durability;
-        if self.inner.in_memory || durability == crate::Durability::Grouped {
+        if !self.defers_user_fsync() {
+            let durability = self.inner.config.user_durability;
             self.overwrite_and_schedule(&record, republish_at_ms, durability)?;
             return Ok(netabase::PendingDurability::done());
         }
         self.overwrite_and_schedule(&record, republish_at_ms, crate::Durability::Grouped)?;
-        let store = self.clone();
-        Ok(netabase::PendingDurability::new(move || store.flush()))
+        Ok(self.flush_job())
     }
 
     /// A sweep of at most `limit` records, then of provider records up to the same total, in one
@@ -161,12 +183,21 @@ impl NodeStore for RedbStore {
     }
 
     fn remove_local(&mut self, key: &RecordKey) -> DatabaseResult<()> {
-        self.inner
-            .write(self.inner.config.user_durability, |txn| {
-                RecordTables::open(txn)?.remove(key.as_ref())
-            })
-            .map(drop)
-            .map_err(DatabaseError::from)
+        self.remove_with(key, self.inner.config.user_durability)
+    }
+
+    /// Removes as a grouped write (gone from reads at once) and returns the fsync as the job, as
+    /// [`put_local_deferred`](NodeStore::put_local_deferred) does, and with the same exceptions.
+    fn remove_local_deferred(
+        &mut self,
+        key: &RecordKey,
+    ) -> DatabaseResult<netabase::PendingDurability> {
+        if !self.defers_user_fsync() {
+            self.remove_local(key)?;
+            return Ok(netabase::PendingDurability::done());
+        }
+        self.remove_with(key, crate::Durability::Grouped)?;
+        Ok(self.flush_job())
     }
 
     fn flush(&mut self) -> DatabaseResult<()> {
@@ -179,8 +210,7 @@ impl NodeStore for RedbStore {
         if self.pending_writes() == 0 {
             return Ok(netabase::PendingDurability::done());
         }
-        let store = self.clone();
-        Ok(netabase::PendingDurability::new(move || store.flush()))
+        Ok(self.flush_job())
     }
 
     /// Removes the records and provider records whose deadline is at or before `now`; returns how

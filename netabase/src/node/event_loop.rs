@@ -200,6 +200,9 @@ pub(crate) struct EventLoop<S: NodeStore> {
     pub(crate) durability: FuturesUnordered<DurabilityTask>,
     /// The flush timer's job running off the loop (`NodeStore::flush_deferred`), if one is.
     pub(crate) flushing: Option<JoinHandle<DatabaseResult<()>>>,
+    /// Removals becoming durable off the loop (`NodeStore::remove_local_deferred`); each answers
+    /// its caller when done.
+    pub(crate) removals: FuturesUnordered<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl<S: NodeStore> EventLoop<S> {
@@ -218,6 +221,7 @@ impl<S: NodeStore> EventLoop<S> {
                 Some((query, result)) = self.durability.next(), if !self.durability.is_empty() => {
                     self.on_durable(query, result);
                 }
+                Some(()) = self.removals.next(), if !self.removals.is_empty() => {}
                 Some(result) = OptionFuture::from(self.flushing.as_mut()), if self.flushing.is_some() => {
                     self.flushing = None;
                     self.on_flushed(result);
@@ -234,6 +238,7 @@ impl<S: NodeStore> EventLoop<S> {
                 self.storage_error("a local write could not be made durable", error);
             }
         }
+        while self.removals.next().await.is_some() {}
         if let Some(flushing) = self.flushing.take() {
             let result = flushing.await;
             self.on_flushed(result);
@@ -315,10 +320,21 @@ impl<S: NodeStore> EventLoop<S> {
                 let result = self.store().get_local(&key).map_err(NodeError::from);
                 let _ = reply.send(result);
             }
-            Command::Remove { key, reply } => {
-                let result = self.store().remove_local(&key).map_err(NodeError::from);
-                let _ = reply.send(result);
-            }
+            Command::Remove { key, reply } => match self.store().remove_local_deferred(&key) {
+                Ok(job) if job.is_done() => {
+                    let _ = reply.send(Ok(()));
+                }
+                Ok(job) => {
+                    let task = durability_task(None, job);
+                    self.removals.push(Box::pin(async move {
+                        let (_, result) = task.await;
+                        let _ = reply.send(result.map_err(NodeError::from));
+                    }));
+                }
+                Err(error) => {
+                    let _ = reply.send(Err(error.into()));
+                }
+            },
             Command::LocalRecords {
                 after,
                 prefix,

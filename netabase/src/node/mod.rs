@@ -172,6 +172,7 @@ impl Node {
             store_errors_seen,
             durability: Default::default(),
             flushing: None,
+            removals: Default::default(),
         };
         Ok((handle, tokio::spawn(event_loop.run())))
     }

@@ -300,6 +300,43 @@ async fn a_put_returns_with_its_republish_schedule_durable() {
 }
 
 #[tokio::test]
+async fn a_remove_returns_once_durable_without_the_swarm_waiting_for_it() {
+    // Nothing but the node's own calls makes the file's writes durable: no background thread,
+    // no group commit window within the test, no flush job, no sweeps.
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::builder()
+        .register::<Profile>()
+        .register::<Page>()
+        .set_background_flush(false)
+        .set_group_commit(netabase_store::GroupCommit::new(
+            Duration::from_secs(3600),
+            1000,
+        ))
+        .create(dir.path().join("node.redb"))
+        .unwrap();
+    let mut config = fast_config(Net::Memory);
+    config
+        .set_expiry_sweep_interval(Duration::MAX)
+        .set_flush_interval(Duration::MAX);
+    let node = start_node(config, store.clone(), None).await;
+    let value = profile(8);
+    // Alone, the put reaches no quorum, but it is stored (and durable) first.
+    let _ = within("put", node.handle.put(&value, Quorum::One)).await;
+    assert!(store.get_local(&key_of(&value)).unwrap().is_some());
+    within("remove", node.handle.remove::<Profile>(&value.key()))
+        .await
+        .expect("remove");
+    assert_eq!(store.get_local(&key_of(&value)).unwrap(), None);
+    assert_eq!(
+        store.pending_writes(),
+        0,
+        "the removal is durable when the call returns"
+    );
+    drop(store);
+    node.stop().await;
+}
+
+#[tokio::test]
 async fn shutdown_waits_for_a_write_becoming_durable() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("node.redb");
@@ -367,6 +404,15 @@ fn redb_store_defers_only_the_durable_step_of_a_users_write() {
     job.wait().unwrap();
     assert_eq!(store.pending_writes(), 0, "durable once the job ran");
 
+    // A removal is deferred the same way: gone from reads at once, durable once its job ran.
+    let job = store.remove_local_deferred(&record.key).unwrap();
+    assert!(!job.is_done());
+    assert_eq!(store.get_local(&record.key).unwrap(), None, "gone at once");
+    assert_eq!(store.republish_time(&record.key).unwrap(), None);
+    assert_eq!(store.pending_writes(), 1, "not durable yet");
+    job.wait().unwrap();
+    assert_eq!(store.pending_writes(), 0, "durable once the job ran");
+
     // A store whose user writes are grouped leaves the write to the group commit, as put_local.
     let mut grouped = builder()
         .set_user_durability(netabase_store::Durability::Grouped)
@@ -388,4 +434,6 @@ fn redb_store_defers_only_the_durable_step_of_a_users_write() {
         memory.republish_time(&record.key).unwrap(),
         Some(republish_at)
     );
+    assert!(memory.remove_local_deferred(&record.key).unwrap().is_done());
+    assert_eq!(memory.get_local(&record.key).unwrap(), None);
 }
