@@ -512,25 +512,21 @@ impl Core {
                 (resolve_against(stored, record, value, now, pick)?, new_key)
             }
         };
-        match resolution {
+        let merged;
+        let (entry, expires_ms) = match resolution {
             Resolution::Keep => return Ok(true),
-            Resolution::Store => inbox.insert(
-                NewRecord {
-                    key: record.key,
-                    entry: record.entry,
-                    expires_ms: record.expires_ms,
-                },
-                new_key,
-            ),
-            Resolution::Merge { entry, expires_ms } => inbox.insert(
-                NewRecord {
-                    key: record.key,
-                    entry: &entry,
-                    expires_ms,
-                },
-                new_key,
-            ),
-        }
+            Resolution::Store => (record.entry, record.expires_ms),
+            Resolution::Merge { entry, expires_ms } => {
+                merged = entry;
+                (merged.as_slice(), expires_ms)
+            }
+        };
+        let winner = NewRecord {
+            key: record.key,
+            entry,
+            expires_ms,
+        };
+        inbox.insert(winner, new_key);
         drop(inbox);
         let now = Instant::now();
         let due = group.is_due(&self.config.group_commit, now);

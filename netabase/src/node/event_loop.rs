@@ -16,7 +16,6 @@ use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify};
 use tokio::sync::{broadcast, mpsc};
-use tokio::task::JoinHandle;
 use tokio::time::{Interval, MissedTickBehavior};
 
 use super::behaviour::{Behaviour, BehaviourEvent};
@@ -199,7 +198,7 @@ pub(crate) struct EventLoop<S: NodeStore> {
     /// Local writes becoming durable off the loop (`NodeStore::put_local_deferred`).
     pub(crate) durability: FuturesUnordered<DurabilityTask>,
     /// The flush timer's job running off the loop (`NodeStore::flush_deferred`), if one is.
-    pub(crate) flushing: Option<JoinHandle<DatabaseResult<()>>>,
+    pub(crate) flushing: Option<DurabilityTask>,
     /// Removals becoming durable off the loop (`NodeStore::remove_local_deferred`); each answers
     /// its caller when done.
     pub(crate) removals: FuturesUnordered<Pin<Box<dyn Future<Output = ()> + Send>>>,
@@ -222,7 +221,7 @@ impl<S: NodeStore> EventLoop<S> {
                     self.on_durable(query, result);
                 }
                 Some(()) = self.removals.next(), if !self.removals.is_empty() => {}
-                Some(result) = OptionFuture::from(self.flushing.as_mut()), if self.flushing.is_some() => {
+                Some((_, result)) = OptionFuture::from(self.flushing.as_mut()), if self.flushing.is_some() => {
                     self.flushing = None;
                     self.on_flushed(result);
                 }
@@ -240,7 +239,7 @@ impl<S: NodeStore> EventLoop<S> {
         }
         while self.removals.next().await.is_some() {}
         if let Some(flushing) = self.flushing.take() {
-            let result = flushing.await;
+            let (_, result) = flushing.await;
             self.on_flushed(result);
         }
         let EventLoop {
@@ -259,11 +258,9 @@ impl<S: NodeStore> EventLoop<S> {
     }
 
     /// Reports a failed flush job (a flush that failed, or a job that panicked).
-    fn on_flushed(&mut self, result: Result<DatabaseResult<()>, tokio::task::JoinError>) {
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => self.storage_error("cannot commit received records", error),
-            Err(error) => self.storage_error("cannot commit received records", error),
+    fn on_flushed(&mut self, result: DatabaseResult<()>) {
+        if let Err(error) = result {
+            self.storage_error("cannot commit received records", error);
         }
     }
 

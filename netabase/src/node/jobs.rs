@@ -5,7 +5,7 @@ use std::time::{Instant, SystemTime};
 
 use libp2p::kad::Quorum;
 
-use super::event_loop::{EventLoop, PublishReply};
+use super::event_loop::{EventLoop, PublishReply, durability_task};
 use super::events::NodeEvent;
 use super::queries::MIN_PUBLISH_TTL;
 use crate::node_store::NodeStore;
@@ -78,7 +78,7 @@ impl<S: NodeStore> EventLoop<S> {
         if self.flushing.is_none() {
             match self.store().flush_deferred() {
                 Ok(job) if job.is_done() => {}
-                Ok(job) => self.flushing = Some(tokio::task::spawn_blocking(move || job.wait())),
+                Ok(job) => self.flushing = Some(durability_task(None, job)),
                 Err(error) => self.storage_error("cannot commit received records", error),
             }
         }
