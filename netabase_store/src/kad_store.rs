@@ -1,5 +1,7 @@
 //! kad's `RecordStore` on the redb file: what the swarm reads and writes.
 
+use std::time::{Duration, Instant};
+
 use libp2p::PeerId;
 use libp2p::kad::store::{Error, RecordStore, Result};
 use libp2p::kad::{ProviderRecord, Record, RecordKey};
@@ -12,6 +14,11 @@ use crate::records::{NewRecord, RecordTables, WriteError, entry_of};
 use crate::scan::{ProvidedIter, RecordsIter};
 use crate::store::RedbStore;
 
+/// The least lifetime a record must have left for `RecordStore::get` to return it (2 s): at
+/// least one whole second when kad encodes it for a peer, with a second's margin for the time
+/// between the read and the encoding.
+pub const MIN_SERVED_TTL: Duration = Duration::from_secs(netabase::MIN_INBOUND_TTL.as_secs() + 1);
+
 /// The store as kad's record store. Writes use the network durability (grouped by default, see
 /// `docs/durability.md`); storage errors, which kad's error type cannot carry, are logged and
 /// counted in [`RedbStore::storage_error_count`].
@@ -19,6 +26,9 @@ use crate::store::RedbStore;
 /// Differences from `MemoryStore` (all deliberate, see `docs/store-layout.md`):
 /// - expired records and provider records are never returned, and an already expired record or
 ///   provider record given to `put` / `add_provider` is not stored;
+/// - `get` does not return a record with less than [`MIN_SERVED_TTL`] left: kad sends what `get`
+///   returns to peers with its lifetime in whole seconds, and rounds under a second to 0, which
+///   on the wire means "never expires";
 /// - `put` resolves a conflict with the stored value by the registered schema's rule, else the
 ///   registry's `UnknownSchemas` policy (byte order, or a different value replaces under
 ///   `AcceptReplacing`): a losing record is not stored; equal values merge into the later
@@ -35,7 +45,12 @@ impl RecordStore for RedbStore {
 
     fn get(&self, key: &RecordKey) -> Option<std::borrow::Cow<'_, Record>> {
         match self.read_record(key.as_ref()) {
-            Ok(record) => record.map(std::borrow::Cow::Owned),
+            Ok(record) => {
+                let served_until = Instant::now() + MIN_SERVED_TTL;
+                record
+                    .filter(|record| record.expires.is_none_or(|at| at >= served_until))
+                    .map(std::borrow::Cow::Owned)
+            }
             Err(error) => {
                 self.inner.report("RecordStore::get", &error);
                 None

@@ -68,6 +68,7 @@ pub use netabase::*;
 
 pub use config::{Durability, GroupCommit, StoreLimits};
 pub use error::{OpenError, StoreError};
+pub use kad_store::MIN_SERVED_TTL;
 pub use reader::StoreReader;
 pub use scan::{ProvidedIter, ProviderScan, RecordScan, RecordsIter};
 pub use store::{RedbStore, RedbStoreBuilder};

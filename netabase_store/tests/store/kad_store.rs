@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use crate::common::*;
 use netabase_store::kad::store::{Error, RecordStore};
 use netabase_store::kad::{ProviderRecord, Record, RecordKey};
-use netabase_store::{NetabaseSchema, RedbStore};
+use netabase_store::{MIN_SERVED_TTL, NetabaseSchema, NodeStore, RedbStore};
 
 #[test]
 fn put_get_remove() {
@@ -89,6 +89,26 @@ fn expired_records_are_not_stored_or_returned() {
     store.put(record.clone()).unwrap();
     assert!(store.get(&record.key).is_none());
     assert_eq!(store.record_count().unwrap(), 0);
+}
+
+#[test]
+fn a_record_about_to_expire_is_not_handed_to_kad_for_the_wire() {
+    // kad sends a served record's lifetime in whole seconds and 0 means "never expires": a record
+    // with under a second left would live forever on the peer that asked for it.
+    let mut store = memory_store();
+    let mut soon = raw(b"/x/y/soon", b"v");
+    soon.expires = Some(Instant::now() + MIN_SERVED_TTL - Duration::from_millis(300));
+    let mut later = raw(b"/x/y/later", b"v");
+    later.expires = Some(Instant::now() + MIN_SERVED_TTL + Duration::from_secs(5));
+    store.put(soon.clone()).unwrap();
+    store.put(later.clone()).unwrap();
+    assert!(
+        store.get(&soon.key).is_none(),
+        "not served with under 2 s left"
+    );
+    assert!(store.get(&later.key).is_some());
+    // The node's own reads still see it until it expires.
+    assert!(store.get_local(&soon.key).unwrap().is_some());
 }
 
 #[test]
