@@ -193,9 +193,13 @@ pub struct PutArgs {
     /// republishes a record put with this command.
     #[arg(long, value_name = "DURATION", value_parser = parse_expiry)]
     pub ttl: Option<Duration>,
-    /// How many peers must store the record for the put to succeed.
+    /// How many peers must store the record for the put to succeed. Never lowered to fit: a
+    /// network with fewer peers fails the put and says how many it found.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=20))]
     pub quorum: u16,
+    /// Print JSON for scripts: which peers stored, acknowledged or refused the record.
+    #[arg(long)]
+    pub json: bool,
     /// How to reach the network.
     #[command(flatten)]
     pub network: NetworkArgs,

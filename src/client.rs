@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use netabase_store::kad::{Quorum, Record, RecordKey};
 use netabase_store::{
-    FetchedRecord, Node, NodeConfig, NodeError, NodeHandle, RecordSource, RedbStore,
+    FetchedRecord, Node, NodeConfig, NodeError, NodeHandle, PutOptions, PutReport, RecordSource,
+    RedbStore,
 };
 use serde::Serialize;
 use tokio::task::JoinHandle;
@@ -75,13 +76,6 @@ fn node_error(error: NodeError, key: &RecordKey) -> CliError {
             key: bytes::escape(key.as_ref()),
         },
         NodeError::Timeout { operation, after } => CliError::Timeout { operation, after },
-        NodeError::QuorumFailed {
-            reached, needed, ..
-        } => CliError::QuorumFailed {
-            key: bytes::escape(key.as_ref()),
-            reached,
-            needed,
-        },
         other => CliError::Node(other),
     }
 }
@@ -190,20 +184,110 @@ pub async fn put(args: PutArgs) -> CliResult<()> {
     let mut record = Record::new(key.clone(), value);
     record.expires = args.ttl.map(|ttl| Instant::now() + ttl);
     let quorum = NonZeroUsize::new(usize::from(args.quorum)).map_or(Quorum::One, Quorum::N);
+    // The client exits right after the put: wait for every closest peer, or the records still in
+    // flight would be dropped with it.
+    let mut options = PutOptions::new(quorum);
+    options.set_wait_for_all(true);
 
     let client = Client::connect(&args.network, Some(DEFAULT_TTL)).await?;
     let spinner = progress::spinner("storing the record at the closest peers");
-    let result = client.handle.put_record(record, quorum).await;
+    let result = client.handle.put_record(record, options).await;
     spinner.finish_and_clear();
     client.close().await;
-    result.map_err(|error| node_error(error, &key))?;
+    let report = result.map_err(|error| node_error(error, &key))?;
     let lifetime = args.ttl.unwrap_or(DEFAULT_TTL);
+    if args.json {
+        let output = PutOutput::new(&report, size, lifetime);
+        println!("{}", serde_json::to_string_pretty(&output)?);
+        return Ok(());
+    }
     println!(
-        "stored \"{}\" ({size} bytes) on at least {} peer(s); peers keep it for {} (nothing \
-         republishes it)",
+        "stored \"{}\" ({size} bytes) on {} of the {} closest peer(s): {} validated it, {} plain \
+         kad peer(s) acknowledged it{}; peers keep it for {} (nothing republishes it)",
         bytes::escape(key.as_ref()),
-        args.quorum,
+        report.reached(),
+        report.peers_found,
+        report.stored.len(),
+        report.acknowledged.len(),
+        not_stored(&report),
         output::approx(lifetime)
     );
     Ok(())
+}
+
+/// ", 1 refused it (lost conflict), 1 unreachable", or nothing.
+fn not_stored(report: &PutReport) -> String {
+    let mut text = String::new();
+    if !report.refused.is_empty() {
+        let reasons: Vec<&str> = report.refused.iter().map(|r| r.reason.as_str()).collect();
+        text.push_str(&format!(
+            ", {} refused it ({})",
+            report.refused.len(),
+            reasons.join(", ")
+        ));
+    }
+    if !report.unreachable.is_empty() {
+        text.push_str(&format!(", {} unreachable", report.unreachable.len()));
+    }
+    text
+}
+
+/// `put --json`.
+#[derive(Debug, Serialize)]
+struct PutOutput {
+    key: String,
+    key_hex: String,
+    value_bytes: usize,
+    peers_found: usize,
+    stored: Vec<String>,
+    acknowledged: Vec<String>,
+    refused: Vec<RefusedOutput>,
+    unreachable: Vec<UnreachableOutput>,
+    ttl_seconds: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct RefusedOutput {
+    peer: String,
+    reason: &'static str,
+    message: String,
+}
+
+#[derive(Debug, Serialize)]
+struct UnreachableOutput {
+    peer: String,
+    reason: String,
+}
+
+impl PutOutput {
+    fn new(report: &PutReport, value_bytes: usize, lifetime: Duration) -> Self {
+        let peers =
+            |peers: &[netabase_store::PeerId]| peers.iter().map(|p| p.to_string()).collect();
+        PutOutput {
+            key: bytes::escape(report.key.as_ref()),
+            key_hex: bytes::to_hex(report.key.as_ref()),
+            value_bytes,
+            peers_found: report.peers_found,
+            stored: peers(&report.stored),
+            acknowledged: peers(&report.acknowledged),
+            refused: report
+                .refused
+                .iter()
+                .map(|refusal| RefusedOutput {
+                    peer: refusal.peer.to_string(),
+                    reason: refusal.reason.as_str(),
+                    message: refusal.message.clone(),
+                })
+                .collect(),
+            unreachable: report
+                .unreachable
+                .iter()
+                .map(|failure| UnreachableOutput {
+                    peer: failure.peer.to_string(),
+                    reason: failure.reason.clone(),
+                })
+                .collect(),
+            ttl_seconds: lifetime.as_secs(),
+        }
+    }
 }

@@ -76,19 +76,6 @@ pub enum CliError {
         /// The key, escaped.
         key: String,
     },
-    /// Too few peers stored a record `put` sent.
-    #[error(
-        "only {reached} of the {needed} peers the quorum asked for stored \"{key}\"; start more \
-         nodes or lower --quorum"
-    )]
-    QuorumFailed {
-        /// The key, escaped.
-        key: String,
-        /// Peers that stored it.
-        reached: usize,
-        /// Peers the quorum needed.
-        needed: usize,
-    },
     /// An operation on the network did not finish in time.
     #[error(
         "{operation} did not finish within {}; the network is unreachable or slow: check the \
@@ -139,7 +126,19 @@ pub enum CliError {
     Json(#[from] serde_json::Error),
 }
 
+/// The exit status of a `get` that found no record, so scripts can tell "absent" from "failed".
+pub const EXIT_NOT_FOUND: u8 = 3;
+
 impl CliError {
+    /// The status the command exits with: [`EXIT_NOT_FOUND`] for a record that is not there, 1
+    /// for every other failure (clap exits with 2 for arguments it refuses).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::RecordNotFound { .. } => EXIT_NOT_FOUND,
+            _ => 1,
+        }
+    }
+
     /// Turns an error from opening a store into the message for that case.
     pub fn from_open(error: OpenError) -> Self {
         match error {

@@ -7,7 +7,7 @@
 //! - `netabase get` / `netabase put` read and write raw records on a running network.
 //!
 //! Every failure prints one line starting with `error: ` that says what to do, and exits with
-//! status 1 (2 for arguments clap rejects).
+//! status 1 (2 for arguments clap rejects, 3 for a `get` that found no record).
 
 mod bytes;
 mod cli;
@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {}", network::one_line(&error.to_string()));
-            ExitCode::FAILURE
+            ExitCode::from(error.exit_code())
         }
     }
 }

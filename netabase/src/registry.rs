@@ -101,6 +101,10 @@ pub enum Rejection {
     /// records (or provided keys), or the value is over the store's own size limit.
     #[error("the store refused the record: {0}")]
     Refused(#[source] libp2p::kad::store::Error),
+    /// The message carrying the record was malformed (for example a publisher that is no peer
+    /// id).
+    #[error("malformed record: {0}")]
+    Malformed(&'static str),
 }
 
 /// What to do with records whose key has no registered schema prefix.

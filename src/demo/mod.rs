@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use netabase_store::kad::Quorum;
-use netabase_store::{NetabaseSchema, NodeError, RecordSource, SyncOptions};
+use netabase_store::{
+    NetabaseSchema, NodeError, PutReport, RecordSource, RefusalReason, SyncOptions,
+};
 
 use self::network::{DemoNode, Probe, Settings};
 use self::schema::{Note, NoteKey, Presence};
@@ -469,8 +471,10 @@ async fn conflict(network: &[DemoNode], id: u32, summary: &mut Summary) -> CliRe
         a.handle.put(&first, Quorum::One),
         b.handle.put(&second, Quorum::One)
     );
-    put_a?;
-    put_b?;
+    // The loser's put may already be refused: by its own node, if the winner reached it first
+    // (a stale write), or by the peers that hold the winner. That is the honest answer.
+    let outcome_a = put_outcome(put_a)?;
+    let outcome_b = put_outcome(put_b)?;
     let key = NoteKey(id);
     let before = revisions(network, &key).await?;
 
@@ -506,6 +510,7 @@ async fn conflict(network: &[DemoNode], id: u32, summary: &mut Summary) -> CliRe
                 "{} wrote revision 2 of note {id} while {} wrote revision 3",
                 a.name, b.name
             ),
+            format!("revision 2's put: {outcome_a}; revision 3's put: {outcome_b}"),
             format!("revisions held before a sync: {}", shown.join(", ")),
             "after one sync_from_network on each node, all hold revision 3 (#[version]: higher \
              wins)"
@@ -514,6 +519,29 @@ async fn conflict(network: &[DemoNode], id: u32, summary: &mut Summary) -> CliRe
         started.elapsed(),
     );
     Ok(())
+}
+
+/// What became of one of the conflict step's puts: stored, or refused because it lost.
+fn put_outcome(result: Result<PutReport, NodeError>) -> CliResult<String> {
+    match result {
+        Ok(report) => Ok(format!("stored by {} peer(s)", report.reached())),
+        Err(NodeError::StaleWrite { .. }) => {
+            Ok("refused by its own node, which already held the winner".to_owned())
+        }
+        Err(NodeError::QuorumFailed { report, .. })
+            if !report.refused.is_empty()
+                && report
+                    .refused
+                    .iter()
+                    .all(|refusal| refusal.reason == RefusalReason::LostConflict) =>
+        {
+            Ok(format!(
+                "refused by {} peer(s) holding the winner (lost conflict)",
+                report.refused.len()
+            ))
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// What each node holds locally under `key`.

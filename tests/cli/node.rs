@@ -32,7 +32,7 @@ fn nodes_serve_raw_records_and_stop_cleanly_with_nothing_lost() {
     .assert()
     .success()
     .stdout(predicate::str::contains(
-        "stored \"/myapp/Thing/\\x01\" (11 bytes) on at least 1 peer(s)",
+        "stored \"/myapp/Thing/\\x01\" (11 bytes) on 1 of the 1 closest peer(s): 1 validated it",
     ));
     let file = dir.path().join("value.bin");
     std::fs::write(&file, [0u8, 1, 2, 255]).expect("write");
@@ -48,6 +48,40 @@ fn nodes_serve_raw_records_and_stop_cleanly_with_nothing_lost() {
     .arg(&file)
     .assert()
     .success();
+    // --json names the peer that validated and stored it; a quorum the network cannot meet is
+    // refused, not lowered.
+    let output = netabase([
+        "put",
+        "/myapp/Thing/\\x03",
+        "three",
+        "--json",
+        "--bootstrap",
+        &address,
+    ])
+    .assert()
+    .success();
+    let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("valid JSON");
+    assert_eq!(json["peers_found"], 1, "{json}");
+    assert_eq!(
+        json["stored"][0],
+        peer_line.trim_start_matches("netabase node ")
+    );
+    let output = netabase([
+        "put",
+        "/myapp/Thing/\\x04",
+        "four",
+        "--quorum",
+        "20",
+        "--bootstrap",
+        &address,
+    ])
+    .assert()
+    .code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(
+        line.contains("the quorum needs 20 peers and the lookup found only 1"),
+        "{line}"
+    );
 
     // get: a table, the raw bytes, JSON with a hex key.
     netabase(["get", "/myapp/Thing/\\x01", "--bootstrap", &address])
@@ -73,10 +107,10 @@ fn nodes_serve_raw_records_and_stop_cleanly_with_nothing_lost() {
     assert_eq!(json["value_hex"], "000102ff");
     assert!(json["expires"].is_string(), "{json}");
 
-    // A key nobody holds.
+    // A key nobody holds: its own exit status, so scripts tell "absent" from "failed".
     let output = netabase(["get", "/myapp/Thing/\\x09", "--bootstrap", &address])
         .assert()
-        .code(1);
+        .code(3);
     let line = one_line_error(&output.get_output().stderr);
     assert!(line.contains("no record under"), "{line}");
 
@@ -114,7 +148,7 @@ fn nodes_serve_raw_records_and_stop_cleanly_with_nothing_lost() {
     assert!(
         printed
             .iter()
-            .any(|line| line.starts_with("stopped cleanly: 2 records")),
+            .any(|line| line.starts_with("stopped cleanly: 4 records")),
         "{printed:?}"
     );
 
@@ -123,13 +157,13 @@ fn nodes_serve_raw_records_and_stop_cleanly_with_nothing_lost() {
         .assert()
         .success();
     let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("valid JSON");
-    assert_eq!(json["stores"][0]["records"], 2);
+    assert_eq!(json["stores"][0]["records"], 4);
 
     // Restarted from its directory, the node keeps its peer id and its records.
     let mut restarted = RunningNode::start(&first_dir, &[]);
     assert_eq!(restarted.wait_for_line("netabase node "), peer_line);
     let store_line = restarted.wait_for_line("store ");
-    assert!(store_line.ends_with("(2 records)"), "{store_line}");
+    assert!(store_line.ends_with("(4 records)"), "{store_line}");
     let (ok, printed) = restarted.interrupt();
     assert!(ok, "the restarted node failed to stop: {printed:?}");
 }

@@ -7,23 +7,28 @@ use libp2p::identity::Keypair;
 use libp2p::kad::store::RecordStore;
 use libp2p::kad::{self, Mode, StoreInserts};
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{PeerId, Swarm, identify, noise, tcp, yamux};
+use libp2p::{PeerId, Swarm, identify, noise, ping, tcp, yamux};
 
 use super::config::{IDENTIFY_PROTOCOL_VERSION, MAX_DURATION, NodeConfig};
 use super::error::SpawnError;
+use super::store_protocol::{self, StoreBehaviour};
 
 #[cfg(feature = "mdns")]
 pub(crate) type Mdns = libp2p::swarm::behaviour::toggle::Toggle<libp2p::mdns::tokio::Behaviour>;
 #[cfg(not(feature = "mdns"))]
 pub(crate) type Mdns = libp2p::swarm::dummy::Behaviour;
 
-/// Kademlia over the node's store, identify (which tells kad the listen addresses of peers that
-/// dialed us) and, with the `mdns` feature, mDNS discovery.
+/// Kademlia over the node's store; the store protocol, over which Netabase nodes store records at
+/// each other and hear whether the receiver's gate kept them; identify (which tells kad the listen
+/// addresses of peers that dialed us); ping (js-libp2p's kad-dht pings a new contact before it
+/// adds it to its routing table); and, with the `mdns` feature, mDNS discovery.
 #[derive(NetworkBehaviour)]
 #[behaviour(prelude = "libp2p::swarm::derive_prelude")]
 pub(crate) struct Behaviour<S: RecordStore + Send + 'static> {
     pub(crate) kad: kad::Behaviour<S>,
+    pub(crate) store: StoreBehaviour,
     pub(crate) identify: identify::Behaviour,
+    pub(crate) ping: ping::Behaviour,
     pub(crate) mdns: Mdns,
 }
 
@@ -101,7 +106,9 @@ pub(crate) fn build_swarm<S: RecordStore + Send + 'static>(
     );
     let behaviour = Behaviour {
         kad,
+        store: store_protocol::behaviour(config.max_packet_size(), config.query_timeout),
         identify,
+        ping: ping::Behaviour::default(),
         mdns: build_mdns(config, peer_id)?,
     };
     let swarm_config = libp2p::swarm::Config::with_tokio_executor()

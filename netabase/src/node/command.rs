@@ -1,12 +1,12 @@
 //! What a handle asks the event loop to do. Every command carries a oneshot for its answer.
 
-use libp2p::kad::{Quorum, Record, RecordKey};
+use libp2p::kad::{Record, RecordKey};
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::oneshot;
 
 use super::error::NodeResult;
 use super::events::NodeStats;
-use super::ops::{Fetched, PutOk};
+use super::ops::{Fetched, PutOptions, PutReport};
 use crate::registry::SchemaInfo;
 
 pub(crate) type Reply<T> = oneshot::Sender<NodeResult<T>>;
@@ -24,14 +24,19 @@ pub(crate) enum Command {
     /// Store durably as this node's own record, schedule its republication, publish it.
     Put {
         record: Record,
-        quorum: Quorum,
-        reply: Reply<PutOk>,
+        options: PutOptions,
+        reply: Reply<PutReport>,
     },
     /// Publish a record to the closest peers without touching the local store.
     Publish {
         record: Record,
-        quorum: Quorum,
-        reply: Reply<PutOk>,
+        options: PutOptions,
+        reply: Reply<PutReport>,
+    },
+    /// Answer once the routing table holds `min` connected peers.
+    WaitForPeers {
+        min: usize,
+        reply: Reply<usize>,
     },
     Get {
         key: RecordKey,

@@ -4,8 +4,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use libp2p::Multiaddr;
+use libp2p::kad::RecordKey;
 
+use super::events::RejectionCounts;
+use super::ops::PutReport;
+use super::store_protocol::RefusalReason;
 use crate::error::DatabaseError;
+
+/// How many value bytes a plain Kademlia peer takes in one message: rust-libp2p and go-libp2p
+/// read at most 16 KiB per kad message, of which the key, publisher and peers take some.
+pub(crate) const PLAIN_KAD_VALUE_LIMIT: usize = 16 * 1024 - 1024;
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -100,25 +108,77 @@ pub enum IdentityError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NodeError {
-    /// Fewer peers than the quorum asked for acknowledged a put. The record is stored locally and
-    /// durably and is republished, so it may still reach more peers later.
+    /// Every closest peer answered and fewer than the quorum stored the record. The record is
+    /// stored locally and durably and is republished, so it may still reach more peers later.
+    /// The report says who stored, refused (and why) or could not be reached.
     #[error(
-        "record {key} is stored locally, but only {reached} of the {needed} peers the quorum asked \
-         for acknowledged it; connect to more peers (bootstrap, dial) or lower the quorum"
+        "record {key} is stored locally, but only {reached} of the {needed} peers the quorum needs \
+         stored it ({summary}); {advice}",
+        key = escape_key(&.report.key),
+        reached = .report.reached(),
+        summary = report_summary(.report),
+        advice = quorum_advice(.report),
     )]
     QuorumFailed {
-        /// The record key, escaped for display.
-        key: String,
-        /// Peers that stored the record.
-        reached: usize,
         /// Peers the quorum needed.
         needed: usize,
+        /// What each closest peer answered.
+        report: Box<PutReport>,
+    },
+    /// The quorum asks for more peers than the lookup found, so it could not be met however the
+    /// peers answered. The record is stored locally and was sent to the peers found. A quorum is
+    /// never lowered to fit the network.
+    #[error(
+        "record {key} is stored locally, but the quorum needs {needed} peers and the lookup found \
+         only {found} ({summary}); connect more nodes (bootstrap, dial) or lower the quorum",
+        key = escape_key(&.report.key),
+        found = .report.peers_found,
+        summary = report_summary(.report),
+    )]
+    QuorumUnreachable {
+        /// Peers the quorum needed.
+        needed: usize,
+        /// What each closest peer answered.
+        report: Box<PutReport>,
+    },
+    /// A local write would lose against the value stored under its key by the schema's conflict
+    /// rule, so the peers holding the stored value would refuse it: writer and replicas would
+    /// disagree. Nothing was written.
+    #[error(
+        "record {key} was not written: the stored value wins over it under the schema's conflict \
+         rule (a higher #[version], or greater bytes); read the stored value and write one that \
+         wins, for example with a higher version",
+        key = escape_key(.key)
+    )]
+    StaleWrite {
+        /// The record key.
+        key: RecordKey,
     },
     /// No local copy and no peer returned a valid record under the key.
-    #[error("no record under {key} locally or on the peers asked")]
+    #[error(
+        "no record under {key} locally or on the peers asked{refused}",
+        key = escape_key(.key),
+        refused = refused_answers(.refused)
+    )]
     NotFound {
-        /// The record key, escaped for display.
-        key: String,
+        /// The record key.
+        key: RecordKey,
+        /// Answers that were refused (did not validate, or expired), by reason.
+        refused: RejectionCounts,
+    },
+    /// The node did not reach the number of peers [`NodeHandle::wait_for_peers`]
+    /// (crate::NodeHandle::wait_for_peers) asked for in time.
+    #[error(
+        "the node reached {found} of the {wanted} peers it waited for within {after:?}; check the \
+         bootstrap addresses and that those nodes are running"
+    )]
+    NotEnoughPeers {
+        /// Peers waited for.
+        wanted: usize,
+        /// Connected peers in the routing table when the wait ended.
+        found: usize,
+        /// How long it waited.
+        after: Duration,
     },
     /// The operation did not finish in time.
     #[error(
@@ -145,7 +205,7 @@ pub enum NodeError {
     /// The value is larger than the node's maximum value size.
     #[error(
         "value of {size} bytes is over the node's limit of {max} bytes; store a smaller value or \
-         raise `NodeConfig::set_max_value_size`"
+         raise `NodeConfig::set_max_value_size` (on this node and its peers)"
     )]
     ValueTooLarge {
         /// The encoded value's size.
@@ -156,11 +216,12 @@ pub enum NodeError {
     /// The record expires too soon to publish: peers refuse records with less than
     /// [`MIN_INBOUND_TTL`](crate::MIN_INBOUND_TTL) left, and kad carries expiry in whole seconds.
     #[error(
-        "record {key} expires in under {min:?}, too soon to publish; give it a longer time to live"
+        "record {key} expires in under {min:?}, too soon to publish; give it a longer time to live",
+        key = escape_key(.key)
     )]
     ExpiresTooSoon {
-        /// The record key, escaped for display.
-        key: String,
+        /// The record key.
+        key: RecordKey,
         /// The least lifetime a published record must have left.
         min: Duration,
     },
@@ -174,3 +235,93 @@ pub enum NodeError {
 
 /// The result of a node operation.
 pub type NodeResult<T> = Result<T, NodeError>;
+
+/// A record key as errors print it: quoted, printable ASCII as is, other bytes as `\xNN`.
+pub(crate) fn escape_key(key: &RecordKey) -> String {
+    format!("\"{}\"", key.as_ref().escape_ascii())
+}
+
+/// "2 stored, 1 acknowledged by plain kad peers, 3 refused (lost conflict: 3), 1 unreachable".
+fn report_summary(report: &PutReport) -> String {
+    let mut parts = vec![format!("{} stored", report.stored.len())];
+    if !report.acknowledged.is_empty() {
+        parts.push(format!(
+            "{} acknowledged by plain kad peers",
+            report.acknowledged.len()
+        ));
+    }
+    if !report.refused.is_empty() {
+        let mut reasons: Vec<(RefusalReason, usize)> = Vec::new();
+        for refusal in &report.refused {
+            match reasons
+                .iter_mut()
+                .find(|(reason, _)| *reason == refusal.reason)
+            {
+                Some((_, count)) => *count += 1,
+                None => reasons.push((refusal.reason, 1)),
+            }
+        }
+        let reasons: Vec<String> = reasons
+            .iter()
+            .map(|(reason, count)| format!("{reason}: {count}"))
+            .collect();
+        parts.push(format!(
+            "{} refused ({})",
+            report.refused.len(),
+            reasons.join(", ")
+        ));
+    }
+    if !report.unreachable.is_empty() {
+        parts.push(format!("{} unreachable", report.unreachable.len()));
+    }
+    if report.unanswered > 0 {
+        parts.push(format!("{} did not answer", report.unanswered));
+    }
+    parts.join(", ")
+}
+
+/// What to do about a quorum the peers' answers did not meet.
+fn quorum_advice(report: &PutReport) -> &'static str {
+    let refused = |reason| report.refused.iter().any(|r| r.reason == reason);
+    if refused(RefusalReason::TooLarge)
+        || (report.value_bytes > PLAIN_KAD_VALUE_LIMIT && !report.unreachable.is_empty())
+    {
+        "the value is too large for some peers (plain kad peers take about 16 KiB per message); \
+         store a smaller value"
+    } else if refused(RefusalReason::LostConflict) {
+        "peers hold a value that wins under the schema's conflict rule; read the current value \
+         and write one that wins"
+    } else if refused(RefusalReason::StoreFull) {
+        "the peers' stores are full; add storage nodes or raise their record limits"
+    } else if refused(RefusalReason::UnknownSchema) || refused(RefusalReason::Invalid) {
+        "peers do not accept this schema or version of it; run the same schema on every node"
+    } else if !report.unreachable.is_empty() {
+        "peers could not be reached; check the network or raise the query timeout"
+    } else {
+        "connect to more peers (bootstrap, dial) or lower the quorum"
+    }
+}
+
+/// "; 3 answers were refused (invalid: 2, expired: 1)", or nothing.
+fn refused_answers(refused: &RejectionCounts) -> String {
+    let total = refused.total();
+    if total == 0 {
+        return String::new();
+    }
+    let reasons: Vec<String> = [
+        ("unknown schema", refused.unknown_schema),
+        ("invalid", refused.invalid),
+        ("too large", refused.too_large),
+        ("expired", refused.expired),
+        ("lost conflict", refused.lost_conflict),
+        ("refused by the store", refused.refused),
+    ]
+    .into_iter()
+    .filter(|(_, count)| *count > 0)
+    .map(|(reason, count)| format!("{reason}: {count}"))
+    .collect();
+    format!(
+        "; {total} answer(s) were refused ({}), see the node's RecordRejected events",
+        reasons.join(", ")
+    )
+}

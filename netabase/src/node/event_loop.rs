@@ -1,7 +1,7 @@
 //! The task that owns the swarm: it runs commands from handles, swarm events and the node's jobs,
 //! one at a time, in one `tokio::select!` loop.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::num::NonZeroUsize;
 use std::pin::Pin;
@@ -12,6 +12,7 @@ use futures::StreamExt;
 use futures::future::OptionFuture;
 use futures::stream::FuturesUnordered;
 use libp2p::kad::{self, QueryId, Record, RecordKey};
+use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify};
@@ -22,8 +23,10 @@ use super::behaviour::{Behaviour, BehaviourEvent};
 use super::command::{Command, Reply};
 use super::config::NodeConfig;
 use super::error::NodeError;
-use super::events::{NodeEvent, NodeStats};
-use super::ops::PutOk;
+use super::events::{NodeEvent, NodeStats, RejectionCounts};
+use super::ops::{PutOptions, PutReport};
+use super::publication::Publication;
+use super::store_protocol::{StoreRequest, StoreResponse};
 use crate::error::{DatabaseError, DatabaseResult};
 use crate::node_store::{NodeStore, PendingDurability};
 use crate::registry::{Rejection, SchemaInfo, SchemaRegistry};
@@ -31,16 +34,32 @@ use crate::registry::{Rejection, SchemaInfo, SchemaRegistry};
 /// Who waits for the outcome of a publication.
 pub(crate) enum PublishReply {
     /// A handle's put or publish.
-    User(Reply<PutOk>),
+    User(Reply<PutReport>),
     /// The republish job.
     Republish,
+    /// A get's push of its winner to peers that answered with a losing value; no one waits.
+    Repair,
+}
+
+impl PublishReply {
+    /// Whether the publication counts against the background query budget.
+    pub(crate) fn is_background(&self) -> bool {
+        !matches!(self, PublishReply::User(_))
+    }
+}
+
+/// A publication sent to the closest peers, with whether it counts against the background budget
+/// (its reply is gone once answered, the budget is released when every peer answered).
+pub(crate) struct InFlight {
+    pub(crate) publication: Publication<PublishReply>,
+    pub(crate) background: bool,
 }
 
 /// A publication waiting for the closest peers of its key and, for a user's put, for the local
 /// write to become durable. It is sent only when both are done (`EventLoop::advance_publication`).
 pub(crate) struct PendingPublish {
     pub(crate) record: Record,
-    pub(crate) quorum: kad::Quorum,
+    pub(crate) options: PutOptions,
     pub(crate) reply: PublishReply,
     /// Whether the local write is durable (always, for a publication without one).
     pub(crate) durable: bool,
@@ -82,6 +101,8 @@ pub(crate) struct PendingGet {
     pub(crate) stale: Vec<PeerId>,
     /// Valid answers so far.
     pub(crate) answered: usize,
+    /// Answers refused by validation, by reason.
+    pub(crate) refused: RejectionCounts,
     /// How many answers end the lookup early.
     pub(crate) wanted: usize,
     pub(crate) reply: Reply<super::ops::Fetched>,
@@ -91,12 +112,18 @@ pub(crate) struct PendingGet {
 #[derive(Default)]
 pub(crate) struct Pending {
     pub(crate) closest: HashMap<QueryId, PendingPublish>,
-    pub(crate) puts: HashMap<QueryId, (RecordKey, PublishReply)>,
+    /// Publications sent to their peers, by the id `next_publication` gave them.
+    pub(crate) publications: HashMap<u64, InFlight>,
+    pub(crate) next_publication: u64,
+    /// A publication's record sent to one peer with the store protocol.
+    pub(crate) store_requests: HashMap<OutboundRequestId, (u64, PeerId)>,
+    /// A publication's record sent to one plain kad peer with `put_record_to`.
+    pub(crate) kad_puts: HashMap<QueryId, (u64, PeerId)>,
     pub(crate) gets: HashMap<QueryId, PendingGet>,
     pub(crate) bootstraps: HashMap<QueryId, Reply<()>>,
-    /// Pushes of a get's winner to peers that answered with a losing value; no one waits for them.
-    pub(crate) repairs: HashSet<QueryId>,
     pub(crate) dials: HashMap<ConnectionId, (Multiaddr, Reply<PeerId>)>,
+    /// Callers of `wait_for_peers`: how many connected routable peers each waits for.
+    pub(crate) peer_waiters: Vec<(usize, Reply<usize>)>,
 }
 
 /// The most addresses the node keeps for one peer from what the peer announces about itself.
@@ -284,29 +311,40 @@ impl<S: NodeStore> EventLoop<S> {
         self.emit(NodeEvent::StorageError { message });
     }
 
-    /// Counts and reports a rejected inbound record.
-    pub(crate) fn reject_record(&mut self, key: RecordKey, from: PeerId, reason: Rejection) {
+    /// Counts and reports a rejected inbound record; returns the reason, shared with the event.
+    pub(crate) fn reject_record(
+        &mut self,
+        key: RecordKey,
+        from: PeerId,
+        reason: Rejection,
+    ) -> Arc<Rejection> {
         tracing::debug!(key = %key.as_ref().escape_ascii(), %from, %reason, "rejected a record");
         self.stats.records_rejected.count(&reason);
+        let reason = Arc::new(reason);
         self.emit(NodeEvent::RecordRejected {
             key,
             from,
-            reason: Arc::new(reason),
+            reason: Arc::clone(&reason),
         });
+        reason
     }
 
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Put {
                 record,
-                quorum,
+                options,
                 reply,
-            } => self.put(record, quorum, reply),
+            } => self.put(record, options, reply),
             Command::Publish {
                 record,
-                quorum,
+                options,
                 reply,
-            } => self.publish(record, quorum, PublishReply::User(reply)),
+            } => self.publish(record, options, PublishReply::User(reply)),
+            Command::WaitForPeers { min, reply } => {
+                self.pending.peer_waiters.push((min, reply));
+                self.answer_peer_waiters();
+            }
             Command::Get {
                 key,
                 schema,
@@ -374,6 +412,38 @@ impl<S: NodeStore> EventLoop<S> {
         }
     }
 
+    /// Peers in the routing table with an open connection: the peers a lookup can ask now.
+    fn connected_routable_peers(&mut self) -> usize {
+        self.swarm
+            .behaviour_mut()
+            .kad
+            .kbuckets()
+            .map(|bucket| {
+                bucket
+                    .iter()
+                    .filter(|entry| entry.status == kad::NodeStatus::Connected)
+                    .count()
+            })
+            .sum()
+    }
+
+    /// Answers the callers of `wait_for_peers` whose number of peers is reached, and forgets those
+    /// that stopped waiting.
+    fn answer_peer_waiters(&mut self) {
+        if self.pending.peer_waiters.is_empty() {
+            return;
+        }
+        let found = self.connected_routable_peers();
+        let waiters = std::mem::take(&mut self.pending.peer_waiters);
+        for (min, reply) in waiters {
+            if found >= min {
+                let _ = reply.send(Ok(found));
+            } else if !reply.is_closed() {
+                self.pending.peer_waiters.push((min, reply));
+            }
+        }
+    }
+
     fn current_stats(&mut self) -> NodeStats {
         let mut stats = self.stats.clone();
         stats.storage_errors += self.store().storage_errors();
@@ -385,6 +455,7 @@ impl<S: NodeStore> EventLoop<S> {
             .kbuckets()
             .map(|bucket| bucket.num_entries())
             .sum();
+        stats.connected_routable_peers = self.connected_routable_peers();
         stats
     }
 
@@ -421,7 +492,12 @@ impl<S: NodeStore> EventLoop<S> {
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent<S>>) {
         match event {
-            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => {
+                self.on_kad_event(event);
+                self.answer_peer_waiters();
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Store(event)) => self.on_store_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(_)) => {}
             // Peers that dialed us are only routable once we know where they listen.
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
@@ -506,6 +582,36 @@ impl<S: NodeStore> EventLoop<S> {
         }
     }
 
+    /// The store protocol: records other Netabase nodes send to be stored, and the answers to the
+    /// records this node sent.
+    fn on_store_event(&mut self, event: request_response::Event<StoreRequest, StoreResponse>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => self.on_store_request(peer, request, channel),
+            request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => self.on_store_response(request_id, response),
+            request_response::Event::OutboundFailure {
+                request_id, error, ..
+            } => self.on_store_failure(request_id, error),
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "a store request from a peer failed");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
     fn on_kad_event(&mut self, event: kad::Event) {
         match event {
             kad::Event::InboundRequest {
@@ -515,7 +621,10 @@ impl<S: NodeStore> EventLoop<S> {
                         record: Some(record),
                         ..
                     },
-            } => self.on_inbound_record(source, record),
+            } => {
+                // kad has acknowledged it already; the gate's decision is only counted.
+                let _ = self.admit_record(source, record);
+            }
             kad::Event::InboundRequest {
                 request:
                     kad::InboundRequest::AddProvider {

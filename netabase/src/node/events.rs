@@ -93,7 +93,8 @@ pub enum NodeEvent {
 pub struct RejectionCounts {
     /// Key with no registered schema prefix while unknown schemas are rejected.
     pub unknown_schema: u64,
-    /// Key or value that does not decode as its schema, or disagrees with each other.
+    /// Key or value that does not decode as its schema, or disagrees with each other, or a
+    /// malformed message.
     pub invalid: u64,
     /// Value over the size limit.
     pub too_large: u64,
@@ -119,7 +120,7 @@ impl RejectionCounts {
     pub(crate) fn count(&mut self, reason: &Rejection) {
         let counter = match reason {
             Rejection::UnknownSchema => &mut self.unknown_schema,
-            Rejection::Invalid(_) => &mut self.invalid,
+            Rejection::Invalid(_) | Rejection::Malformed(_) => &mut self.invalid,
             Rejection::TooLarge { .. } => &mut self.too_large,
             Rejection::Expired => &mut self.expired,
             Rejection::LostConflict => &mut self.lost_conflict,
@@ -154,4 +155,6 @@ pub struct NodeStats {
     pub connected_peers: usize,
     /// Peers in the routing table now.
     pub routing_table_size: usize,
+    /// Of those, peers with an open connection: the peers a lookup can ask at once.
+    pub connected_routable_peers: usize,
 }

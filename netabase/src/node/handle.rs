@@ -4,7 +4,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
-use libp2p::kad::{Quorum, Record, RecordKey};
+use libp2p::kad::{Record, RecordKey};
 use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -12,7 +12,7 @@ use super::command::{Command, GetMode, Reply};
 use super::config::MAX_DURATION;
 use super::error::{NodeError, NodeResult};
 use super::events::{NodeEvent, NodeStats};
-use super::ops::{FetchedRecord, PutOk, SyncOptions, SyncProgress, SyncReport};
+use super::ops::{FetchedRecord, PutOptions, PutReport, SyncOptions, SyncProgress, SyncReport};
 use super::queries::MIN_PUBLISH_TTL;
 use crate::registry::SchemaInfo;
 use crate::schema::NetabaseSchema;
@@ -79,14 +79,44 @@ impl NodeHandle {
         self.events.subscribe()
     }
 
-    /// Stores `value` durably in the local store, schedules its republication, then publishes it to
-    /// the closest peers of its key and waits until `quorum` of them stored it. Peers keep it for the
-    /// node's record TTL; the node republishes it before that runs out.
+    /// Waits until at least `min` peers are in this node's routing table with an open
+    /// connection, so a put or get has someone to ask, and returns how many there are. Call it
+    /// after [`Node::spawn`](crate::Node::spawn) with bootstrap peers (or after
+    /// [`dial`](Self::dial)) before the first put. Fails with [`NodeError::NotEnoughPeers`] after
+    /// `timeout`.
+    pub async fn wait_for_peers(&self, min: usize, timeout: Duration) -> NodeResult<usize> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::WaitForPeers { min, reply })
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(answer) => answer.map_err(|_| NodeError::Stopped)?,
+            Err(_) => Err(NodeError::NotEnoughPeers {
+                wanted: min,
+                found: self.stats().await?.connected_routable_peers,
+                after: timeout,
+            }),
+        }
+    }
+
+    /// Stores `value` durably in the local store, schedules its republication, then sends it to the
+    /// closest peers of its key and returns once the quorum of them stored it (`Quorum::One`, or
+    /// [`PutOptions`] for more control). The [`PutReport`] says which peers stored it, refused it
+    /// (and why) or could not be reached. Peers keep it for the node's record TTL; the node
+    /// republishes it before that runs out.
     ///
-    /// Fails with [`NodeError::QuorumFailed`] when too few peers acknowledged it (it is still stored
-    /// locally and will be republished), [`NodeError::ValueTooLarge`], or an encoding error.
-    pub async fn put<T: NetabaseSchema>(&self, value: &T, quorum: Quorum) -> NodeResult<PutOk> {
-        self.put_record(value.to_record()?, quorum).await
+    /// Fails with [`NodeError::StaleWrite`] if the stored value wins over `value` under the schema's
+    /// conflict rule (nothing is written), [`NodeError::QuorumFailed`] when too few peers stored it
+    /// and [`NodeError::QuorumUnreachable`] when the network has fewer peers than the quorum (in
+    /// both cases it is stored locally and will be republished), [`NodeError::ValueTooLarge`], or
+    /// an encoding error.
+    pub async fn put<T: NetabaseSchema>(
+        &self,
+        value: &T,
+        options: impl Into<PutOptions>,
+    ) -> NodeResult<PutReport> {
+        self.put_record(value.to_record()?, options).await
     }
 
     /// Like [`put`](Self::put), with an expiry: the value is removed from this node and every peer
@@ -95,13 +125,13 @@ impl NodeHandle {
     pub async fn put_expiring<T: NetabaseSchema>(
         &self,
         value: &T,
-        quorum: Quorum,
+        options: impl Into<PutOptions>,
         ttl: Duration,
-    ) -> NodeResult<PutOk> {
+    ) -> NodeResult<PutReport> {
         let mut record = value.to_record()?;
         // `None` only where `Instant` cannot reach 136 years ahead: such a record never expires.
         record.expires = Instant::now().checked_add(ttl.min(MAX_DURATION));
-        self.put_record(record, quorum).await
+        self.put_record(record, options).await
     }
 
     /// The value under `key`: from the local store if it holds one, else from the network (the
@@ -157,10 +187,15 @@ impl NodeHandle {
     /// Raw [`put`](Self::put): stores `record` as this node's own (it becomes the publisher) and
     /// publishes it. A record with `expires` set expires then everywhere; without, peers keep it for
     /// the node's record TTL.
-    pub async fn put_record(&self, record: Record, quorum: Quorum) -> NodeResult<PutOk> {
+    pub async fn put_record(
+        &self,
+        record: Record,
+        options: impl Into<PutOptions>,
+    ) -> NodeResult<PutReport> {
+        let options = options.into();
         self.request("put", |reply| Command::Put {
             record,
-            quorum,
+            options,
             reply,
         })
         .await
@@ -203,10 +238,15 @@ impl NodeHandle {
 
     /// Publishes `record` to the closest peers of its key without storing it locally, as the
     /// publisher it names. What `sync_to_network` does for each record.
-    pub async fn publish_record(&self, record: Record, quorum: Quorum) -> NodeResult<PutOk> {
+    pub async fn publish_record(
+        &self,
+        record: Record,
+        options: impl Into<PutOptions>,
+    ) -> NodeResult<PutReport> {
+        let options = options.into();
         self.request("publish", |reply| Command::Publish {
             record,
-            quorum,
+            options,
             reply,
         })
         .await
@@ -363,7 +403,7 @@ impl NodeHandle {
     }
 }
 
-fn count_publish(report: &mut SyncReport, result: NodeResult<PutOk>) {
+fn count_publish(report: &mut SyncReport, result: NodeResult<PutReport>) {
     report.processed += 1;
     match result {
         Ok(_) => report.published += 1,

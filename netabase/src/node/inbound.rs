@@ -8,8 +8,12 @@ use std::time::{Duration, Instant};
 use libp2p::PeerId;
 use libp2p::kad::{ProviderRecord, Record, RecordKey};
 
+use libp2p::request_response::ResponseChannel;
+
+use super::config::MAX_DURATION;
 use super::event_loop::EventLoop;
 use super::events::NodeEvent;
+use super::store_protocol::{StoreRequest, StoreResponse};
 use crate::conflict::{Winner, compare_raw_values, winner_from};
 use crate::error::DatabaseError;
 use crate::node_store::NodeStore;
@@ -75,7 +79,12 @@ impl<S: NodeStore> EventLoop<S> {
     /// Decides a peer's record against the stored value: the registered schema's rule (see
     /// [`compare_values`](Self::compare_values)), else the registry's [`UnknownSchemas`](crate::UnknownSchemas) policy, as
     /// the store's own `RecordStore::put` decides through `SchemaRegistry::pick_winner`.
-    fn inbound_winner(&self, key: &RecordKey, existing: &[u8], incoming: &[u8]) -> Winner {
+    pub(crate) fn inbound_winner(
+        &self,
+        key: &RecordKey,
+        existing: &[u8],
+        incoming: &[u8],
+    ) -> Winner {
         if self.registry.schema_of(key.as_ref()).is_some() {
             winner_from(self.compare_values(key, None, existing, incoming))
         } else {
@@ -85,11 +94,17 @@ impl<S: NodeStore> EventLoop<S> {
         }
     }
 
-    /// A record a peer put: validate, resolve against the stored value, store or reject.
-    pub(crate) fn on_inbound_record(&mut self, from: PeerId, record: Record) {
+    /// The gate for a record a peer sent to be stored (a kad put or the store protocol):
+    /// validate, resolve against the stored value, store. Returns the decision, already counted
+    /// and reported as a [`NodeEvent`].
+    pub(crate) fn admit_record(
+        &mut self,
+        from: PeerId,
+        record: Record,
+    ) -> Result<(), Arc<Rejection>> {
         let now = Instant::now();
         if let Err(reason) = self.validate_record(&record, None, None, now) {
-            return self.reject_record(record.key, from, reason);
+            return Err(self.reject_record(record.key, from, reason));
         }
         let existing = self
             .store()
@@ -98,24 +113,61 @@ impl<S: NodeStore> EventLoop<S> {
         if let Some(existing) = existing.filter(|existing| existing.value != record.value)
             && self.inbound_winner(&record.key, &existing.value, &record.value) == Winner::Existing
         {
-            return self.reject_record(record.key, from, Rejection::LostConflict);
+            return Err(self.reject_record(record.key, from, Rejection::LostConflict));
         }
-        self.store_received(from, record);
+        self.store_received(from, record)
+    }
+
+    /// A record sent with the store protocol: the gate decides, then the sender hears what it
+    /// decided. Its lifetime is capped at the node's record TTL, as kad caps what it receives.
+    pub(crate) fn on_store_request(
+        &mut self,
+        from: PeerId,
+        request: StoreRequest,
+        channel: ResponseChannel<StoreResponse>,
+    ) {
+        let now = Instant::now();
+        let response = match request.into_record(now) {
+            Ok(mut record) => {
+                let cap = now.checked_add(self.settings.record_ttl.unwrap_or(MAX_DURATION));
+                record.expires = match (record.expires, cap) {
+                    (Some(expires), Some(cap)) => Some(expires.min(cap)),
+                    (expires, cap) => expires.or(cap),
+                };
+                match self.admit_record(from, record) {
+                    Ok(()) => StoreResponse::Stored,
+                    Err(rejection) => StoreResponse::refused(&rejection),
+                }
+            }
+            Err(rejection) => {
+                let response = StoreResponse::refused(&rejection);
+                self.stats.records_rejected.count(&rejection);
+                tracing::debug!(%from, %rejection, "refused a malformed store request");
+                response
+            }
+        };
+        // The sender may have gone; it then learns nothing, as with any lost answer.
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .store
+            .send_response(channel, response);
     }
 
     /// Stores a validated record that won against the stored value.
-    pub(crate) fn store_received(&mut self, from: PeerId, record: Record) -> bool {
+    pub(crate) fn store_received(
+        &mut self,
+        from: PeerId,
+        record: Record,
+    ) -> Result<(), Arc<Rejection>> {
         let key = record.key.clone();
         match self.store().put(record) {
             Ok(()) => {
                 self.stats.records_stored += 1;
                 self.emit(NodeEvent::RecordStored { key, from });
-                true
+                Ok(())
             }
-            Err(error) => {
-                self.reject_record(key, from, Rejection::Refused(error));
-                false
-            }
+            Err(error) => Err(self.reject_record(key, from, Rejection::Refused(error))),
         }
     }
 

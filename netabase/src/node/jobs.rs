@@ -7,6 +7,7 @@ use libp2p::kad::Quorum;
 
 use super::event_loop::{EventLoop, PublishReply, durability_task};
 use super::events::NodeEvent;
+use super::ops::PutOptions;
 use super::queries::MIN_PUBLISH_TTL;
 use crate::node_store::NodeStore;
 
@@ -47,7 +48,11 @@ impl<S: NodeStore> EventLoop<S> {
                 continue;
             }
             self.background_queries += 1;
-            self.publish(record, Quorum::One, PublishReply::Republish);
+            self.publish(
+                record,
+                PutOptions::new(Quorum::One),
+                PublishReply::Republish,
+            );
         }
     }
 

@@ -7,11 +7,14 @@
 //! rust-libp2p's `file-sharing` example. The store lives inside the kad behaviour, so the swarm, the
 //! inbound validation and the periodic jobs all reach it from the one task that owns it.
 //!
-//! The data path of a put: [`NodeHandle::put`] → the store's `put_local_deferred` (the record and
-//! its republish schedule, visible at once) → kad `get_n_closest_peers`, while the write becomes durable on
-//! a blocking thread → once both are done, kad `put_record_to` those peers → the quorum answers.
-//! A peer receiving it (kad with `StoreInserts::FilterBoth`) validates it (schema prefix, decoding,
-//! size, expiry, conflict rule against its stored value) before its store sees it.
+//! The data path of a put: [`NodeHandle::put`] → the conflict rule against the stored value (a
+//! stale write is refused) → the store's `put_local_deferred` (the record and its republish
+//! schedule, visible at once) → kad `get_n_closest_peers`, while the write becomes durable on a
+//! blocking thread → once both are done, the record goes to each of those peers over the store
+//! protocol ([`STORE_PROTOCOL`]; a kad `PUT_VALUE` for plain kad peers) → each Netabase peer's
+//! gate (schema prefix, decoding, size, expiry, conflict rule against its stored value, store
+//! limits) decides and answers → the caller hears once its quorum of peers stored it, with a
+//! [`PutReport`] of who stored, refused or could not be reached.
 
 mod behaviour;
 mod command;
@@ -24,7 +27,9 @@ mod identity;
 mod inbound;
 mod jobs;
 mod ops;
+mod publication;
 mod queries;
+mod store_protocol;
 
 use std::time::Duration;
 
@@ -43,7 +48,11 @@ pub use events::{NodeEvent, NodeStats, RejectionCounts};
 pub use handle::NodeHandle;
 pub use identity::load_or_create as load_or_create_identity;
 pub use inbound::MIN_INBOUND_TTL;
-pub use ops::{FetchedRecord, PutOk, RecordSource, SyncOptions, SyncProgress, SyncReport};
+pub use ops::{
+    FetchedRecord, PeerFailure, PeerRefusal, PutOptions, PutReport, RecordSource, SyncOptions,
+    SyncProgress, SyncReport,
+};
+pub use store_protocol::{RefusalReason, STORE_PROTOCOL};
 
 use crate::node_store::NodeStore;
 use crate::registry::SchemaRegistry;

@@ -7,14 +7,145 @@ use std::time::Duration;
 use libp2p::PeerId;
 use libp2p::kad::{Quorum, Record, RecordKey};
 
+use super::store_protocol::RefusalReason;
 use crate::schema::NetabaseSchema;
 
-/// A put that reached its quorum.
+/// What became of a put (or publication) at the closest peers of its key: who stored it, who
+/// refused it and why, who could not be reached. Returned by a put that met its quorum, and carried
+/// by [`NodeError::QuorumFailed`](crate::NodeError::QuorumFailed) and
+/// [`NodeError::QuorumUnreachable`](crate::NodeError::QuorumUnreachable) when it did not.
+///
+/// Netabase peers answer a store only after their gate (schema, decoding, size, expiry, conflict
+/// rule, store limits) decided, so [`stored`](Self::stored) means "validated and kept". Plain
+/// Kademlia peers cannot say more than "received": they are listed in
+/// [`acknowledged`](Self::acknowledged). Both count toward the quorum.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct PutOk {
+pub struct PutReport {
     /// The record key.
     pub key: RecordKey,
+    /// The size of the value sent, in bytes.
+    pub value_bytes: usize,
+    /// How many closest peers the lookup found (at most the replication factor); the record was
+    /// sent to each of them.
+    pub peers_found: usize,
+    /// Netabase peers that validated and stored the record (or already held this value).
+    pub stored: Vec<PeerId>,
+    /// Plain Kademlia peers that acknowledged the record; they do not report whether they kept it.
+    pub acknowledged: Vec<PeerId>,
+    /// Netabase peers whose gate refused the record, with their reasons.
+    pub refused: Vec<PeerRefusal>,
+    /// Peers that could not be reached or did not answer in time.
+    pub unreachable: Vec<PeerFailure>,
+    /// Peers still to answer when the put returned: a put returns once its quorum is met, and the
+    /// node goes on sending to the rest in the background (see [`PutOptions::wait_for_all`]).
+    pub unanswered: usize,
+}
+
+impl PutReport {
+    /// An empty report for `key`.
+    pub(crate) fn new(key: RecordKey, value_bytes: usize, peers_found: usize) -> Self {
+        PutReport {
+            key,
+            value_bytes,
+            peers_found,
+            stored: Vec::new(),
+            acknowledged: Vec::new(),
+            refused: Vec::new(),
+            unreachable: Vec::new(),
+            unanswered: peers_found,
+        }
+    }
+
+    /// Peers that count toward the quorum: those that stored it plus plain kad acknowledgements.
+    pub fn reached(&self) -> usize {
+        self.stored.len() + self.acknowledged.len()
+    }
+
+    /// Whether every peer the record was sent to has answered.
+    pub fn is_complete(&self) -> bool {
+        self.unanswered == 0
+    }
+}
+
+/// A peer's refusal of a record it was sent, as the peer reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerRefusal {
+    /// The peer.
+    pub peer: PeerId,
+    /// Why, as a reason a program can match on.
+    pub reason: RefusalReason,
+    /// The peer's own explanation (at most 256 bytes; the peer's words, not checked).
+    pub message: String,
+}
+
+/// A peer a record could not be delivered to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerFailure {
+    /// The peer.
+    pub peer: PeerId,
+    /// What went wrong: a dial failure, a timeout, a closed connection, ...
+    pub reason: String,
+}
+
+/// How a put waits: its quorum, and whether it returns at the quorum or once every closest peer
+/// answered.
+///
+/// ```
+/// use netabase::{PutOptions, kad::Quorum};
+///
+/// let mut options = PutOptions::new(Quorum::Majority);
+/// options.set_wait_for_all(true);
+/// assert!(options.wait_for_all());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PutOptions {
+    pub(crate) quorum: Quorum,
+    pub(crate) wait_for_all: bool,
+}
+
+impl PutOptions {
+    /// A put that needs `quorum` and returns as soon as it is met.
+    ///
+    /// The quorum counts peers that stored (or, for plain kad peers, acknowledged) the record:
+    /// [`Quorum::One`] needs one, [`Quorum::N`] exactly `n`, [`Quorum::Majority`] more than half of
+    /// the closest peers found, [`Quorum::All`] every one of them. A quorum is never lowered to fit
+    /// the network: asking for more peers than the lookup found fails with
+    /// [`NodeError::QuorumUnreachable`](crate::NodeError::QuorumUnreachable).
+    pub fn new(quorum: Quorum) -> Self {
+        PutOptions {
+            quorum,
+            wait_for_all: false,
+        }
+    }
+
+    /// Whether the put waits until every closest peer answered (bounded by the query timeout),
+    /// so its [`PutReport`] is complete. Default: `false`, the put returns once its quorum is met
+    /// and the node keeps sending to the remaining peers in the background. A program that exits
+    /// right after a put (a command-line tool) wants `true`, or the records still in flight are
+    /// dropped with it.
+    pub fn set_wait_for_all(&mut self, wait: bool) -> &mut Self {
+        self.wait_for_all = wait;
+        self
+    }
+
+    /// The quorum.
+    pub fn quorum(&self) -> Quorum {
+        self.quorum
+    }
+
+    /// Whether the put waits for every closest peer.
+    pub fn wait_for_all(&self) -> bool {
+        self.wait_for_all
+    }
+}
+
+impl From<Quorum> for PutOptions {
+    fn from(quorum: Quorum) -> Self {
+        PutOptions::new(quorum)
+    }
 }
 
 /// Where a record a get returned came from.

@@ -14,10 +14,16 @@ use libp2p::kad::{self, QueryId, Quorum, Record, RecordKey};
 use super::command::{GetMode, Reply};
 use super::config::MAX_DURATION;
 use super::error::NodeError;
-use super::event_loop::{EventLoop, PendingGet, PendingPublish, PublishReply, durability_task};
-use super::events::NodeEvent;
+use libp2p::request_response::{OutboundFailure, OutboundRequestId};
+
+use super::event_loop::{
+    EventLoop, InFlight, PendingGet, PendingPublish, PublishReply, durability_task,
+};
+use super::events::{NodeEvent, RejectionCounts};
 use super::inbound::MIN_INBOUND_TTL;
-use super::ops::{Fetched, PutOk, RecordSource};
+use super::ops::{Fetched, PutOptions, PutReport, RecordSource};
+use super::publication::{Answer, Publication};
+use super::store_protocol::{StoreRequest, StoreResponse};
 use crate::conflict::{Winner, winner_from};
 use crate::error::DatabaseResult;
 use crate::node_store::{NodeStore, PendingDurability};
@@ -27,16 +33,15 @@ use crate::registry::SchemaInfo;
 /// since kad rounds the lifetime it sends down to whole seconds.
 pub(crate) const MIN_PUBLISH_TTL: Duration = Duration::from_secs(MIN_INBOUND_TTL.as_secs() + 1);
 
-pub(crate) fn escape(key: &RecordKey) -> String {
-    format!("\"{}\"", key.as_ref().escape_ascii())
-}
-
 impl<S: NodeStore> EventLoop<S> {
     /// The user's own write: stored locally and scheduled for republication, then published once
     /// it is durable. The local write is visible at once (so inbound records for the key are
     /// resolved against it) and becomes durable on a blocking thread while the closest-peers
-    /// lookup runs; `put_record_to` waits for both (see [`Self::advance_publication`]).
-    pub(crate) fn put(&mut self, mut record: Record, quorum: Quorum, reply: Reply<PutOk>) {
+    /// lookup runs; the record goes out once both are done (see [`Self::advance_publication`]).
+    ///
+    /// A write that loses under the schema's conflict rule against the stored value is refused
+    /// ([`NodeError::StaleWrite`]): the peers holding the stored value would refuse it too.
+    pub(crate) fn put(&mut self, mut record: Record, options: PutOptions, reply: Reply<PutReport>) {
         if record.value.len() > self.settings.max_value_size {
             let _ = reply.send(Err(NodeError::ValueTooLarge {
                 size: record.value.len(),
@@ -47,6 +52,21 @@ impl<S: NodeStore> EventLoop<S> {
         if let Some(error) = expires_too_soon(&record, Instant::now()) {
             let _ = reply.send(Err(error));
             return;
+        }
+        match self.store().get_local(&record.key) {
+            Ok(Some(stored))
+                if stored.value != record.value
+                    && self.inbound_winner(&record.key, &stored.value, &record.value)
+                        == Winner::Existing =>
+            {
+                let _ = reply.send(Err(NodeError::StaleWrite { key: record.key }));
+                return;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                let _ = reply.send(Err(error.into()));
+                return;
+            }
         }
         record.publisher = Some(self.local_peer());
         let republish_at = self
@@ -63,14 +83,14 @@ impl<S: NodeStore> EventLoop<S> {
                 return;
             }
         };
-        self.start_publish(record, quorum, PublishReply::User(reply), durability);
+        self.start_publish(record, options, PublishReply::User(reply), durability);
     }
 
     /// Starts publishing `record` to the closest peers of its key (a record with no local write to
     /// wait for: a sync or a republication). A record without an expiry is sent with the node's
     /// record TTL, as kad does.
-    pub(crate) fn publish(&mut self, record: Record, quorum: Quorum, reply: PublishReply) {
-        self.start_publish(record, quorum, reply, PendingDurability::done());
+    pub(crate) fn publish(&mut self, record: Record, options: PutOptions, reply: PublishReply) {
+        self.start_publish(record, options, reply, PendingDurability::done());
     }
 
     /// Starts the closest-peers lookup of a publication and, if the local write is not durable
@@ -78,7 +98,7 @@ impl<S: NodeStore> EventLoop<S> {
     fn start_publish(
         &mut self,
         mut record: Record,
-        quorum: Quorum,
+        options: PutOptions,
         reply: PublishReply,
         durability: PendingDurability,
     ) {
@@ -87,7 +107,7 @@ impl<S: NodeStore> EventLoop<S> {
             if !durability.is_done() {
                 self.durability.push(durability_task(None, durability));
             }
-            return self.finish_publish(&record.key, reply, Err(error));
+            return self.fail_publish(&record.key, reply, error);
         }
         if record.expires.is_none() {
             record.expires = self.settings.record_ttl.map(|ttl| now + ttl);
@@ -108,7 +128,7 @@ impl<S: NodeStore> EventLoop<S> {
             id,
             PendingPublish {
                 record,
-                quorum,
+                options,
                 reply,
                 durable,
                 peers: None,
@@ -147,15 +167,15 @@ impl<S: NodeStore> EventLoop<S> {
                     query.finish();
                 }
                 tracing::error!(%error, key = %pending.record.key.as_ref().escape_ascii(), "a put could not be made durable; not publishing it");
-                self.finish_publish(&pending.record.key, pending.reply, Err(error.into()));
+                self.fail_publish(&pending.record.key, pending.reply, error.into());
             }
         }
     }
 
     /// Sends a publication once its local write is durable **and** its lookup has found the
-    /// closest peers; until both hold it waits. This is the only place a put's record goes out
-    /// (`put_record_to`), which is what makes "durable locally, then published" hold while the
-    /// lookup and the fsync overlap.
+    /// closest peers; until both hold it waits. This is the only place a put's record goes out,
+    /// which is what makes "durable locally, then published" hold while the lookup and the fsync
+    /// overlap.
     fn advance_publication(&mut self, id: QueryId) {
         let ready = self
             .pending
@@ -167,7 +187,7 @@ impl<S: NodeStore> EventLoop<S> {
         }
         let Some(PendingPublish {
             record,
-            quorum,
+            options,
             reply,
             peers,
             ..
@@ -175,78 +195,173 @@ impl<S: NodeStore> EventLoop<S> {
         else {
             return;
         };
-        let peers = peers.unwrap_or_default();
-        if peers.is_empty() {
-            let needed = quorum_size(quorum, self.settings.replication_factor.get());
-            let error = NodeError::QuorumFailed {
-                key: escape(&record.key),
-                reached: 0,
-                needed,
-            };
-            return self.finish_publish(&record.key, reply, Err(error));
-        }
+        self.send_publication(record, peers.unwrap_or_default(), options, reply);
+    }
+
+    /// Sends `record` to each of `peers`: with the store protocol, which a Netabase peer answers
+    /// after its gate decided, falling back to a kad put for a peer that does not speak it
+    /// ([`Self::on_store_failure`]). The answers are counted by a [`Publication`], which tells the
+    /// caller once its quorum is met (or, with [`PutOptions::wait_for_all`], once every peer
+    /// answered); the rest are still sent and counted.
+    pub(crate) fn send_publication(
+        &mut self,
+        record: Record,
+        peers: Vec<PeerId>,
+        options: PutOptions,
+        reply: PublishReply,
+    ) {
         // The lookup can take up to the query timeout. kad sends the time left in whole seconds
         // and reads 0 as "never expires", so a record with under a second left would live on
         // every peer for their whole record TTL: check again now.
         let now = Instant::now();
         if let Some(error) = expires_too_soon(&record, now) {
-            return self.finish_publish(&record.key, reply, Err(error));
+            return self.fail_publish(&record.key, reply, error);
         }
         // A longer time left would wrap around in kad's `u32` seconds on the wire.
         let mut record = record;
         if let (Some(expires), Some(limit)) = (record.expires, now.checked_add(MAX_DURATION)) {
             record.expires = Some(expires.min(limit));
         }
-        let key = record.key.clone();
-        let id = self
-            .swarm
-            .behaviour_mut()
-            .kad
-            .put_record_to(record, peers.into_iter(), quorum);
-        self.pending.puts.insert(id, (key, reply));
-    }
-
-    pub(crate) fn on_put_result(&mut self, id: QueryId, result: kad::PutRecordResult) {
-        if self.pending.repairs.remove(&id) {
-            self.background_queries = self.background_queries.saturating_sub(1);
-            return;
+        let Some(request) = StoreRequest::from_record(&record, now) else {
+            return self.fail_publish(&record.key, reply, expires_error(&record.key));
+        };
+        let id = self.pending.next_publication;
+        self.pending.next_publication += 1;
+        for peer in &peers {
+            let request_id = self
+                .swarm
+                .behaviour_mut()
+                .store
+                .send_request(peer, request.clone());
+            self.pending.store_requests.insert(request_id, (id, *peer));
         }
-        let Some((key, reply)) = self.pending.puts.remove(&id) else {
-            return;
-        };
-        let result = match result {
-            Ok(_) => Ok(PutOk { key: key.clone() }),
-            Err(
-                kad::PutRecordError::QuorumFailed {
-                    success, quorum, ..
-                }
-                | kad::PutRecordError::Timeout {
-                    success, quorum, ..
-                },
-            ) => Err(NodeError::QuorumFailed {
-                key: escape(&key),
-                reached: success.len(),
-                needed: quorum.get(),
-            }),
-        };
-        self.finish_publish(&key, reply, result);
+        let background = reply.is_background();
+        let publication =
+            Publication::new(record, peers, options.quorum, options.wait_for_all, reply);
+        self.pending.publications.insert(
+            id,
+            InFlight {
+                publication,
+                background,
+            },
+        );
+        self.settle_publication(id);
     }
 
+    /// A Netabase peer's answer to a record sent with the store protocol.
+    pub(crate) fn on_store_response(
+        &mut self,
+        request: OutboundRequestId,
+        response: StoreResponse,
+    ) {
+        let Some((id, peer)) = self.pending.store_requests.remove(&request) else {
+            return;
+        };
+        let answer = match response {
+            StoreResponse::Stored => Answer::Stored,
+            StoreResponse::Refused { reason, message } => Answer::Refused { reason, message },
+        };
+        self.on_publication_answer(id, peer, answer);
+    }
+
+    /// A record sent with the store protocol did not get an answer. A peer that does not speak
+    /// the protocol is a plain kad peer: it is sent the record with a kad put instead.
+    pub(crate) fn on_store_failure(&mut self, request: OutboundRequestId, error: OutboundFailure) {
+        let Some((id, peer)) = self.pending.store_requests.remove(&request) else {
+            return;
+        };
+        if !matches!(error, OutboundFailure::UnsupportedProtocols) {
+            return self.on_publication_answer(id, peer, Answer::Unreachable(error.to_string()));
+        }
+        let Some(in_flight) = self.pending.publications.get(&id) else {
+            return;
+        };
+        let record = in_flight.publication.record.clone();
+        if let Some(error) = expires_too_soon(&record, Instant::now()) {
+            return self.on_publication_answer(id, peer, Answer::Unreachable(error.to_string()));
+        }
+        let query = self.swarm.behaviour_mut().kad.put_record_to(
+            record,
+            std::iter::once(peer),
+            Quorum::One,
+        );
+        self.pending.kad_puts.insert(query, (id, peer));
+    }
+
+    /// The outcome of a kad put to one plain kad peer.
+    pub(crate) fn on_put_result(&mut self, query: QueryId, result: kad::PutRecordResult) {
+        let Some((id, peer)) = self.pending.kad_puts.remove(&query) else {
+            return;
+        };
+        let answer = match result {
+            Ok(_) => Answer::Acknowledged,
+            Err(kad::PutRecordError::Timeout { .. }) => {
+                Answer::Unreachable("no kad acknowledgement within the query timeout".into())
+            }
+            Err(error) => Answer::Unreachable(format!("kad put failed: {error}")),
+        };
+        self.on_publication_answer(id, peer, answer);
+    }
+
+    fn on_publication_answer(&mut self, id: u64, peer: PeerId, answer: Answer) {
+        if let Some(in_flight) = self.pending.publications.get_mut(&id) {
+            in_flight.publication.on_answer(peer, answer);
+            self.settle_publication(id);
+        }
+    }
+
+    /// Answers a publication's caller once its outcome is due, and forgets the publication (and
+    /// releases its background budget) once every peer answered.
+    fn settle_publication(&mut self, id: u64) {
+        let Some(in_flight) = self.pending.publications.get_mut(&id) else {
+            return;
+        };
+        let outcome = in_flight.publication.take_outcome();
+        let key = in_flight.publication.record.key.clone();
+        let finished = in_flight.publication.is_finished();
+        let background = in_flight.background;
+        if let Some((reply, result)) = outcome {
+            self.finish_publish(&key, reply, result);
+        }
+        if finished {
+            self.pending.publications.remove(&id);
+            if background {
+                self.release_background_query();
+            }
+        }
+    }
+
+    /// A publication failed before it was sent to any peer.
+    fn fail_publish(&mut self, key: &RecordKey, reply: PublishReply, error: NodeError) {
+        let background = reply.is_background();
+        self.finish_publish(key, reply, Err(error));
+        if background {
+            self.release_background_query();
+        }
+    }
+
+    /// A republication or repair is done: its place in the background budget is free, and a
+    /// republish backlog takes it at once.
+    fn release_background_query(&mut self) {
+        self.background_queries = self.background_queries.saturating_sub(1);
+        if self.republish_backlog {
+            self.timers.republish.reset_immediately();
+        }
+    }
+
+    /// Tells whoever waits for a publication how it went.
     fn finish_publish(
         &mut self,
         key: &RecordKey,
         reply: PublishReply,
-        result: Result<PutOk, NodeError>,
+        result: Result<PutReport, NodeError>,
     ) {
         match reply {
             PublishReply::User(reply) => {
                 let _ = reply.send(result);
             }
+            PublishReply::Repair => {}
             PublishReply::Republish => {
-                self.background_queries = self.background_queries.saturating_sub(1);
-                if self.republish_backlog {
-                    self.timers.republish.reset_immediately();
-                }
                 let ok = result.is_ok();
                 if ok {
                     self.stats.republished += 1;
@@ -305,6 +420,7 @@ impl<S: NodeStore> EventLoop<S> {
                 holders: Vec::new(),
                 stale: Vec::new(),
                 answered: 0,
+                refused: RejectionCounts::default(),
                 wanted,
                 reply,
             },
@@ -335,7 +451,11 @@ impl<S: NodeStore> EventLoop<S> {
         let checked =
             self.validate_record(&record, Some(&pending.key), pending.schema.as_ref(), now);
         if let Err(reason) = checked {
-            return self.reject_record(record.key, peer, reason);
+            if let Some(pending) = self.pending.gets.get_mut(&id) {
+                pending.refused.count(&reason);
+            }
+            self.reject_record(record.key, peer, reason);
+            return;
         }
         let Some(pending) = self.pending.gets.get(&id) else {
             return;
@@ -386,6 +506,7 @@ impl<S: NodeStore> EventLoop<S> {
             key,
             best,
             stale,
+            refused,
             reply,
             ..
         } = pending;
@@ -396,7 +517,7 @@ impl<S: NodeStore> EventLoop<S> {
                     after: self.settings.query_timeout,
                 }
             } else {
-                NodeError::NotFound { key: escape(&key) }
+                NodeError::NotFound { key, refused }
             };
             let _ = reply.send(Err(error));
             return;
@@ -409,7 +530,7 @@ impl<S: NodeStore> EventLoop<S> {
                 (Some(expires), Some(cap)) => Some(expires.min(cap)),
                 (expires, cap) => expires.or(cap),
             };
-            stored_locally = self.store_received(peer, winner.clone());
+            stored_locally = self.store_received(peer, winner.clone()).is_ok();
         }
         // Peers holding a different value are repaired only when this node knows the key's schema:
         // for an unknown schema its pick is byte order, which may be wrong for the schema, and a
@@ -425,13 +546,13 @@ impl<S: NodeStore> EventLoop<S> {
         if !stale.is_empty() && expires_too_soon(&winner, Instant::now()).is_none() {
             if self.background_queries < self.settings.max_background_queries {
                 tracing::debug!(key = %key.as_ref().escape_ascii(), peers = stale.len(), "pushing the winning record to peers without it");
-                let repair = self.swarm.behaviour_mut().kad.put_record_to(
-                    winner.clone(),
-                    stale.into_iter(),
-                    Quorum::One,
-                );
-                self.pending.repairs.insert(repair);
                 self.background_queries += 1;
+                self.send_publication(
+                    winner.clone(),
+                    stale.into_iter().collect(),
+                    PutOptions::new(Quorum::One),
+                    PublishReply::Repair,
+                );
             } else {
                 // The next sync or get of the key repairs them.
                 tracing::debug!(key = %key.as_ref().escape_ascii(), "background query budget spent; not repairing stale replicas now");
@@ -448,18 +569,12 @@ impl<S: NodeStore> EventLoop<S> {
 /// The error for a record that expires before it could usefully be published.
 fn expires_too_soon(record: &Record, now: Instant) -> Option<NodeError> {
     let expires = record.expires?;
-    (expires < now + MIN_PUBLISH_TTL).then(|| NodeError::ExpiresTooSoon {
-        key: escape(&record.key),
-        min: MIN_PUBLISH_TTL,
-    })
+    (expires < now + MIN_PUBLISH_TTL).then(|| expires_error(&record.key))
 }
 
-/// How many peers `quorum` asks for out of `total`.
-fn quorum_size(quorum: Quorum, total: usize) -> usize {
-    match quorum {
-        Quorum::One => 1,
-        Quorum::Majority => total / 2 + 1,
-        Quorum::All => total,
-        Quorum::N(n) => n.get().min(total),
+fn expires_error(key: &RecordKey) -> NodeError {
+    NodeError::ExpiresTooSoon {
+        key: key.clone(),
+        min: MIN_PUBLISH_TTL,
     }
 }

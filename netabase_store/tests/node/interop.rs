@@ -80,3 +80,45 @@ async fn plain_kad_nodes_and_netabase_nodes_read_each_others_records() {
     late.stop().await;
     stop_all(nodes).await;
 }
+
+#[tokio::test]
+async fn no_record_leaves_a_node_with_a_lifetime_that_means_never() {
+    // kad sends a record's lifetime in whole seconds and reads 0 as "never expires". A plain kad
+    // peer asks a Netabase node for a record over and over as it runs out: every answer must
+    // carry an expiry, until the node stops serving it.
+    let nodes = start_network(1, Net::Tcp, |_| {}).await;
+    let node = &nodes[0].handle;
+    let value = Profile {
+        id: 21,
+        name: "running out".into(),
+    };
+    let lifetime = std::time::Duration::from_secs(4);
+    let mut record = value.to_record().unwrap();
+    record.expires = Some(std::time::Instant::now() + lifetime);
+    within("local put", node.put_record(record, Quorum::One))
+        .await
+        .expect_err("no peer to reach: the record is only local");
+    let plain = PlainNode::start(PlainOptions::default()).await;
+    plain.add_peer(node.peer_id(), nodes[0].addr.clone()).await;
+    let key = Profile::record_key(&value.key()).unwrap();
+    let deadline = std::time::Instant::now() + lifetime + std::time::Duration::from_secs(1);
+    let (mut served, mut refused) = (0, 0);
+    while std::time::Instant::now() < deadline {
+        match within("plain get", plain.get(key.clone())).await {
+            Ok((record, _)) => {
+                assert!(
+                    record.expires.is_some(),
+                    "a record was served as never expiring"
+                );
+                served += 1;
+            }
+            Err(_) => refused += 1,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        served > 0 && refused > 0,
+        "served {served}, refused {refused}"
+    );
+    stop_all(nodes).await;
+}

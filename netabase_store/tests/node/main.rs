@@ -8,6 +8,7 @@
 
 mod support;
 
+mod acknowledgements;
 mod durability;
 mod hostile;
 mod interop;

@@ -12,7 +12,8 @@ use libp2p::kad::{self, Mode, QueryId, Quorum, Record, RecordKey};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, SwarmBuilder, noise, tcp, yamux};
 use netabase_store::{
-    DEFAULT_KAD_PROTOCOL, NetabaseSchema, Node, NodeConfig, NodeHandle, RedbStore,
+    DEFAULT_KAD_PROTOCOL, NetabaseSchema, Node, NodeConfig, NodeHandle, RedbStore, SchemaRegistry,
+    UnknownSchemas,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
@@ -117,6 +118,25 @@ pub fn memory_store() -> RedbStore {
         .register::<Page>()
         .in_memory()
         .expect("in-memory store opens")
+}
+
+/// [`fast_config`] without the test schemas, and an in-memory store that knows none either, both
+/// with `policy`.
+pub fn generic_node_parts(policy: UnknownSchemas) -> (NodeConfig, RedbStore) {
+    let mut config = NodeConfig::new();
+    config
+        .set_listen_addrs(vec![Net::Memory.listen_addr()])
+        .set_query_timeout(Duration::from_secs(5))
+        .set_operation_timeout(Duration::from_secs(15))
+        .set_flush_interval(Duration::from_millis(50))
+        .set_unknown_schemas(policy);
+    let mut registry = SchemaRegistry::new();
+    registry.set_unknown_schemas(policy);
+    let store = RedbStore::builder()
+        .set_registry(registry)
+        .in_memory()
+        .expect("in-memory store opens");
+    (config, store)
 }
 
 /// A running node and its task.

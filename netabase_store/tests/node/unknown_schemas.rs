@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use crate::support::*;
 use netabase_store::kad::Quorum;
-use netabase_store::{
-    NetabaseSchema, Node, NodeConfig, RedbStore, SchemaRegistry, SpawnError, UnknownSchemas,
-};
+use netabase_store::{NetabaseSchema, Node, RedbStore, SpawnError, UnknownSchemas};
 
 /// A revision of the one page these tests update.
 fn page(version: u64, body: &str) -> Page {
@@ -25,25 +23,6 @@ fn revisions() -> (Page, Page) {
     let (older, newer) = (page(200, "old"), page(300, "new"));
     assert!(newer.to_bytes().unwrap() < older.to_bytes().unwrap());
     (older, newer)
-}
-
-/// [`fast_config`] without the test schemas, and an in-memory store that knows none either, both
-/// with `policy`.
-fn generic_node_parts(policy: UnknownSchemas) -> (NodeConfig, RedbStore) {
-    let mut config = NodeConfig::new();
-    config
-        .set_listen_addrs(vec![Net::Memory.listen_addr()])
-        .set_query_timeout(Duration::from_secs(5))
-        .set_operation_timeout(Duration::from_secs(15))
-        .set_flush_interval(Duration::from_millis(50))
-        .set_unknown_schemas(policy);
-    let mut registry = SchemaRegistry::new();
-    registry.set_unknown_schemas(policy);
-    let store = RedbStore::builder()
-        .set_registry(registry)
-        .in_memory()
-        .expect("in-memory store opens");
-    (config, store)
 }
 
 /// Starts a generic node with `policy` and an application node knowing `Page`, connected; the
