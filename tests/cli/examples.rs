@@ -1,6 +1,7 @@
 //! Every example runs in the test suite: `cargo test` runs an example's `main` when its manifest
 //! entry says `test = true` and `harness = false`. This test fails when an example is added
-//! without such an entry, so none escapes the suite.
+//! without such an entry, so none escapes the suite; another keeps the README's first program
+//! identical to the example that runs it.
 
 use std::path::Path;
 
@@ -35,4 +36,26 @@ fn every_example_is_run_by_cargo_test() {
             "the [[example]] entry of {name} must say `test = true` and `harness = false`"
         );
     }
+}
+
+#[test]
+fn the_readme_first_program_is_the_two_nodes_example_verbatim() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("read README.md");
+    let example =
+        std::fs::read_to_string(root.join("examples/two_nodes.rs")).expect("read the example");
+    let section = readme
+        .split("## A first program")
+        .nth(1)
+        .expect("the README has a section `A first program`");
+    let block = section
+        .split("```rust\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the section holds a rust code block");
+    assert!(
+        block == example,
+        "README.md's first program differs from examples/two_nodes.rs; paste the file into the \
+         README (or the README block into the file) so users run what the tests run"
+    );
 }
