@@ -58,7 +58,7 @@ pub use libp2p::kad;
 pub use libp2p::{Multiaddr, PeerId, StreamProtocol};
 pub use netabase_macros::{NetabaseSchema, NetabaseSchemaKey};
 pub use node::{
-    DEFAULT_CONNECTION_TIMEOUT, DEFAULT_EXPIRY_SWEEP_BATCH, DEFAULT_KAD_PROTOCOL,
+    Acknowledgements, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_EXPIRY_SWEEP_BATCH, DEFAULT_KAD_PROTOCOL,
     DEFAULT_MAX_VALUE_SIZE, FetchedRecord, IDENTIFY_PROTOCOL_VERSION, Identity, IdentityError,
     MAX_DURATION, MIN_INBOUND_TTL, Node, NodeConfig, NodeError, NodeEvent, NodeHandle, NodeResult,
     NodeStats, PACKET_OVERHEAD, PeerFailure, PeerRefusal, PutOptions, PutReport, RecordSource,

@@ -1,6 +1,7 @@
 //! Node benchmark: put and get latency on a 20-node loopback network, Netabase nodes (redb file and
-//! redb in-memory stores) against plain rust-libp2p kad nodes with `MemoryStore`, and the
-//! throughput of `sync_to_network` for 10,000 records. Prints figures; asserts nothing.
+//! redb in-memory stores, validated acknowledgements; and redb files with kad acknowledgements)
+//! against plain rust-libp2p kad nodes with `MemoryStore`, and the throughput of
+//! `sync_to_network` for 10,000 records. Prints figures; asserts nothing.
 //!
 //! `cargo bench -p netabase_store --bench node_latency`
 //! Environment: `NODE_BENCH_SAMPLES` (default 300) operations per measurement,
@@ -18,7 +19,9 @@ use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 use netabase_store::kad::{Quorum, Record};
-use netabase_store::{NetabaseDatabaseExt, NetabaseSchema, NodeConfig, RedbStore, SyncOptions};
+use netabase_store::{
+    Acknowledgements, NetabaseDatabaseExt, NetabaseSchema, NodeConfig, RedbStore, SyncOptions,
+};
 use node_support::*;
 
 const NODES: usize = 20;
@@ -77,16 +80,20 @@ fn store(backend: &Backend, index: usize) -> RedbStore {
     }
 }
 
-fn bench_config() -> NodeConfig {
+fn bench_config(acknowledgements: Acknowledgements) -> NodeConfig {
     let mut config = fast_config(Net::Tcp);
     // The default flush interval: the tests' 50 ms would add fsyncs a deployment does not make.
     config
         .set_replication_factor(replication())
-        .set_flush_interval(NodeConfig::new().flush_interval());
+        .set_flush_interval(NodeConfig::new().flush_interval())
+        .set_acknowledgements(acknowledgements);
     config
 }
 
-async fn netabase_network(backend: &Backend) -> (Vec<TestNode>, RedbStore) {
+async fn netabase_network(
+    backend: &Backend,
+    acknowledgements: Acknowledgements,
+) -> (Vec<TestNode>, RedbStore) {
     let mut nodes = Vec::with_capacity(NODES);
     let first_store = store(backend, 0);
     for index in 0..NODES {
@@ -95,7 +102,7 @@ async fn netabase_network(backend: &Backend) -> (Vec<TestNode>, RedbStore) {
         } else {
             store(backend, index)
         };
-        let node = start_node(bench_config(), store, nodes.first()).await;
+        let node = start_node(bench_config(acknowledgements), store, nodes.first()).await;
         nodes.push(node);
     }
     connect_all(&nodes).await;
@@ -211,15 +218,21 @@ async fn run() {
     let dir = tempfile::tempdir().expect("temp dir");
     println!("redb files in {}", dir.path().display());
     let file_backend = Backend::File(dir);
+    let kad_dir = tempfile::tempdir().expect("temp dir");
+    let kad_backend = Backend::File(kad_dir);
     let plain = Network::Plain(plain_network().await);
-    let (memory_nodes, _) = netabase_network(&Backend::Memory).await;
+    let (memory_nodes, _) = netabase_network(&Backend::Memory, Acknowledgements::Validated).await;
     let memory = Network::Netabase(memory_nodes);
-    let (file_nodes, first_store) = netabase_network(&file_backend).await;
+    let (file_nodes, first_store) =
+        netabase_network(&file_backend, Acknowledgements::Validated).await;
     let file = Network::Netabase(file_nodes);
+    let (kad_nodes, _) = netabase_network(&kad_backend, Acknowledgements::Kad).await;
+    let kad_acks = Network::Netabase(kad_nodes);
     let networks = [
         ("plain kad + MemoryStore", &plain),
         ("netabase, redb in-memory", &memory),
         ("netabase, redb file", &file),
+        ("netabase, file, kad acks", &kad_acks),
     ];
 
     // Warm up connections and caches; not measured.
@@ -229,8 +242,8 @@ async fn run() {
             network.put(i).await;
         }
     }
-    let mut puts = vec![Vec::new(), Vec::new(), Vec::new()];
-    let mut gets = vec![Vec::new(), Vec::new(), Vec::new()];
+    let mut puts = vec![Vec::new(); networks.len()];
+    let mut gets = vec![Vec::new(); networks.len()];
     // One operation on each network in turn, so load from elsewhere on the machine lands on all.
     for i in warmup..warmup + samples {
         for (n, (_, network)) in networks.iter().enumerate() {
@@ -248,7 +261,12 @@ async fn run() {
         print_row(name, &puts[n], &gets[n]);
     }
     let ratio = |a: &Latencies, b: &Latencies| a.summary().0 / b.summary().0;
-    for n in 1..3 {
+    println!(
+        "validated vs kad acknowledgements (both redb file): put median {:.2}x, p99 {:.2}x",
+        ratio(&puts[2], &puts[3]),
+        puts[2].summary().1 / puts[3].summary().1,
+    );
+    for n in 1..networks.len() {
         println!(
             "{:<28} median vs plain kad: put {:.2}x, get {:.2}x; p99 vs plain: put {:.2}x, get {:.2}x",
             networks[n].0,
@@ -290,6 +308,10 @@ async fn run() {
         unreachable!("the second network is netabase")
     };
     stop_all(memory_nodes).await;
+    let Network::Netabase(kad_nodes) = kad_acks else {
+        unreachable!("the fourth network is netabase")
+    };
+    stop_all(kad_nodes).await;
 
     // ...and sync_to_network of as many records written straight into node 0's redb file.
     let Network::Netabase(nodes) = file else {

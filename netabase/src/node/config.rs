@@ -45,6 +45,21 @@ fn capped(duration: Duration) -> Duration {
     duration.min(MAX_DURATION)
 }
 
+/// How a node sends its records to the closest peers, and so what their acknowledgements mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Acknowledgements {
+    /// The store protocol ([`STORE_PROTOCOL`](crate::STORE_PROTOCOL)) to Netabase peers, which
+    /// answer after their gate decided (reported as stored or refused, with the reason), and a kad
+    /// `PUT_VALUE` to peers that do not speak it (reported as kad acknowledgements). The default.
+    #[default]
+    Validated,
+    /// A kad `PUT_VALUE` to every peer, as plain Kademlia does: each acknowledgement means only
+    /// "received", before the receiver validated anything, and is reported as a kad
+    /// acknowledgement. Saves the store protocol's negotiation with networks of plain kad peers.
+    Kad,
+}
+
 /// Where a node's identity (its keypair, hence its peer id) comes from.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -103,6 +118,7 @@ pub struct NodeConfig {
     pub(crate) command_capacity: usize,
     pub(crate) max_background_queries: usize,
     pub(crate) mdns: bool,
+    pub(crate) acknowledgements: Acknowledgements,
     pub(crate) registry: SchemaRegistry,
     pub(crate) unknown_schemas: Option<UnknownSchemas>,
 }
@@ -142,6 +158,7 @@ impl NodeConfig {
             command_capacity: 256,
             max_background_queries: 32,
             mdns: false,
+            acknowledgements: Acknowledgements::Validated,
             registry: SchemaRegistry::new(),
             unknown_schemas: None,
         }
@@ -315,6 +332,15 @@ impl NodeConfig {
         self
     }
 
+    /// How records are sent to the closest peers: [`Acknowledgements::Validated`] (the default)
+    /// over the store protocol, so a put learns whether each Netabase peer kept the record, or
+    /// [`Acknowledgements::Kad`], kad puts whose acknowledgements mean "received".
+    /// `docs/performance.md` measures what each costs.
+    pub fn set_acknowledgements(&mut self, acknowledgements: Acknowledgements) -> &mut Self {
+        self.acknowledgements = acknowledgements;
+        self
+    }
+
     /// Registers schema `V` with the node: inbound records under its prefix must decode as `V` and
     /// conflicts resolve by `V`'s rule. The node also knows every schema its store registered.
     /// Default: no schemas beyond the store's.
@@ -394,6 +420,11 @@ impl NodeConfig {
     /// Whether mDNS discovery is on.
     pub fn mdns(&self) -> bool {
         self.mdns
+    }
+
+    /// How records are sent to the closest peers.
+    pub fn acknowledgements(&self) -> Acknowledgements {
+        self.acknowledgements
     }
 
     /// The largest record value this node stores, publishes or accepts.

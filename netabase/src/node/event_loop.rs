@@ -21,7 +21,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::command::{Command, Reply};
-use super::config::NodeConfig;
+use super::config::{Acknowledgements, NodeConfig};
 use super::error::NodeError;
 use super::events::{NodeEvent, NodeStats, RejectionCounts};
 use super::ops::{PutOptions, PutReport};
@@ -164,6 +164,7 @@ pub(crate) struct LoopSettings {
     pub(crate) max_background_queries: usize,
     pub(crate) expiry_sweep_batch: usize,
     pub(crate) kad_protocol: libp2p::StreamProtocol,
+    pub(crate) acknowledgements: Acknowledgements,
 }
 
 impl LoopSettings {
@@ -178,6 +179,7 @@ impl LoopSettings {
             max_background_queries: config.max_background_queries,
             expiry_sweep_batch: config.expiry_sweep_batch,
             kad_protocol: config.kad_protocol.clone(),
+            acknowledgements: config.acknowledgements,
         }
     }
 }

@@ -39,7 +39,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 pub use config::{
-    DEFAULT_CONNECTION_TIMEOUT, DEFAULT_EXPIRY_SWEEP_BATCH, DEFAULT_KAD_PROTOCOL,
+    Acknowledgements, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_EXPIRY_SWEEP_BATCH, DEFAULT_KAD_PROTOCOL,
     DEFAULT_MAX_VALUE_SIZE, IDENTIFY_PROTOCOL_VERSION, Identity, MAX_DURATION, NodeConfig,
     PACKET_OVERHEAD, identity_path_beside,
 };

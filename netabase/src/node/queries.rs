@@ -1,9 +1,11 @@
-//! Puts, publications and gets: the kad queries behind the handle's operations.
+//! Puts, publications and gets: the queries behind the handle's operations.
 //!
-//! A publication is two queries, as in kad's own `put_record`: find the closest peers of the key,
-//! then store the record at them with `put_record_to`. Doing it in two steps keeps kad from writing
-//! the record into the local store a second time (the node already stored it durably, or it is a
-//! replica being pushed out by a sync).
+//! A publication is two steps: find the closest peers of the key (kad `get_n_closest_peers`),
+//! then send the record to each of them: over the store protocol, which a Netabase peer answers
+//! after its gate decided, or with a kad `put_record_to` for a plain kad peer (or every peer,
+//! under [`Acknowledgements::Kad`]). Doing it in two steps keeps kad from writing the record into
+//! the local store a second time (the node already stored it durably, or it is a replica being
+//! pushed out by a sync). A [`Publication`] counts the answers.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
@@ -12,7 +14,7 @@ use libp2p::PeerId;
 use libp2p::kad::{self, QueryId, Quorum, Record, RecordKey};
 
 use super::command::{GetMode, Reply};
-use super::config::MAX_DURATION;
+use super::config::{Acknowledgements, MAX_DURATION};
 use super::error::NodeError;
 use libp2p::request_response::{OutboundFailure, OutboundRequestId};
 
@@ -227,13 +229,18 @@ impl<S: NodeStore> EventLoop<S> {
         };
         let id = self.pending.next_publication;
         self.pending.next_publication += 1;
+        let validated = self.settings.acknowledgements == Acknowledgements::Validated;
         for peer in &peers {
-            let request_id = self
-                .swarm
-                .behaviour_mut()
-                .store
-                .send_request(peer, request.clone());
-            self.pending.store_requests.insert(request_id, (id, *peer));
+            if validated {
+                let request_id = self
+                    .swarm
+                    .behaviour_mut()
+                    .store
+                    .send_request(peer, request.clone());
+                self.pending.store_requests.insert(request_id, (id, *peer));
+            } else {
+                self.send_with_kad(id, *peer, record.clone());
+            }
         }
         let background = reply.is_background();
         let publication =
@@ -280,6 +287,12 @@ impl<S: NodeStore> EventLoop<S> {
         if let Some(error) = expires_too_soon(&record, Instant::now()) {
             return self.on_publication_answer(id, peer, Answer::Unreachable(error.to_string()));
         }
+        self.send_with_kad(id, peer, record);
+    }
+
+    /// Sends a publication's record to one peer with a kad put; its acknowledgement means only
+    /// "received".
+    fn send_with_kad(&mut self, id: u64, peer: PeerId, record: Record) {
         let query = self.swarm.behaviour_mut().kad.put_record_to(
             record,
             std::iter::once(peer),

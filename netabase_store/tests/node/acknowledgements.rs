@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use crate::support::*;
 use netabase_store::kad::Quorum;
-use netabase_store::{NetabaseSchema, Node, NodeError, PutOptions, RefusalReason, UnknownSchemas};
+use netabase_store::{
+    Acknowledgements, NetabaseSchema, Node, NodeError, PutOptions, RefusalReason, UnknownSchemas,
+};
 
 fn profile(id: u64, name: &str) -> Profile {
     Profile {
@@ -228,4 +230,20 @@ async fn waiting_for_peers_returns_once_the_network_is_there_or_says_it_is_not()
     second.shutdown().await.expect("shutdown");
     task.await.expect("task");
     stop_all(alone).await;
+}
+
+#[tokio::test]
+async fn kad_acknowledgements_are_reported_as_such() {
+    let nodes = start_network(3, Net::Memory, |config| {
+        config.set_acknowledgements(Acknowledgements::Kad);
+    })
+    .await;
+    let mut options = PutOptions::new(Quorum::All);
+    options.set_wait_for_all(true);
+    let report = within("put", nodes[0].handle.put(&profile(6, "kad"), options))
+        .await
+        .expect("put");
+    assert_eq!(report.acknowledged.len(), 2, "{report:?}");
+    assert!(report.stored.is_empty(), "kad acks never claim validation");
+    stop_all(nodes).await;
 }
