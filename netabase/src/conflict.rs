@@ -6,6 +6,7 @@ use libp2p::kad::Record;
 
 use crate::error::{DatabaseError, DatabaseResult, escape_bytes};
 use crate::schema::NetabaseSchema;
+use crate::tombstone::{compare_stored, decode_record};
 
 /// Which of two records holding values of the same key wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,18 +17,20 @@ pub enum Winner {
     Incoming,
 }
 
-/// Orders two encoded values of schema `V`: the schema's rule first, then byte order.
+/// Orders two encoded values of schema `V`: the schema's rule first, then byte order. Either may be
+/// a tombstone ([`crate::tombstone`]), which sits just above the value it deletes.
 ///
-/// Both byte strings must decode as `V`; an error names the one that does not.
+/// Under a `#[version]` or resolver rule both byte strings must decode as `V` (or be tombstones of
+/// one); an error names the one that does not. Byte order needs no decoding: it orders
+/// tombstones correctly as it is.
 pub fn compare_values<V: NetabaseSchema>(a: &[u8], b: &[u8]) -> DatabaseResult<Ordering> {
     if a == b {
         return Ok(Ordering::Equal);
     }
-    let order = match V::CONFLICT_RULE {
-        crate::ConflictRule::ByteOrder => Ordering::Equal,
-        _ => V::conflict_order(&V::from_bytes(a)?, &V::from_bytes(b)?),
-    };
-    Ok(order.then_with(|| a.cmp(b)))
+    match V::CONFLICT_RULE {
+        crate::ConflictRule::ByteOrder => Ok(a.cmp(b)),
+        _ => compare_stored::<V>(a, b, V::conflict_order),
+    }
 }
 
 /// Orders two encoded values of no known schema: plain byte order.
@@ -64,8 +67,8 @@ pub fn resolve_records<V: NetabaseSchema>(
             network: escape_bytes(network.key.as_ref()),
         });
     }
-    V::from_record(&local)?;
-    V::from_record(&network)?;
+    decode_record::<V>(&local)?;
+    decode_record::<V>(&network)?;
     Ok(match pick_winner::<V>(&local.value, &network.value)? {
         Winner::Existing => local,
         Winner::Incoming => network,

@@ -29,6 +29,8 @@
 //!   implements them on redb.
 //! - [`ConflictRule`], [`resolve_records`], [`SchemaRegistry`]: deterministic conflict resolution and
 //!   validation of records received from the network.
+//! - [`tombstone`]: how a delete travels as a record (the tombstone of a value) and how it is
+//!   ordered against values.
 //! - [`DatabaseError`]: every error, naming the schema and the cause.
 //! - [`Node`], [`NodeConfig`], [`NodeHandle`]: a peer on a Kademlia network whose record store is a
 //!   [`NodeStore`] (`netabase_store::RedbStore`): typed put/get across nodes, validation of every
@@ -46,6 +48,7 @@ mod node;
 mod node_store;
 mod registry;
 mod schema;
+pub mod tombstone;
 
 pub use async_trait::async_trait;
 pub use conflict::{

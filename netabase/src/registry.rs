@@ -12,6 +12,7 @@ use libp2p::kad::Record;
 use crate::conflict::{Winner, compare_raw_values, compare_values, winner_from};
 use crate::error::{DatabaseError, DatabaseResult};
 use crate::schema::{ConflictRule, NetabaseSchema};
+use crate::tombstone::{Stored, decode_record, decode_stored, payload_len};
 
 /// The type-erased operations of one registered schema.
 #[derive(Clone, Copy)]
@@ -21,6 +22,7 @@ pub struct SchemaInfo {
     rule: ConflictRule,
     check: fn(&Record) -> DatabaseResult<()>,
     compare: fn(&[u8], &[u8]) -> DatabaseResult<Ordering>,
+    is_tombstone: fn(&[u8]) -> bool,
 }
 
 impl SchemaInfo {
@@ -30,8 +32,9 @@ impl SchemaInfo {
             namespace: V::NAMESPACE,
             name: V::NAME,
             rule: V::CONFLICT_RULE,
-            check: |record| V::from_record(record).map(drop),
+            check: |record| decode_record::<V>(record).map(drop),
             compare: compare_values::<V>,
+            is_tombstone: |value| matches!(decode_stored::<V>(value), Ok(Stored::Deleted(_))),
         }
     }
 
@@ -51,9 +54,15 @@ impl SchemaInfo {
     }
 
     /// Checks that `record` is a well-formed record of this schema: its key belongs to the schema and
-    /// decodes, its value decodes exactly, and the value's key is the record key.
+    /// decodes, its value decodes exactly (or is the tombstone of such a value), and the value's
+    /// key is the record key.
     pub fn check(&self, record: &Record) -> DatabaseResult<()> {
         (self.check)(record)
+    }
+
+    /// Whether `value` is the tombstone of a value of this schema ([`crate::tombstone`]).
+    pub fn is_tombstone(&self, value: &[u8]) -> bool {
+        (self.is_tombstone)(value)
     }
 
     /// Orders two encoded values of this schema by its conflict rule, then by byte order.
@@ -239,9 +248,10 @@ impl SchemaRegistry {
         max_value_bytes: usize,
         now: Instant,
     ) -> Result<(), Rejection> {
-        if record.value.len() > max_value_bytes {
+        let size = payload_len(&record.value);
+        if size > max_value_bytes {
             return Err(Rejection::TooLarge {
-                size: record.value.len(),
+                size,
                 max: max_value_bytes,
             });
         }

@@ -51,6 +51,34 @@ fn worked_example_has_the_documented_bytes() {
 }
 
 #[test]
+fn worked_example_tombstone_has_the_documented_bytes() {
+    use netabase::tombstone::{Stored, TOMBSTONE_MARKER, decode_record, tombstone_of};
+    let record = alice().to_record().unwrap();
+    let tombstone = tombstone_of(&record, None);
+    assert_eq!(tombstone.key, record.key);
+    assert_eq!(
+        TOMBSTONE_MARKER,
+        [
+            0x00, b'n', b'e', b't', b'a', b'b', b'a', b's', b'e', b':', b'd', b'e', b'l', b'e',
+            b't', b'e', b'd',
+        ]
+    );
+    assert_eq!(tombstone.value.len(), 16 + 17);
+    assert_eq!(&tombstone.value[..16], record.value.as_slice());
+    assert_eq!(&tombstone.value[16..], TOMBSTONE_MARKER);
+    // Not a value of the schema (trailing bytes), but the tombstone of one.
+    assert!(User::from_record(&tombstone).is_err());
+    assert_eq!(
+        decode_record::<User>(&tombstone).unwrap(),
+        Stored::Deleted(alice())
+    );
+    assert_eq!(
+        decode_record::<User>(&record).unwrap(),
+        Stored::Value(alice())
+    );
+}
+
+#[test]
 fn every_conversion_agrees_with_the_trait_methods() {
     let user = alice();
     let expected = user.to_record().unwrap();

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use common::*;
 use netabase::prelude::*;
+use netabase::tombstone::{Stored, TOMBSTONE_MARKER, decode_record};
 use netabase::{SchemaInfo, SchemaRegistry};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -95,7 +96,16 @@ fn assert_bytes_never_panic<T: NetabaseSchema>(bytes: &[u8]) -> Result<(), TestC
     let record = kad::Record::new(key, bytes.to_vec());
     if let Ok(value) = T::from_record(&record) {
         // Accepted only if the value's own key is the record key.
-        prop_assert_eq!(T::record_key(&value.key()).map_err(fail)?, record.key);
+        prop_assert_eq!(&T::record_key(&value.key()).map_err(fail)?, &record.key);
+    }
+    // The same bytes with the tombstone marker after them: a tombstone exactly when the bytes
+    // were a valid record, never a panic, never both a value and a tombstone.
+    let mut marked = record.clone();
+    marked.value.extend_from_slice(TOMBSTONE_MARKER);
+    match decode_record::<T>(&marked) {
+        Ok(Stored::Deleted(_)) => prop_assert!(T::from_record(&record).is_ok()),
+        Ok(Stored::Value(_)) => prop_assert!(T::from_record(&record).is_err()),
+        Err(_) => prop_assert!(T::from_record(&record).is_err()),
     }
     Ok(())
 }

@@ -119,11 +119,13 @@ impl RedbStore {
         let max = self.inner.config.limits.max_value_bytes;
         let mut checked = Vec::with_capacity(records.len());
         for record in records {
-            V::from_record(&record)?;
-            if record.value.len() > max {
+            // Tombstones travel with syncs like values.
+            netabase::tombstone::decode_record::<V>(&record)?;
+            let size = netabase::tombstone::payload_len(&record.value);
+            if size > max {
                 return Err(DatabaseError::ValueTooLarge {
                     schema: V::NAME,
-                    size: record.value.len(),
+                    size,
                     max,
                 });
             }

@@ -60,7 +60,7 @@ impl RecordStore for RedbStore {
 
     fn put(&mut self, record: Record) -> Result<()> {
         let limits = self.inner.config.limits;
-        if record.value.len() > limits.max_value_bytes {
+        if netabase::tombstone::payload_len(&record.value) > limits.max_value_bytes {
             return Err(Error::ValueTooLarge);
         }
         let now = Now::read();

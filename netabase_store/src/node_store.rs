@@ -39,10 +39,11 @@ impl RedbStore {
     ) -> DatabaseResult<()> {
         let limits = self.inner.config.limits;
         let schema = self.inner.registry.schema_of(record.key.as_ref());
-        if record.value.len() > limits.max_value_bytes {
+        let size = netabase::tombstone::payload_len(&record.value);
+        if size > limits.max_value_bytes {
             return Err(DatabaseError::ValueTooLarge {
                 schema: schema.map_or(RAW_RECORD, |schema| schema.name()),
-                size: record.value.len(),
+                size,
                 max: limits.max_value_bytes,
             });
         }

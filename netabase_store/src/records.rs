@@ -386,7 +386,8 @@ pub(crate) fn get_value<V: netabase::NetabaseSchema>(
     value_of_entry(record_key.as_ref(), stored.value())
 }
 
-/// The value of schema `V` in the entry stored under `key`, or `None` when it has expired.
+/// The value of schema `V` in the entry stored under `key`, or `None` when it has expired or is
+/// a tombstone (the value was removed).
 pub(crate) fn value_of_entry<V: netabase::NetabaseSchema>(
     key: &[u8],
     entry_bytes: &[u8],
@@ -397,7 +398,7 @@ pub(crate) fn value_of_entry<V: netabase::NetabaseSchema>(
     if entry.expires_ms.is_some() && Now::read().is_expired(entry.expires_ms) {
         return Ok(None);
     }
-    V::from_bytes(entry.value).map(Some)
+    netabase::tombstone::decode_stored::<V>(entry.value).map(netabase::tombstone::Stored::live)
 }
 
 /// How many rows `table` holds in the snapshot of `txn` (expired rows not yet swept included).

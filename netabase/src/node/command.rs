@@ -49,7 +49,15 @@ pub(crate) enum Command {
         key: RecordKey,
         reply: Reply<Option<Record>>,
     },
+    /// Store the tombstone of `current` (the winning value, as a network get found it) as this
+    /// node's own record and publish it.
     Remove {
+        current: Record,
+        options: PutOptions,
+        reply: Reply<PutReport>,
+    },
+    /// Remove the local record and its republish schedule only.
+    RemoveLocal {
         key: RecordKey,
         reply: Reply<()>,
     },

@@ -104,6 +104,7 @@ pub struct NodeConfig {
     pub(crate) query_timeout: Duration,
     pub(crate) operation_timeout: Duration,
     pub(crate) record_ttl: Option<Duration>,
+    pub(crate) tombstone_ttl: Option<Duration>,
     pub(crate) republish_interval: Option<Duration>,
     pub(crate) republish_check_interval: Duration,
     pub(crate) expiry_sweep_interval: Duration,
@@ -144,6 +145,7 @@ impl NodeConfig {
             query_timeout: Duration::from_secs(60),
             operation_timeout: Duration::from_secs(120),
             record_ttl: Some(Duration::from_secs(48 * 60 * 60)),
+            tombstone_ttl: Some(Duration::from_secs(96 * 60 * 60)),
             republish_interval: Some(Duration::from_secs(22 * 60 * 60)),
             republish_check_interval: Duration::from_secs(60),
             expiry_sweep_interval: Duration::from_secs(60),
@@ -215,6 +217,18 @@ impl NodeConfig {
     /// a record carries). Default: 48 h, kad's default. At most [`MAX_DURATION`].
     pub fn set_record_ttl(&mut self, ttl: Option<Duration>) -> &mut Self {
         self.record_ttl = ttl.map(capped);
+        self
+    }
+
+    /// How long the tombstone of a removed value without an expiry of its own lives
+    /// ([`NodeHandle::remove`](crate::NodeHandle::remove)); the tombstone of a value with an
+    /// expiry expires just after that value would have. It must outlive every copy of the value: a
+    /// copy lives up to the record TTL after its publisher last republished it, and a publisher
+    /// learns of the delete the next time it republishes (its peers refuse the value), so the
+    /// default is twice the default record TTL. `None`: tombstones never expire (what a node whose
+    /// records never expire needs). Default: 96 h. At most [`MAX_DURATION`].
+    pub fn set_tombstone_ttl(&mut self, ttl: Option<Duration>) -> &mut Self {
+        self.tombstone_ttl = ttl.map(capped);
         self
     }
 
@@ -385,6 +399,11 @@ impl NodeConfig {
     /// How long peers keep a record this node publishes.
     pub fn record_ttl(&self) -> Option<Duration> {
         self.record_ttl
+    }
+
+    /// How long the tombstone of a removed value without an expiry lives.
+    pub fn tombstone_ttl(&self) -> Option<Duration> {
+        self.tombstone_ttl
     }
 
     /// How often this node republishes its own records.

@@ -154,15 +154,18 @@ pub enum NodeError {
         /// The record key.
         key: RecordKey,
     },
-    /// No local copy and no peer returned a valid record under the key.
+    /// No local copy and no peer returned a valid record under the key, or the value found was
+    /// deleted (its tombstone won).
     #[error(
-        "no record under {key} locally or on the peers asked{refused}",
-        key = escape_key(.key),
+        "{}{refused}",
+        not_found(.key, *.deleted),
         refused = refused_answers(.refused)
     )]
     NotFound {
         /// The record key.
         key: RecordKey,
+        /// Whether what was found is a tombstone: the value was removed.
+        deleted: bool,
         /// Answers that were refused (did not validate, or expired), by reason.
         refused: RejectionCounts,
     },
@@ -299,6 +302,22 @@ fn quorum_advice(report: &PutReport) -> &'static str {
         "peers could not be reached; check the network or raise the query timeout"
     } else {
         "connect to more peers (bootstrap, dial) or lower the quorum"
+    }
+}
+
+/// The first part of a `NotFound` message.
+fn not_found(key: &RecordKey, deleted: bool) -> String {
+    if deleted {
+        format!(
+            "record {} was removed (its tombstone is what the node and its peers hold); a put of a \
+             value that wins over the removed one stores it again",
+            escape_key(key)
+        )
+    } else {
+        format!(
+            "no record under {} locally or on the peers asked",
+            escape_key(key)
+        )
     }
 }
 

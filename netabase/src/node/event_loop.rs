@@ -53,6 +53,9 @@ impl PublishReply {
 pub(crate) struct InFlight {
     pub(crate) publication: Publication<PublishReply>,
     pub(crate) background: bool,
+    /// A republication or a sync's publication: if a peer refuses it as a lost conflict, this
+    /// node's copy is stale (a newer value, or a tombstone, won), and a lookup fetches the winner.
+    pub(crate) learn: bool,
 }
 
 /// A publication waiting for the closest peers of its key and, for a user's put, for the local
@@ -61,6 +64,8 @@ pub(crate) struct PendingPublish {
     pub(crate) record: Record,
     pub(crate) options: PutOptions,
     pub(crate) reply: PublishReply,
+    /// Whether a lost conflict at a peer makes this node fetch the winner ([`InFlight::learn`]).
+    pub(crate) learn: bool,
     /// Whether the local write is durable (always, for a publication without one).
     pub(crate) durable: bool,
     /// The closest peers, once the lookup has finished.
@@ -156,6 +161,7 @@ pub(crate) fn addresses_to_learn(
 /// The settings the loop reads while running.
 pub(crate) struct LoopSettings {
     pub(crate) record_ttl: Option<Duration>,
+    pub(crate) tombstone_ttl: Option<Duration>,
     pub(crate) republish_interval: Option<Duration>,
     pub(crate) query_timeout: Duration,
     pub(crate) max_value_size: usize,
@@ -171,6 +177,7 @@ impl LoopSettings {
     pub(crate) fn from_config(config: &NodeConfig) -> Self {
         LoopSettings {
             record_ttl: config.record_ttl,
+            tombstone_ttl: config.tombstone_ttl,
             republish_interval: config.republish_interval,
             query_timeout: config.query_timeout,
             max_value_size: config.max_value_size,
@@ -357,7 +364,12 @@ impl<S: NodeStore> EventLoop<S> {
                 let result = self.store().get_local(&key).map_err(NodeError::from);
                 let _ = reply.send(result);
             }
-            Command::Remove { key, reply } => match self.store().remove_local_deferred(&key) {
+            Command::Remove {
+                current,
+                options,
+                reply,
+            } => self.remove(current, options, reply),
+            Command::RemoveLocal { key, reply } => match self.store().remove_local_deferred(&key) {
                 Ok(job) if job.is_done() => {
                     let _ = reply.send(Ok(()));
                 }

@@ -16,6 +16,7 @@ use super::ops::{FetchedRecord, PutOptions, PutReport, SyncOptions, SyncProgress
 use super::queries::MIN_PUBLISH_TTL;
 use crate::registry::SchemaInfo;
 use crate::schema::NetabaseSchema;
+use crate::tombstone::decode_record;
 
 /// A handle to a running node: cheap to clone, usable from any task. Every operation is a message
 /// to the node's event loop over a bounded channel and fails with [`NodeError::Timeout`] if it does
@@ -155,10 +156,11 @@ impl NodeHandle {
         Ok(T::from_record(&fetched.record)?)
     }
 
-    /// The value under `key` in the local store only, without asking the network.
+    /// The value under `key` in the local store only, without asking the network. `None` also
+    /// when the local store holds the value's tombstone (it was removed).
     pub async fn get_local<T: NetabaseSchema>(&self, key: &T::Key) -> NodeResult<Option<T>> {
         match self.get_local_record(&T::record_key(key)?).await? {
-            Some(record) => Ok(Some(T::from_record(&record)?)),
+            Some(record) => Ok(decode_record::<T>(&record)?.live()),
             None => Ok(None),
         }
     }
@@ -177,11 +179,46 @@ impl NodeHandle {
         .await
     }
 
-    /// Removes the value under `key` from the local store and stops republishing it. Kademlia has
-    /// no delete: copies on other peers stay until their TTL runs out (use
-    /// [`put_expiring`](Self::put_expiring) for data that must disappear network-wide at a set time).
-    pub async fn remove<T: NetabaseSchema>(&self, key: &T::Key) -> NodeResult<()> {
-        self.remove_record(&T::record_key(key)?).await
+    /// Deletes the value under `key` on this node and the network: finds the current value (a
+    /// complete lookup, resolved with the local copy), then stores its tombstone
+    /// ([`crate::tombstone`]) as this node's own record and publishes it like a put, returning
+    /// once `quorum` of the closest peers stored it, with their [`PutReport`].
+    ///
+    /// Afterwards every node that sees the tombstone answers `get` with
+    /// [`NodeError::NotFound`] (`deleted: true`), also after restarts; a peer still holding the
+    /// old value cannot bring it back, because the tombstone wins against it under the schema's
+    /// rule and is sent to such peers by every get that meets them. A later put of a value that
+    /// wins over the deleted one (a higher `#[version]`) stores it again. The tombstone expires
+    /// after the value would have (see [`NodeConfig::set_tombstone_ttl`](crate::NodeConfig::set_tombstone_ttl)).
+    ///
+    /// Fails with [`NodeError::NotFound`] when there is nothing to delete (no value, or already
+    /// deleted), and like [`put`](Self::put) otherwise; the tombstone is stored locally whatever
+    /// the peers answered.
+    pub async fn remove<T: NetabaseSchema>(
+        &self,
+        key: &T::Key,
+        options: impl Into<PutOptions>,
+    ) -> NodeResult<PutReport> {
+        let current = self
+            .get_typed::<T>(T::record_key(key)?, GetMode::Network)
+            .await?;
+        self.remove_current(current.record, options.into()).await
+    }
+
+    /// Removes the value under `key` from the local store only, and stops republishing it: peers
+    /// keep their copies, and a later [`get`](Self::get) fetches one back. For a cache that
+    /// drops what it no longer needs; [`remove`](Self::remove) deletes.
+    pub async fn remove_local<T: NetabaseSchema>(&self, key: &T::Key) -> NodeResult<()> {
+        self.remove_local_record(&T::record_key(key)?).await
+    }
+
+    async fn remove_current(&self, current: Record, options: PutOptions) -> NodeResult<PutReport> {
+        self.request("remove", |reply| Command::Remove {
+            current,
+            options,
+            reply,
+        })
+        .await
     }
 
     /// Raw [`put`](Self::put): stores `record` as this node's own (it becomes the publisher) and
@@ -229,10 +266,21 @@ impl NodeHandle {
             .await
     }
 
-    /// Raw [`remove`](Self::remove).
-    pub async fn remove_record(&self, key: &RecordKey) -> NodeResult<()> {
+    /// Raw [`remove`](Self::remove): the current record is resolved by the schema its key prefix
+    /// names (byte order for a schema this node does not know).
+    pub async fn remove_record(
+        &self,
+        key: &RecordKey,
+        options: impl Into<PutOptions>,
+    ) -> NodeResult<PutReport> {
+        let current = self.get_raw(key.clone(), GetMode::Network).await?;
+        self.remove_current(current.record, options.into()).await
+    }
+
+    /// Raw [`remove_local`](Self::remove_local).
+    pub async fn remove_local_record(&self, key: &RecordKey) -> NodeResult<()> {
         let key = key.clone();
-        self.request("remove", |reply| Command::Remove { key, reply })
+        self.request("remove", |reply| Command::RemoveLocal { key, reply })
             .await
     }
 

@@ -90,6 +90,14 @@ impl<R> Publication<R> {
         }
     }
 
+    /// Whether some peer refused the record for `reason`.
+    pub(crate) fn refused_for(&self, reason: RefusalReason) -> bool {
+        self.report
+            .refused
+            .iter()
+            .any(|refusal| refusal.reason == reason)
+    }
+
     /// Whether every peer has answered, so nothing more will change.
     pub(crate) fn is_finished(&self) -> bool {
         self.waiting.is_empty()

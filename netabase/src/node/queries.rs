@@ -25,11 +25,12 @@ use super::events::{NodeEvent, RejectionCounts};
 use super::inbound::MIN_INBOUND_TTL;
 use super::ops::{Fetched, PutOptions, PutReport, RecordSource};
 use super::publication::{Answer, Publication};
-use super::store_protocol::{StoreRequest, StoreResponse};
+use super::store_protocol::{RefusalReason, StoreRequest, StoreResponse};
 use crate::conflict::{Winner, winner_from};
 use crate::error::DatabaseResult;
 use crate::node_store::{NodeStore, PendingDurability};
 use crate::registry::SchemaInfo;
+use crate::tombstone::{deleted_value, payload_len, tombstone_of};
 
 /// The least lifetime a record must have left to be published: one more second than peers demand,
 /// since kad rounds the lifetime it sends down to whole seconds.
@@ -44,9 +45,10 @@ impl<S: NodeStore> EventLoop<S> {
     /// A write that loses under the schema's conflict rule against the stored value is refused
     /// ([`NodeError::StaleWrite`]): the peers holding the stored value would refuse it too.
     pub(crate) fn put(&mut self, mut record: Record, options: PutOptions, reply: Reply<PutReport>) {
-        if record.value.len() > self.settings.max_value_size {
+        let size = payload_len(&record.value);
+        if size > self.settings.max_value_size {
             let _ = reply.send(Err(NodeError::ValueTooLarge {
-                size: record.value.len(),
+                size,
                 max: self.settings.max_value_size,
             }));
             return;
@@ -85,14 +87,36 @@ impl<S: NodeStore> EventLoop<S> {
                 return;
             }
         };
-        self.start_publish(record, options, PublishReply::User(reply), durability);
+        self.start_publish(
+            record,
+            options,
+            PublishReply::User(reply),
+            durability,
+            false,
+        );
+    }
+
+    /// A delete: the tombstone of `current` (the value a network get resolved to) becomes this
+    /// node's own record, stored and published like a put. It expires just after `current` would
+    /// have, or after the tombstone TTL for a value without an expiry.
+    pub(crate) fn remove(&mut self, current: Record, options: PutOptions, reply: Reply<PutReport>) {
+        let now = Instant::now();
+        let expires = match current.expires {
+            Some(expires) => Some(expires.max(now) + MIN_PUBLISH_TTL),
+            None => self
+                .settings
+                .tombstone_ttl
+                .and_then(|ttl| now.checked_add(ttl)),
+        };
+        self.put(tombstone_of(&current, expires), options, reply);
     }
 
     /// Starts publishing `record` to the closest peers of its key (a record with no local write to
     /// wait for: a sync or a republication). A record without an expiry is sent with the node's
-    /// record TTL, as kad does.
+    /// record TTL, as kad does. A peer refusing it as a lost conflict makes the node fetch the
+    /// winner, since its own copy is then stale.
     pub(crate) fn publish(&mut self, record: Record, options: PutOptions, reply: PublishReply) {
-        self.start_publish(record, options, reply, PendingDurability::done());
+        self.start_publish(record, options, reply, PendingDurability::done(), true);
     }
 
     /// Starts the closest-peers lookup of a publication and, if the local write is not durable
@@ -103,6 +127,7 @@ impl<S: NodeStore> EventLoop<S> {
         options: PutOptions,
         reply: PublishReply,
         durability: PendingDurability,
+        learn: bool,
     ) {
         let now = Instant::now();
         if let Some(error) = expires_too_soon(&record, now) {
@@ -132,6 +157,7 @@ impl<S: NodeStore> EventLoop<S> {
                 record,
                 options,
                 reply,
+                learn,
                 durable,
                 peers: None,
             },
@@ -191,13 +217,14 @@ impl<S: NodeStore> EventLoop<S> {
             record,
             options,
             reply,
+            learn,
             peers,
             ..
         }) = self.pending.closest.remove(&id)
         else {
             return;
         };
-        self.send_publication(record, peers.unwrap_or_default(), options, reply);
+        self.send_publication(record, peers.unwrap_or_default(), options, reply, learn);
     }
 
     /// Sends `record` to each of `peers`: with the store protocol, which a Netabase peer answers
@@ -211,6 +238,7 @@ impl<S: NodeStore> EventLoop<S> {
         peers: Vec<PeerId>,
         options: PutOptions,
         reply: PublishReply,
+        learn: bool,
     ) {
         // The lookup can take up to the query timeout. kad sends the time left in whole seconds
         // and reads 0 as "never expires", so a record with under a second left would live on
@@ -250,6 +278,7 @@ impl<S: NodeStore> EventLoop<S> {
             InFlight {
                 publication,
                 background,
+                learn,
             },
         );
         self.settle_publication(id);
@@ -333,6 +362,10 @@ impl<S: NodeStore> EventLoop<S> {
         let key = in_flight.publication.record.key.clone();
         let finished = in_flight.publication.is_finished();
         let background = in_flight.background;
+        let stale = in_flight.learn
+            && in_flight
+                .publication
+                .refused_for(RefusalReason::LostConflict);
         if let Some((reply, result)) = outcome {
             self.finish_publish(&key, reply, result);
         }
@@ -341,7 +374,20 @@ impl<S: NodeStore> EventLoop<S> {
             if background {
                 self.release_background_query();
             }
+            if stale {
+                self.learn_winner(key);
+            }
         }
+    }
+
+    /// Fetches the network's winner under `key` after peers refused this node's republication (or
+    /// sync) of it as a lost conflict: the lookup stores the winner (a newer value, or the tombstone of a
+    /// delete) in place of the stale local value, so this node stops republishing what was
+    /// replaced or deleted. No one waits for the answer.
+    fn learn_winner(&mut self, key: RecordKey) {
+        tracing::debug!(key = %key.as_ref().escape_ascii(), "peers hold a winner over this node's value; fetching it");
+        let (reply, _) = tokio::sync::oneshot::channel();
+        self.get(key, None, GetMode::Network, reply);
     }
 
     /// A publication failed before it was sent to any peer.
@@ -412,6 +458,14 @@ impl<S: NodeStore> EventLoop<S> {
             None => true,
         });
         if let (GetMode::LocalFirst, Some(record)) = (mode, &local) {
+            if self.is_deleted(record, schema.as_ref()) {
+                let _ = reply.send(Err(NodeError::NotFound {
+                    key,
+                    deleted: true,
+                    refused: RejectionCounts::default(),
+                }));
+                return;
+            }
             let _ = reply.send(Ok(Fetched {
                 record: record.clone(),
                 source: RecordSource::Local,
@@ -517,6 +571,7 @@ impl<S: NodeStore> EventLoop<S> {
         };
         let PendingGet {
             key,
+            schema,
             best,
             stale,
             refused,
@@ -530,7 +585,11 @@ impl<S: NodeStore> EventLoop<S> {
                     after: self.settings.query_timeout,
                 }
             } else {
-                NodeError::NotFound { key, refused }
+                NodeError::NotFound {
+                    key,
+                    deleted: false,
+                    refused,
+                }
             };
             let _ = reply.send(Err(error));
             return;
@@ -565,17 +624,37 @@ impl<S: NodeStore> EventLoop<S> {
                     stale.into_iter().collect(),
                     PutOptions::new(Quorum::One),
                     PublishReply::Repair,
+                    false,
                 );
             } else {
                 // The next sync or get of the key repairs them.
                 tracing::debug!(key = %key.as_ref().escape_ascii(), "background query budget spent; not repairing stale replicas now");
             }
         }
+        // A tombstone won: the value was removed. It is stored and repaired like any winner,
+        // so the delete spreads to every peer that answered, and the caller hears NotFound.
+        if self.is_deleted(&winner, schema.as_ref()) {
+            let _ = reply.send(Err(NodeError::NotFound {
+                key,
+                deleted: true,
+                refused,
+            }));
+            return;
+        }
         let _ = reply.send(Ok(Fetched {
             record: winner,
             source: source.map_or(RecordSource::Local, RecordSource::Peer),
             stored_locally,
         }));
+    }
+
+    /// Whether `record` is a tombstone: by its schema (the caller's, else the registered one),
+    /// else by its bytes alone (a schema this node does not know).
+    fn is_deleted(&self, record: &Record, schema: Option<&SchemaInfo>) -> bool {
+        match schema.or_else(|| self.registry.schema_of(record.key.as_ref())) {
+            Some(schema) => schema.is_tombstone(&record.value),
+            None => deleted_value(&record.value).is_some(),
+        }
     }
 }
 

@@ -300,7 +300,7 @@ async fn a_put_returns_with_its_republish_schedule_durable() {
 }
 
 #[tokio::test]
-async fn a_remove_returns_once_durable_without_the_swarm_waiting_for_it() {
+async fn a_local_remove_returns_once_durable_without_the_swarm_waiting_for_it() {
     // Nothing but the node's own calls makes the file's writes durable: no background thread,
     // no group commit window within the test, no flush job, no sweeps.
     let dir = tempfile::tempdir().unwrap();
@@ -323,7 +323,7 @@ async fn a_remove_returns_once_durable_without_the_swarm_waiting_for_it() {
     // Alone, the put reaches no quorum, but it is stored (and durable) first.
     let _ = within("put", node.handle.put(&value, Quorum::One)).await;
     assert!(store.get_local(&key_of(&value)).unwrap().is_some());
-    within("remove", node.handle.remove::<Profile>(&value.key()))
+    within("remove", node.handle.remove_local::<Profile>(&value.key()))
         .await
         .expect("remove");
     assert_eq!(store.get_local(&key_of(&value)).unwrap(), None);

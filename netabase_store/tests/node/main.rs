@@ -9,6 +9,7 @@
 mod support;
 
 mod acknowledgements;
+mod deletes;
 mod durability;
 mod hostile;
 mod interop;
