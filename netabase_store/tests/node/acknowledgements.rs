@@ -247,3 +247,50 @@ async fn kad_acknowledgements_are_reported_as_such() {
     assert!(report.stored.is_empty(), "kad acks never claim validation");
     stop_all(nodes).await;
 }
+
+#[tokio::test]
+async fn a_node_that_listens_nowhere_never_becomes_a_closest_peer() {
+    // A storage node, and a client (listens nowhere, as `netabase get` runs) that uses it.
+    let storage = start_network(1, Net::Tcp, |_| {}).await;
+    let mut client_config = fast_config(Net::Tcp);
+    client_config
+        .set_listen_addrs(Vec::new())
+        .add_bootstrap_peer(storage[0].handle.peer_id(), storage[0].addr.clone());
+    let (client, client_task) = within("spawn", Node::spawn(client_config, memory_store()))
+        .await
+        .expect("client starts");
+    within("client waits", client.wait_for_peers(1, STEP))
+        .await
+        .expect("the storage node is reachable");
+    within(
+        "client put",
+        client.put(&profile(7, "from a client"), Quorum::One),
+    )
+    .await
+    .expect("the storage node stores it");
+
+    // A writer that joins later finds the storage node only: the client was never routable.
+    let writer = start_node(fast_config(Net::Tcp), memory_store(), Some(&storage[0])).await;
+    within("writer waits", writer.handle.wait_for_peers(1, STEP))
+        .await
+        .expect("routable");
+    let mut options = PutOptions::new(Quorum::All);
+    options.set_wait_for_all(true);
+    let report = within(
+        "writer put",
+        writer.handle.put(&profile(8, "honest"), options),
+    )
+    .await
+    .expect("put");
+    assert_eq!(
+        (report.peers_found, report.stored.clone()),
+        (1, vec![storage[0].handle.peer_id()]),
+        "{report:?}"
+    );
+    let stats = storage[0].handle.stats().await.expect("stats");
+    assert_eq!(stats.routing_table_size, 1, "only the writer: {stats:?}");
+    client.shutdown().await.expect("shutdown");
+    client_task.await.expect("task");
+    writer.stop().await;
+    stop_all(storage).await;
+}

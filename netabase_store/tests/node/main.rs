@@ -13,6 +13,7 @@ mod deletes;
 mod durability;
 mod hostile;
 mod interop;
+mod js_interop;
 mod limits;
 mod network;
 mod unknown_schemas;
