@@ -58,15 +58,16 @@ pub use database::{NetabaseDatabase, NetabaseDatabaseExt};
 pub use error::{DatabaseError, DatabaseResult};
 pub use libp2p::identity::Keypair;
 pub use libp2p::kad;
+pub use libp2p::multiaddr;
 pub use libp2p::{Multiaddr, PeerId, StreamProtocol};
 pub use netabase_macros::{NetabaseSchema, NetabaseSchemaKey};
 pub use node::{
-    Acknowledgements, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_EXPIRY_SWEEP_BATCH, DEFAULT_KAD_PROTOCOL,
-    DEFAULT_MAX_VALUE_SIZE, FetchedRecord, IDENTIFY_PROTOCOL_VERSION, Identity, IdentityError,
-    MAX_DURATION, MIN_INBOUND_TTL, Node, NodeConfig, NodeError, NodeEvent, NodeHandle, NodeResult,
-    NodeStats, PACKET_OVERHEAD, PeerFailure, PeerRefusal, PutOptions, PutReport, RecordSource,
-    RefusalReason, RejectionCounts, STORE_PROTOCOL, SpawnError, SyncOptions, SyncProgress,
-    SyncReport, identity_path_beside, load_or_create_identity,
+    Acknowledgements, AddressError, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_EXPIRY_SWEEP_BATCH,
+    DEFAULT_KAD_PROTOCOL, DEFAULT_MAX_VALUE_SIZE, FetchedRecord, IDENTIFY_PROTOCOL_VERSION,
+    Identity, IdentityError, MAX_DURATION, MIN_INBOUND_TTL, Node, NodeConfig, NodeError, NodeEvent,
+    NodeHandle, NodeResult, NodeStats, PACKET_OVERHEAD, PeerFailure, PeerRefusal, PutOptions,
+    PutReport, RecordSource, RefusalReason, RejectionCounts, STORE_PROTOCOL, SpawnError,
+    SyncOptions, SyncProgress, SyncReport, identity_path_beside, load_or_create_identity,
 };
 pub use node_store::{NodeStore, PendingDurability};
 pub use registry::{Rejection, SchemaInfo, SchemaRegistry, UnknownSchemas, split_record_key};

@@ -12,6 +12,18 @@ use netabase::DatabaseError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenError {
+    /// The directory a store file was to be created in does not exist.
+    #[error(
+        "cannot create the store {path}: the directory {} does not exist; create it first \
+         (std::fs::create_dir_all) or pick another path",
+        directory.display()
+    )]
+    NoDirectory {
+        /// The path of the store file.
+        path: PathBuf,
+        /// Its missing directory.
+        directory: PathBuf,
+    },
     /// The file does not exist; `RedbStore::open` never creates one.
     #[error("no store at {path}: the file does not exist; use `RedbStore::create` to make one")]
     NotFound {

@@ -236,9 +236,18 @@ impl RedbStoreBuilder {
         self.finish(db, path, false)
     }
 
-    /// Opens the store in `path`, creating the file if it does not exist or is empty.
+    /// Opens the store in `path`, creating the file if it does not exist or is empty. Fails with
+    /// [`OpenError::NoDirectory`] when the directory it would be in does not exist.
     pub fn create(&self, path: impl AsRef<Path>) -> Result<RedbStore, OpenError> {
         let path = path.as_ref().to_path_buf();
+        if let Some(directory) = path.parent().filter(|dir| !dir.as_os_str().is_empty())
+            && !directory.is_dir()
+        {
+            return Err(OpenError::NoDirectory {
+                directory: directory.to_path_buf(),
+                path,
+            });
+        }
         let db = self
             .redb_builder()
             .create(&path)

@@ -9,6 +9,7 @@ use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId, StreamProtocol};
 
+use super::error::AddressError;
 use crate::registry::{SchemaRegistry, UnknownSchemas};
 use crate::schema::NetabaseSchema;
 
@@ -180,6 +181,28 @@ impl NodeConfig {
     pub fn add_bootstrap_peer(&mut self, peer: PeerId, addr: Multiaddr) -> &mut Self {
         self.bootstrap_peers.push((peer, addr));
         self
+    }
+
+    /// Adds a bootstrap peer from one address that ends in `/p2p/<peer id>`, the form a node
+    /// prints as its listen address (`/ip4/10.0.0.2/tcp/4001/p2p/12D3KooW...`): the same as
+    /// [`add_bootstrap_peer`](Self::add_bootstrap_peer) with the peer id split off. Fails with
+    /// [`AddressError::MissingPeerId`] for an address without one: the noise handshake must know
+    /// which peer to expect.
+    ///
+    /// ```
+    /// let mut config = netabase::NodeConfig::new();
+    /// let address = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWGBqvAu5rafuNjnt5VWFDY3CYpr4iXtKUmdVcj4LWpCNE";
+    /// config.add_bootstrap_addr(address.parse()?)?;
+    /// assert_eq!(config.bootstrap_peers()[0].1.to_string(), "/ip4/127.0.0.1/tcp/4001");
+    /// assert!(config.add_bootstrap_addr("/ip4/127.0.0.1/tcp/4001".parse()?).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_bootstrap_addr(&mut self, address: Multiaddr) -> Result<&mut Self, AddressError> {
+        let mut transport = address.clone();
+        match transport.pop() {
+            Some(Protocol::P2p(peer)) => Ok(self.add_bootstrap_peer(peer, transport)),
+            _ => Err(AddressError::MissingPeerId { address }),
+        }
     }
 
     /// The Kademlia protocol name. Default: [`DEFAULT_KAD_PROTOCOL`] (`/netabase/kad/1.0.0`). Nodes

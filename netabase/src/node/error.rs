@@ -27,8 +27,8 @@ pub enum SpawnError {
     Transport(String),
     /// The node could not listen on an address.
     #[error(
-        "cannot listen on {address}: {reason}; pick a free port (or port 0) on an interface of this \
-         machine"
+        "cannot listen on {address}: {reason}; {advice}",
+        advice = listen_advice(.address)
     )]
     Listen {
         /// The address from the configuration.
@@ -71,6 +71,50 @@ pub enum SpawnError {
         /// The store's policy.
         store: crate::UnknownSchemas,
     },
+}
+
+/// A bootstrap address that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddressError {
+    /// The address does not name the peer to expect there.
+    #[error(
+        "bootstrap address {address} does not end in /p2p/<peer id>; use the full address the \
+         node printed (`listening on ...`), or NodeConfig::add_bootstrap_peer with the peer id"
+    )]
+    MissingPeerId {
+        /// The address given.
+        address: Multiaddr,
+    },
+}
+
+/// What to do about an address the node could not listen on.
+fn listen_advice(address: &Multiaddr) -> &'static str {
+    match unsupported(address) {
+        Some(advice) => advice,
+        None => "pick a free port (or port 0) on an interface of this machine",
+    }
+}
+
+/// What to do about an address the node could not dial, when the address is the cause.
+fn dial_advice(address: &Multiaddr) -> String {
+    unsupported(address).map_or_else(String::new, |advice| format!("; {advice}"))
+}
+
+/// Advice for an address of a kind this build has no transport for.
+fn unsupported(address: &Multiaddr) -> Option<&'static str> {
+    use libp2p::multiaddr::Protocol;
+    address.iter().find_map(|protocol| match protocol {
+        Protocol::Dns(_) | Protocol::Dns4(_) | Protocol::Dns6(_) | Protocol::Dnsaddr(_) => Some(
+            "netabase does not resolve DNS names: use an /ip4/ or /ip6/ address (for example from \
+             `getent hosts NAME`)",
+        ),
+        Protocol::QuicV1 | Protocol::Quic if !cfg!(feature = "quic") => Some(
+            "QUIC needs the `quic` feature of netabase (or netabase_store): enable it in \
+             Cargo.toml, or use a /tcp/ address",
+        ),
+        _ => None,
+    })
 }
 
 /// Why a node's identity file could not be used.
@@ -198,7 +242,7 @@ pub enum NodeError {
     #[error("the node knows no peers; add a bootstrap peer or dial one first")]
     NoKnownPeers,
     /// Dialing a peer failed.
-    #[error("cannot connect to {address}: {reason}")]
+    #[error("cannot connect to {address}: {reason}{advice}", advice = dial_advice(.address))]
     Dial {
         /// The address dialed.
         address: Multiaddr,
@@ -343,4 +387,55 @@ fn refused_answers(refused: &RejectionCounts) -> String {
         "; {total} answer(s) were refused ({}), see the node's RecordRejected events",
         reasons.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(text: &str) -> Multiaddr {
+        text.parse().expect("valid multiaddr")
+    }
+
+    #[test]
+    fn unsupported_addresses_get_advice_that_fits_them() {
+        let dns = SpawnError::Listen {
+            address: addr("/dns4/example.org/tcp/4001"),
+            reason: "Multiaddr is not supported".into(),
+        }
+        .to_string();
+        assert!(dns.contains("does not resolve DNS names"), "{dns}");
+        assert!(!dns.contains("free port"), "{dns}");
+        let dial = NodeError::Dial {
+            address: addr("/dns4/example.org/tcp/4001"),
+            reason: "Multiaddr is not supported".into(),
+        }
+        .to_string();
+        assert!(dial.contains("use an /ip4/ or /ip6/ address"), "{dial}");
+        let quic = SpawnError::Listen {
+            address: addr("/ip4/127.0.0.1/udp/0/quic-v1"),
+            reason: "Multiaddr is not supported".into(),
+        }
+        .to_string();
+        assert_eq!(
+            quic.contains("`quic` feature"),
+            !cfg!(feature = "quic"),
+            "{quic}"
+        );
+        let taken = SpawnError::Listen {
+            address: addr("/ip4/127.0.0.1/tcp/4001"),
+            reason: "Address already in use".into(),
+        }
+        .to_string();
+        assert!(taken.contains("pick a free port"), "{taken}");
+        let plain_dial = NodeError::Dial {
+            address: addr("/ip4/127.0.0.1/tcp/4001"),
+            reason: "Connection refused".into(),
+        }
+        .to_string();
+        assert_eq!(
+            plain_dial,
+            "cannot connect to /ip4/127.0.0.1/tcp/4001: Connection refused"
+        );
+    }
 }

@@ -43,7 +43,7 @@ pub use config::{
     DEFAULT_MAX_VALUE_SIZE, IDENTIFY_PROTOCOL_VERSION, Identity, MAX_DURATION, NodeConfig,
     PACKET_OVERHEAD, identity_path_beside,
 };
-pub use error::{IdentityError, NodeError, NodeResult, SpawnError};
+pub use error::{AddressError, IdentityError, NodeError, NodeResult, SpawnError};
 pub use events::{NodeEvent, NodeStats, RejectionCounts};
 pub use handle::NodeHandle;
 pub use identity::load_or_create as load_or_create_identity;

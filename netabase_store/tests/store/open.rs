@@ -17,6 +17,25 @@ fn open_needs_an_existing_file_and_create_makes_one() {
 }
 
 #[test]
+fn creating_a_store_in_a_missing_directory_says_to_create_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing").join("store.redb");
+    let error = RedbStore::create(&path).unwrap_err();
+    assert!(matches!(error, OpenError::NoDirectory { .. }), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("does not exist; create it first"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("RedbStore::create"),
+        "no advice to do what failed: {message}"
+    );
+    std::fs::create_dir(dir.path().join("missing")).unwrap();
+    drop(RedbStore::create(&path).unwrap());
+}
+
+#[test]
 fn an_empty_file_becomes_a_store() {
     let file = tempfile::NamedTempFile::new().unwrap();
     let store = RedbStore::create(file.path()).unwrap();
