@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use netabase_store::kad::{Record, RecordKey};
+use netabase_store::tombstone::deleted_value;
 use netabase_store::{OpenError, PeerId, RedbStore, identity_path_beside, split_record_key};
 use serde::Serialize;
 
@@ -123,6 +124,9 @@ pub struct SchemaReport {
     pub largest_value: u64,
     /// How many have an expiry.
     pub expiring: u64,
+    /// How many are tombstones: deleted values (`netabase::tombstone`; recognised by their
+    /// bytes, since inspect knows no schema).
+    pub tombstones: u64,
     /// The soonest expiry (RFC 3339 UTC).
     pub next_expiry: Option<String>,
     /// The latest expiry (RFC 3339 UTC).
@@ -168,6 +172,8 @@ pub struct RecordReport {
     pub value: String,
     /// The value as hex.
     pub value_hex: String,
+    /// Whether the record is a tombstone: its value was deleted (the bytes before the marker).
+    pub deleted: bool,
     /// The publisher.
     pub publisher: Option<String>,
     /// When it expires (RFC 3339 UTC).
@@ -184,6 +190,7 @@ struct Totals {
     value_bytes: u64,
     largest_value: u64,
     expiring: u64,
+    tombstones: u64,
     next_expiry: Option<Instant>,
     last_expiry: Option<Instant>,
     publishers: HashSet<Option<PeerId>>,
@@ -216,6 +223,9 @@ pub fn inspect_file(path: &Path, key: Option<&[u8]>) -> CliResult<StoreReport> {
         totals.key_bytes += k;
         totals.value_bytes += v;
         totals.largest_value = totals.largest_value.max(v);
+        if deleted_value(&record.value).is_some() {
+            totals.tombstones += 1;
+        }
         if let Some(expires) = record.expires {
             totals.expiring += 1;
             totals.next_expiry = Some(totals.next_expiry.map_or(expires, |t| t.min(expires)));
@@ -319,6 +329,7 @@ fn schema_report(prefix: &[u8], totals: Totals) -> SchemaReport {
         value_bytes: totals.value_bytes,
         largest_value: totals.largest_value,
         expiring: totals.expiring,
+        tombstones: totals.tombstones,
         next_expiry: totals
             .next_expiry
             .map(|t| output::timestamp(output::wall_clock(t))),
@@ -339,6 +350,7 @@ fn record_report(record: &Record) -> RecordReport {
         value_bytes: record.value.len(),
         value: bytes::escape(&record.value),
         value_hex: bytes::to_hex(&record.value),
+        deleted: deleted_value(&record.value).is_some(),
         publisher: record.publisher.map(|peer| peer.to_string()),
         expires: record
             .expires
@@ -435,6 +447,14 @@ fn render_record(record: &RecordReport) -> String {
         .row(vec!["value bytes".into(), record.value_bytes.to_string()])
         .row(vec!["value".into(), record.value.clone()])
         .row(vec!["value hex".into(), record.value_hex.clone()])
+        .row(vec![
+            "deleted".into(),
+            if record.deleted {
+                "yes: a tombstone, the deleted value followed by \\x00netabase:deleted".into()
+            } else {
+                "no".into()
+            },
+        ])
         .row(vec![
             "publisher".into(),
             record.publisher.clone().unwrap_or_else(|| "(none)".into()),

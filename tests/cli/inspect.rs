@@ -333,3 +333,52 @@ fn a_bad_key_escape_is_explained() {
     let line = one_line_error(&output.get_output().stderr);
     assert!(line.contains("\\xNN"), "{line}");
 }
+
+#[test]
+fn tombstones_are_counted_and_shown_as_deleted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.redb");
+    let mut store = RedbStore::builder()
+        .register::<Book>()
+        .create(&path)
+        .expect("store");
+    let kept = Book {
+        isbn: 1,
+        title: "kept".into(),
+    };
+    let removed = Book {
+        isbn: 2,
+        title: "removed".into(),
+    };
+    store.put_value(&kept).expect("put");
+    let tombstone =
+        netabase_store::tombstone::tombstone_of(&removed.to_record().expect("record"), None);
+    store.put_local(tombstone).expect("tombstone");
+    drop(store);
+
+    let output = inspect([path.as_os_str(), "--json".as_ref()])
+        .assert()
+        .success();
+    let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("valid JSON");
+    let schema = &json["stores"][0]["schemas"][0];
+    assert_eq!(
+        (schema["records"].as_u64(), schema["tombstones"].as_u64()),
+        (Some(2), Some(1))
+    );
+
+    let key = "/netabase/Book/\\x02";
+    let output = inspect([
+        path.as_os_str(),
+        "--key".as_ref(),
+        key.as_ref(),
+        "--json".as_ref(),
+    ])
+    .assert()
+    .success();
+    let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("valid JSON");
+    assert_eq!(json["stores"][0]["record"]["deleted"], true);
+    inspect([path.as_os_str(), "--key".as_ref(), key.as_ref()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("yes: a tombstone"));
+}
