@@ -294,3 +294,29 @@ async fn a_node_that_listens_nowhere_never_becomes_a_closest_peer() {
     writer.stop().await;
     stop_all(storage).await;
 }
+
+#[tokio::test]
+async fn a_value_too_large_for_plain_kad_peers_is_reported_as_such() {
+    // A plain kad peer reads at most 16 KiB per message; a 20 KiB value cannot reach it.
+    let plain = PlainNode::start(PlainOptions::default()).await;
+    let mut config = fast_config(Net::Tcp);
+    config.add_bootstrap_peer(plain.peer_id, plain.addr.clone());
+    let nodes = vec![start_node(config, memory_store(), None).await];
+    within("routable", nodes[0].handle.wait_for_peers(1, STEP))
+        .await
+        .expect("routable");
+    let big = profile(9, &"x".repeat(20 * 1024));
+    let put = within("put", nodes[0].handle.put(&big, Quorum::One)).await;
+    match put {
+        Err(error @ NodeError::QuorumFailed { .. }) => {
+            let message = error.to_string();
+            assert!(
+                message.contains("too large for some peers") && message.contains("16 KiB"),
+                "{message}"
+            );
+            assert!(!message.contains("connect to more peers"), "{message}");
+        }
+        other => panic!("expected QuorumFailed, got {other:?}"),
+    }
+    stop_all(nodes).await;
+}

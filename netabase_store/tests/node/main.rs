@@ -16,4 +16,5 @@ mod interop;
 mod js_interop;
 mod limits;
 mod network;
+mod store_protocol;
 mod unknown_schemas;
