@@ -1,7 +1,7 @@
 //! `netabase demo`: a local network of real nodes in one process, on loopback, each with its own
 //! redb file, taken through the things Netabase promises: typed records written on one node and
 //! read on another through the DHT, a node restarted from its file still serving them, an expiry,
-//! and a conflict resolved the same way everywhere.
+//! a conflict resolved the same way everywhere, and a delete that every node sees.
 
 mod network;
 mod schema;
@@ -95,6 +95,7 @@ pub async fn run(args: DemoArgs) -> CliResult<()> {
     restart(&mut network, count, settings, &mut summary).await?;
     expiry(&network, args.expiry, &mut summary).await?;
     conflict(&network, count + 1, &mut summary).await?;
+    delete(&network, count + 1, &mut summary).await?;
 
     let started = Instant::now();
     let stopping = progress::spinner("stopping the nodes");
@@ -514,6 +515,49 @@ async fn conflict(network: &[DemoNode], id: u32, summary: &mut Summary) -> CliRe
             format!("revisions held before a sync: {}", shown.join(", ")),
             "after one sync_from_network on each node, all hold revision 3 (#[version]: higher \
              wins)"
+                .to_owned(),
+        ],
+        started.elapsed(),
+    );
+    Ok(())
+}
+
+/// One node removes the conflict step's note; every node then looks it up on the network, finds
+/// the tombstone and answers "not found", and keeps the tombstone.
+async fn delete(network: &[DemoNode], id: u32, summary: &mut Summary) -> CliResult<()> {
+    let started = Instant::now();
+    let remover = &network[network.len() - 2];
+    let key = NoteKey(id);
+    let report = remover.handle.remove::<Note>(&key, Quorum::One).await?;
+    for node in network {
+        match node.handle.get_from_network::<Note>(&key).await {
+            Err(NodeError::NotFound { deleted: true, .. }) => {}
+            Ok(note) => {
+                return Err(CliError::DemoFailed {
+                    step: "delete",
+                    detail: format!("{} still found {note:?} after the remove", node.name),
+                });
+            }
+            Err(error) => return Err(error.into()),
+        }
+        if let Some(note) = node.handle.get_local::<Note>(&key).await? {
+            return Err(CliError::DemoFailed {
+                step: "delete",
+                detail: format!("{} still holds {note:?} locally", node.name),
+            });
+        }
+    }
+    summary.record(
+        "delete",
+        format!("note {id} gone from all {} nodes", network.len()),
+        &[
+            format!(
+                "{} removed note {id}: its tombstone was stored by {} peer(s), and every node's \
+                 lookup met it and answered not found",
+                remover.name,
+                report.reached()
+            ),
+            "nodes that held the note now hold its tombstone, so the old value cannot come back"
                 .to_owned(),
         ],
         started.elapsed(),

@@ -21,6 +21,7 @@ fn the_demo_runs_every_step_and_keeps_its_stores_for_inspect() {
         "[ok] restart",
         "[ok] expiry",
         "[ok] conflict",
+        "[ok] delete",
         "[ok] stop",
     ] {
         assert!(stdout.contains(step), "{step:?} missing from:\n{stdout}");
