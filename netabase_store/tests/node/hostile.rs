@@ -137,9 +137,19 @@ async fn hostile_records_never_reach_the_typed_api() {
         node.get_from_network::<Profile>(&ProfileKey(7)),
     )
     .await;
+    // The error says that an answer came and was refused, not just that nothing was found.
+    match &fetched {
+        Err(NodeError::NotFound {
+            refused,
+            deleted: false,
+            ..
+        }) => assert_eq!(refused.invalid, 1, "{refused:?}"),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    let message = fetched.expect_err("not found").to_string();
     assert!(
-        matches!(fetched, Err(NodeError::NotFound { .. })),
-        "{fetched:?}"
+        message.contains("1 answer(s) were refused (invalid: 1)"),
+        "{message}"
     );
     let after = node.stats().await.unwrap();
     assert_eq!(
