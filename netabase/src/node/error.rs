@@ -213,8 +213,8 @@ pub enum NodeError {
         /// Answers that were refused (did not validate, or expired), by reason.
         refused: RejectionCounts,
     },
-    /// The node did not reach the number of peers [`NodeHandle::wait_for_peers`]
-    /// (crate::NodeHandle::wait_for_peers) asked for in time.
+    /// The node did not reach the number of peers
+    /// [`NodeHandle::wait_for_peers`](crate::NodeHandle::wait_for_peers) asked for in time.
     #[error(
         "the node reached {found} of the {wanted} peers it waited for within {after:?}; check the \
          bootstrap addresses and that those nodes are running"
