@@ -127,24 +127,19 @@ impl<S: NodeStore> EventLoop<S> {
         channel: ResponseChannel<StoreResponse>,
     ) {
         let now = Instant::now();
-        let response = match request.into_record(now) {
+        let key = request.key();
+        let decided = match request.into_record(now) {
             Ok(mut record) => {
                 let cap = now.checked_add(self.settings.record_ttl.unwrap_or(MAX_DURATION));
-                record.expires = match (record.expires, cap) {
-                    (Some(expires), Some(cap)) => Some(expires.min(cap)),
-                    (expires, cap) => expires.or(cap),
-                };
-                match self.admit_record(from, record) {
-                    Ok(()) => StoreResponse::Stored,
-                    Err(rejection) => StoreResponse::refused(&rejection),
-                }
+                record.expires = capped_expiry(record.expires, cap);
+                self.admit_record(from, record)
             }
-            Err(rejection) => {
-                let response = StoreResponse::refused(&rejection);
-                self.stats.records_rejected.count(&rejection);
-                tracing::debug!(%from, %rejection, "refused a malformed store request");
-                response
-            }
+            // A malformed request is refused like any record: counted and reported.
+            Err(rejection) => Err(self.reject_record(key, from, rejection)),
+        };
+        let response = match decided {
+            Ok(()) => StoreResponse::Stored,
+            Err(rejection) => StoreResponse::refused(&rejection),
         };
         // The sender may have gone; it then learns nothing, as with any lost answer.
         let _ = self
@@ -209,5 +204,13 @@ impl<S: NodeStore> EventLoop<S> {
                 });
             }
         }
+    }
+}
+
+/// `expires` capped at `cap`: the earlier of the two, or whichever is set.
+pub(crate) fn capped_expiry(expires: Option<Instant>, cap: Option<Instant>) -> Option<Instant> {
+    match (expires, cap) {
+        (Some(expires), Some(cap)) => Some(expires.min(cap)),
+        (expires, cap) => expires.or(cap),
     }
 }

@@ -12,17 +12,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use libp2p::PeerId;
 use libp2p::kad::{self, QueryId, Quorum, Record, RecordKey};
+use libp2p::request_response::{OutboundFailure, OutboundRequestId};
 
 use super::command::{GetMode, Reply};
 use super::config::{Acknowledgements, MAX_DURATION};
 use super::error::NodeError;
-use libp2p::request_response::{OutboundFailure, OutboundRequestId};
-
 use super::event_loop::{
     EventLoop, InFlight, PendingGet, PendingPublish, PublishReply, durability_task,
 };
 use super::events::{NodeEvent, RejectionCounts};
-use super::inbound::MIN_INBOUND_TTL;
+use super::inbound::{MIN_INBOUND_TTL, capped_expiry};
 use super::ops::{Fetched, PutOptions, PutReport, RecordSource};
 use super::publication::{Answer, Publication};
 use super::store_protocol::{RefusalReason, StoreRequest, StoreResponse};
@@ -598,10 +597,7 @@ impl<S: NodeStore> EventLoop<S> {
         if let Some(peer) = source {
             // A copy received from a peer lives no longer than this node's TTL, as with puts.
             let cap = self.settings.record_ttl.map(|ttl| Instant::now() + ttl);
-            winner.expires = match (winner.expires, cap) {
-                (Some(expires), Some(cap)) => Some(expires.min(cap)),
-                (expires, cap) => expires.or(cap),
-            };
+            winner.expires = capped_expiry(winner.expires, cap);
             stored_locally = self.store_received(peer, winner.clone()).is_ok();
         }
         // Peers holding a different value are repaired only when this node knows the key's schema:

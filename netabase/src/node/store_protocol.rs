@@ -83,6 +83,11 @@ impl StoreRequest {
         })
     }
 
+    /// The key of the record the request carries.
+    pub(crate) fn key(&self) -> RecordKey {
+        RecordKey::new(&self.key)
+    }
+
     /// The record a peer sent, received at `now`. Fails on a publisher that is no peer id, or a
     /// lifetime of 0 s (which no Netabase node sends).
     pub(crate) fn into_record(self, now: Instant) -> Result<Record, Rejection> {
