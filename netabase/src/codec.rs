@@ -96,9 +96,26 @@ impl postcard::ser_flavors::Flavor for CompareWith<'_> {
     }
 }
 
-/// Decodes `bytes` as exactly one `T`. Trailing bytes are an error: a record's value is one encoded
-/// item and nothing else, so bytes with a suffix were not written by this schema.
-pub(crate) fn decode_exact<T: DeserializeOwned>(
+/// Decodes `bytes` as exactly one `T` in its canonical encoding: trailing bytes are an error (a
+/// record's value is one encoded item and nothing else, so bytes with a suffix were not written by
+/// this schema), and so are bytes that decode but are not what encoding the item gives (a padded
+/// varint such as `8c 00` for 12): every item has one encoding, so byte order, conflict
+/// resolution and signatures see one value as one byte string.
+pub(crate) fn decode_canonical<T: Serialize + DeserializeOwned>(
+    bytes: &[u8],
+    schema: &'static str,
+    what: &'static str,
+) -> DatabaseResult<T> {
+    let item = decode_exact(bytes, schema, what)?;
+    if encodes_as(&item, bytes, schema, what)? {
+        Ok(item)
+    } else {
+        Err(DatabaseError::NonCanonical { schema, what })
+    }
+}
+
+/// Decodes `bytes` as exactly one `T`; trailing bytes are an error.
+fn decode_exact<T: DeserializeOwned>(
     bytes: &[u8],
     schema: &'static str,
     what: &'static str,
@@ -140,5 +157,19 @@ mod tests {
         assert!(!encodes_as(&item, &[exact.as_slice(), &[0]].concat(), "T", "key").unwrap());
         assert!(!encodes_as(&item, &[0xac, 0x02, 2, b'a', b'c'], "T", "key").unwrap());
         assert!(!encodes_as(&item, &[], "T", "key").unwrap());
+    }
+
+    #[test]
+    fn refuses_encodings_that_are_not_canonical() {
+        assert_eq!(decode_canonical::<u32>(&[12], "T", "value").unwrap(), 12);
+        // 12 as a two-byte varint: postcard decodes it, but it is not how 12 encodes.
+        assert!(matches!(
+            decode_canonical::<u32>(&[0x8c, 0x00], "T", "value"),
+            Err(DatabaseError::NonCanonical { what: "value", .. })
+        ));
+        assert!(matches!(
+            decode_canonical::<u32>(&[12, 0], "T", "value"),
+            Err(DatabaseError::TrailingBytes { trailing: 1, .. })
+        ));
     }
 }

@@ -53,6 +53,22 @@ pub enum DatabaseError {
         /// How many bytes followed the decoded item.
         trailing: usize,
     },
+    /// Bytes decoded as a value or key but are not its canonical encoding (for example a varint
+    /// padded with a continuation byte): another writer's bytes for a value this schema encodes
+    /// differently. Refused, because one value must have one byte string for conflict resolution
+    /// and signatures to agree. A hand-written `Serialize` whose output is not deterministic (a
+    /// `HashMap` field) produces such bytes too: use `BTreeMap`/`BTreeSet`.
+    #[error(
+        "bytes decode as a `{schema}` {what} but are not its canonical encoding; only the exact \
+         bytes postcard gives for a value are accepted (a schema must encode deterministically: \
+         use BTreeMap/BTreeSet rather than HashMap/HashSet)"
+    )]
+    NonCanonical {
+        /// The schema the bytes were decoded as.
+        schema: &'static str,
+        /// `"value"` or `"key"`.
+        what: &'static str,
+    },
     /// A record key does not start with the schema's prefix `/<namespace>/<name>/`.
     #[error(
         "record key {key} does not belong to schema `{schema}` (its keys start with `{prefix}`); \

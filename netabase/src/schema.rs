@@ -8,7 +8,7 @@ use libp2p::kad::{Record, RecordKey};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{decode_exact, encode_into, encodes_as};
+use crate::codec::{decode_canonical, encode_into, encodes_as};
 use crate::error::{DatabaseError, DatabaseResult, escape_bytes};
 
 /// The namespace of record keys when a schema does not set `#[netabase(namespace = "...")]`.
@@ -100,9 +100,11 @@ pub trait NetabaseSchema: Serialize + DeserializeOwned + Send + Sync + 'static {
         encode_into(self, Vec::new(), Self::NAME, "value")
     }
 
-    /// Decodes a value from exactly `bytes`; trailing bytes are an error.
+    /// Decodes a value from exactly `bytes`, which must be its canonical encoding (what
+    /// [`to_bytes`](Self::to_bytes) gives): trailing bytes and other encodings of the same value
+    /// are errors.
     fn from_bytes(bytes: &[u8]) -> DatabaseResult<Self> {
-        decode_exact(bytes, Self::NAME, "value")
+        decode_canonical(bytes, Self::NAME, "value")
     }
 
     /// The record key of `key`: the schema prefix followed by the key's postcard encoding.
@@ -110,10 +112,11 @@ pub trait NetabaseSchema: Serialize + DeserializeOwned + Send + Sync + 'static {
         record_key_bytes::<Self>(key).map(RecordKey::from)
     }
 
-    /// Decodes the schema key from a record key, checking that it belongs to this schema.
+    /// Decodes the schema key from a record key, checking that it belongs to this schema and that
+    /// its key bytes are the key's canonical encoding (one key, one record key).
     fn key_from_record_key(key: &RecordKey) -> DatabaseResult<Self::Key> {
         let key_bytes = strip_prefix::<Self>(key.as_ref())?;
-        decode_exact(key_bytes, Self::NAME, "key")
+        decode_canonical(key_bytes, Self::NAME, "key")
     }
 
     /// This value as a Kademlia record: key from [`Self::record_key`], value from
@@ -128,19 +131,42 @@ pub trait NetabaseSchema: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Decodes a value from a record, checking that the record key belongs to this schema and is
     /// the key of the decoded value.
     fn from_record(record: &Record) -> DatabaseResult<Self> {
-        let key_bytes = strip_prefix::<Self>(record.key.as_ref())?;
-        let value = Self::from_bytes(&record.value)?;
-        let key = value.key();
-        if !encodes_as(&key, key_bytes, Self::NAME, "key")? {
-            let value_key = record_key_bytes::<Self>(&key)?;
-            return Err(DatabaseError::KeyMismatch {
-                schema: Self::NAME,
-                record_key: escape_bytes(record.key.as_ref()),
-                value_key: escape_bytes(&value_key),
-            });
-        }
-        Ok(value)
+        value_under::<Self>(record.key.as_ref(), &record.value)
     }
+}
+
+/// Decodes `value` as a value of `V` stored under the record key `key`, checking that the key
+/// belongs to `V` and is the decoded value's record key.
+pub(crate) fn value_under<V: NetabaseSchema>(key: &[u8], value: &[u8]) -> DatabaseResult<V> {
+    let key_bytes = strip_prefix::<V>(key)?;
+    let value = V::from_bytes(value)?;
+    check_key(key, key_bytes, &value)?;
+    Ok(value)
+}
+
+/// Fails unless `key_bytes` (the part of `record_key` after the schema prefix) is the canonical
+/// encoding of `value`'s key: with [`DatabaseError::NonCanonical`] when the bytes are another
+/// encoding of some key (a padded varint), else with [`DatabaseError::KeyMismatch`].
+fn check_key<V: NetabaseSchema>(
+    record_key: &[u8],
+    key_bytes: &[u8],
+    value: &V,
+) -> DatabaseResult<()> {
+    let key = value.key();
+    if encodes_as(&key, key_bytes, V::NAME, "key")? {
+        return Ok(());
+    }
+    if let Err(error @ DatabaseError::NonCanonical { .. }) =
+        decode_canonical::<V::Key>(key_bytes, V::NAME, "key")
+    {
+        return Err(error);
+    }
+    let value_key = record_key_bytes::<V>(&key)?;
+    Err(DatabaseError::KeyMismatch {
+        schema: V::NAME,
+        record_key: escape_bytes(record_key),
+        value_key: escape_bytes(&value_key),
+    })
 }
 
 fn push_prefix<V: NetabaseSchema>(out: &mut Vec<u8>) {

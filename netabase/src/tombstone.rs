@@ -26,7 +26,7 @@ use std::cmp::Ordering;
 use libp2p::kad::Record;
 
 use crate::error::DatabaseResult;
-use crate::schema::NetabaseSchema;
+use crate::schema::{NetabaseSchema, value_under};
 
 /// The bytes a tombstone's value ends with, after the deleted value.
 pub const TOMBSTONE_MARKER: &[u8] = b"\x00netabase:deleted";
@@ -86,23 +86,22 @@ pub fn decode_stored<V: NetabaseSchema>(bytes: &[u8]) -> DatabaseResult<Stored<V
 /// Checks and decodes a record of `V` like [`NetabaseSchema::from_record`], accepting the
 /// tombstone of a valid record too (its deleted value must be a valid value of the record's key).
 pub fn decode_record<V: NetabaseSchema>(record: &Record) -> DatabaseResult<Stored<V>> {
-    match V::from_record(record) {
+    decode_stored_under(record.key.as_ref(), &record.value)
+}
+
+/// Decodes the value bytes stored under the record key `key` like [`decode_stored`], and checks
+/// that the key belongs to `V` and is the decoded value's record key: a typed read never returns
+/// the value of another key, whatever the file holds.
+pub fn decode_stored_under<V: NetabaseSchema>(
+    key: &[u8],
+    bytes: &[u8],
+) -> DatabaseResult<Stored<V>> {
+    match value_under::<V>(key, bytes) {
         Ok(value) => Ok(Stored::Value(value)),
-        Err(error) => {
-            let Some(deleted) = deleted_value(&record.value) else {
-                return Err(error);
-            };
-            let inner = Record {
-                key: record.key.clone(),
-                value: deleted.to_vec(),
-                publisher: None,
-                expires: None,
-            };
-            match V::from_record(&inner) {
-                Ok(value) => Ok(Stored::Deleted(value)),
-                Err(_) => Err(error),
-            }
-        }
+        Err(error) => match deleted_value(bytes).map(|deleted| value_under::<V>(key, deleted)) {
+            Some(Ok(value)) => Ok(Stored::Deleted(value)),
+            _ => Err(error),
+        },
     }
 }
 

@@ -85,6 +85,7 @@ pub(crate) fn check<'a>(cx: &mut Ctxt, input: &'a Input<'a>) -> Schema<'a> {
             None
         }
     };
+    check_deterministic(cx, input);
     let conflict = conflict_plan(cx, input);
     Schema {
         name,
@@ -127,6 +128,54 @@ fn check_generics(cx: &mut Ctxt, input: &Input<'_>) -> bool {
         );
     }
     ok
+}
+
+/// Field types that encode in no fixed order are rejected: a value's record must be one byte
+/// string (conflict resolution compares bytes, and records that are not their value's canonical
+/// encoding are refused), but a `HashMap` or `HashSet` serialises in its hasher's order, which
+/// differs between runs. Only the written type can be seen here: an alias hides it, and the
+/// runtime check of canonical bytes then refuses such records.
+fn check_deterministic(cx: &mut Ctxt, input: &Input<'_>) {
+    let fields: Vec<&Field<'_>> = match &input.data {
+        Data::Struct(_, fields) => fields.iter().collect(),
+        Data::Enum(variants) => variants.iter().flat_map(|v| v.fields.iter()).collect(),
+        Data::Union(_) => Vec::new(),
+    };
+    for field in fields {
+        if let Some(ident) = unordered_collection(field.ty) {
+            let ordered = if ident == "HashMap" {
+                "BTreeMap"
+            } else {
+                "BTreeSet"
+            };
+            cx.error_spanned_by(
+                ident,
+                format!(
+                    "a schema cannot hold a `{ident}`: it encodes its entries in hash order, which \
+                     differs between runs, so one value would have many encodings and records \
+                     would be refused as not canonical; use `std::collections::{ordered}`"
+                ),
+            );
+        }
+    }
+}
+
+/// The first `HashMap` or `HashSet` named anywhere in `ty` (also as a type argument).
+fn unordered_collection(ty: &Type) -> Option<&Ident> {
+    use syn::visit::Visit;
+
+    struct Finder<'a>(Option<&'a Ident>);
+    impl<'a> Visit<'a> for Finder<'a> {
+        fn visit_path_segment(&mut self, segment: &'a syn::PathSegment) {
+            if self.0.is_none() && (segment.ident == "HashMap" || segment.ident == "HashSet") {
+                self.0 = Some(&segment.ident);
+            }
+            syn::visit::visit_path_segment(self, segment);
+        }
+    }
+    let mut finder = Finder(None);
+    finder.visit_type(ty);
+    finder.0
 }
 
 /// A name or namespace is a segment of `/<namespace>/<name>/`: not empty and without `/`.

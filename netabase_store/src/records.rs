@@ -398,7 +398,8 @@ pub(crate) fn value_of_entry<V: netabase::NetabaseSchema>(
     if entry.expires_ms.is_some() && Now::read().is_expired(entry.expires_ms) {
         return Ok(None);
     }
-    netabase::tombstone::decode_stored::<V>(entry.value).map(netabase::tombstone::Stored::live)
+    netabase::tombstone::decode_stored_under::<V>(key, entry.value)
+        .map(netabase::tombstone::Stored::live)
 }
 
 /// How many rows `table` holds in the snapshot of `txn` (expired rows not yet swept included).

@@ -371,18 +371,12 @@ fn refused_answers(refused: &RejectionCounts) -> String {
     if total == 0 {
         return String::new();
     }
-    let reasons: Vec<String> = [
-        ("unknown schema", refused.unknown_schema),
-        ("invalid", refused.invalid),
-        ("too large", refused.too_large),
-        ("expired", refused.expired),
-        ("lost conflict", refused.lost_conflict),
-        ("refused by the store", refused.refused),
-    ]
-    .into_iter()
-    .filter(|(_, count)| *count > 0)
-    .map(|(reason, count)| format!("{reason}: {count}"))
-    .collect();
+    let reasons: Vec<String> = refused
+        .by_reason()
+        .into_iter()
+        .filter(|(_, count)| *count > 0)
+        .map(|(reason, count)| format!("{reason}: {count}"))
+        .collect();
     format!(
         "; {total} answer(s) were refused ({}), see the node's RecordRejected events",
         reasons.join(", ")

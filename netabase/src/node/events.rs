@@ -6,6 +6,7 @@ use std::sync::Arc;
 use libp2p::kad::RecordKey;
 use libp2p::{Multiaddr, PeerId};
 
+use crate::error::DatabaseError;
 use crate::registry::Rejection;
 
 /// Something that happened on a node. Events go to every subscriber through a bounded broadcast
@@ -96,6 +97,10 @@ pub struct RejectionCounts {
     /// Key or value that does not decode as its schema, or disagrees with each other, or a
     /// malformed message.
     pub invalid: u64,
+    /// Key or value that decodes as its schema but is not the canonical encoding of what it
+    /// decodes to (a padded varint): a second byte string for a value, which could otherwise win
+    /// byte-order comparisons.
+    pub non_canonical: u64,
     /// Value over the size limit.
     pub too_large: u64,
     /// Already expired, or expiring within a second.
@@ -109,17 +114,26 @@ pub struct RejectionCounts {
 impl RejectionCounts {
     /// All rejections.
     pub fn total(&self) -> u64 {
-        self.unknown_schema
-            + self.invalid
-            + self.too_large
-            + self.expired
-            + self.lost_conflict
-            + self.refused
+        self.by_reason().iter().map(|(_, count)| count).sum()
+    }
+
+    /// Each counter with a short name of its reason, in declaration order.
+    pub fn by_reason(&self) -> [(&'static str, u64); 7] {
+        [
+            ("unknown schema", self.unknown_schema),
+            ("invalid", self.invalid),
+            ("not canonical", self.non_canonical),
+            ("too large", self.too_large),
+            ("expired", self.expired),
+            ("lost conflict", self.lost_conflict),
+            ("refused by the store", self.refused),
+        ]
     }
 
     pub(crate) fn count(&mut self, reason: &Rejection) {
         let counter = match reason {
             Rejection::UnknownSchema => &mut self.unknown_schema,
+            Rejection::Invalid(DatabaseError::NonCanonical { .. }) => &mut self.non_canonical,
             Rejection::Invalid(_) | Rejection::Malformed(_) => &mut self.invalid,
             Rejection::TooLarge { .. } => &mut self.too_large,
             Rejection::Expired => &mut self.expired,

@@ -4,15 +4,15 @@
 #![allow(dead_code)]
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use netabase::{NetabaseSchema, NetabaseSchemaKey};
-use proptest::collection::{btree_map, hash_map, vec};
+use proptest::collection::{btree_map, vec};
 use proptest::option;
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// Strings, an option, a nested struct, a vec and two kinds of map.
+/// Strings, an option, a nested struct, a vec and two maps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, NetabaseSchema)]
 pub struct Profile {
     #[key]
@@ -22,7 +22,7 @@ pub struct Profile {
     pub address: Address,
     pub tags: Vec<String>,
     pub scores: BTreeMap<String, i64>,
-    pub flags: HashMap<u8, bool>,
+    pub flags: BTreeMap<u8, bool>,
 }
 
 /// Nested in [`Profile`].
@@ -147,7 +147,7 @@ pub fn profile() -> impl Strategy<Value = Profile> {
         address(),
         vec(text(), 0..4),
         btree_map(text(), any::<i64>(), 0..4),
-        hash_map(any::<u8>(), any::<bool>(), 0..4),
+        btree_map(any::<u8>(), any::<bool>(), 0..4),
     )
         .prop_map(
             |(handle, display, bio, address, tags, scores, flags)| Profile {

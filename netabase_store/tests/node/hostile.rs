@@ -46,6 +46,10 @@ async fn hostile_records_never_reach_the_typed_api() {
     within("put", node.put(&stored_page, Quorum::One))
         .await
         .expect("put");
+    let honest_profile = profile(12, "a");
+    within("put", node.put(&honest_profile, Quorum::One))
+        .await
+        .expect("put");
     let mut events = node.subscribe();
 
     let garbage_key = Profile::record_key(&ProfileKey(7)).unwrap();
@@ -66,6 +70,14 @@ async fn hostile_records_never_reach_the_typed_api() {
         }
         .to_record()
         .unwrap(),
+        // Profile 12 with its id as the padded varint `8c 00`: decodes to the same value, sorts
+        // above the stored bytes.
+        Record::new(
+            honest_profile.to_record().unwrap().key,
+            vec![0x8c, 0x00, 1, b'a'],
+        ),
+        // The same value under the padded key.
+        Record::new(b"/netabase/Profile/\x8c\x00".to_vec(), vec![12, 1, b'a']),
     ];
     for record in hostile_records {
         within("hostile put", hostile.put_to(record, vec![node.peer_id()]))
@@ -75,7 +87,7 @@ async fn hostile_records_never_reach_the_typed_api() {
 
     let stats = eventually("every hostile record is rejected", || async {
         let stats = node.stats().await.unwrap();
-        (stats.records_rejected.total() >= 6).then_some(stats)
+        (stats.records_rejected.total() >= 8).then_some(stats)
     })
     .await;
     let rejected = stats.records_rejected;
@@ -83,6 +95,10 @@ async fn hostile_records_never_reach_the_typed_api() {
     assert_eq!(
         rejected.invalid, 2,
         "undecodable and mismatched: {rejected:?}"
+    );
+    assert_eq!(
+        rejected.non_canonical, 2,
+        "padded value and key: {rejected:?}"
     );
     assert_eq!(rejected.too_large, 1, "{rejected:?}");
     assert_eq!(rejected.expired, 1, "{rejected:?}");
@@ -94,7 +110,7 @@ async fn hostile_records_never_reach_the_typed_api() {
 
     // Each rejection was reported as an event naming the hostile peer and the reason.
     let mut reasons = Vec::new();
-    while reasons.len() < 6 {
+    while reasons.len() < 8 {
         match within("rejection events", events.recv()).await {
             Ok(NodeEvent::RecordRejected { from, reason, .. }) => {
                 assert_eq!(from, hostile.peer_id);
@@ -126,6 +142,14 @@ async fn hostile_records_never_reach_the_typed_api() {
     assert_eq!(
         node.get::<Page>(&PageKey("x".into())).await.unwrap(),
         stored_page
+    );
+    assert_eq!(
+        node.get_local_record(&Profile::record_key(&ProfileKey(12)).unwrap())
+            .await
+            .unwrap()
+            .map(|record| record.value),
+        Some(honest_profile.to_bytes().unwrap()),
+        "the stored bytes were not replaced by the padded ones"
     );
 
     // Garbage served by the hostile peer in answer to a lookup is rejected as well.

@@ -7,6 +7,7 @@
 
 mod common;
 
+mod canonical;
 mod consistency;
 mod crash;
 mod damaged_entries;
