@@ -10,7 +10,10 @@ use netabase_store::prelude::*;
 use netabase_store::{Node, NodeConfig, RedbStore};
 use serde::{Deserialize, Serialize};
 
+// Record keys are `/two_nodes/Message/<key>`: an application names its own namespace, so its
+// `Message` never meets another application's on shared nodes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, NetabaseSchema)]
+#[netabase(namespace = "two_nodes")]
 struct Message {
     #[key]
     board: String,

@@ -70,7 +70,9 @@ pub use node::{
     SyncOptions, SyncProgress, SyncReport, identity_path_beside, load_or_create_identity,
 };
 pub use node_store::{NodeStore, PendingDurability};
-pub use registry::{Rejection, SchemaInfo, SchemaRegistry, UnknownSchemas, split_record_key};
+pub use registry::{
+    PrefixClash, Rejection, SchemaInfo, SchemaRegistry, UnknownSchemas, split_record_key,
+};
 pub use schema::{ConflictRule, DEFAULT_NAMESPACE, NetabaseSchema, NetabaseSchemaKey};
 
 /// The traits and derives most programs need: `use netabase::prelude::*;`.

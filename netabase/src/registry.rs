@@ -3,6 +3,7 @@
 //! A store or node receives records as bytes; the registry finds each record's schema from its key
 //! prefix `/<namespace>/<name>/` and applies that schema's checks and conflict rule.
 
+use std::any::TypeId;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::time::Instant;
@@ -19,6 +20,8 @@ use crate::tombstone::{Stored, decode_record, decode_stored, payload_len};
 pub struct SchemaInfo {
     namespace: &'static str,
     name: &'static str,
+    type_name: &'static str,
+    type_id: TypeId,
     rule: ConflictRule,
     check: fn(&Record) -> DatabaseResult<()>,
     compare: fn(&[u8], &[u8]) -> DatabaseResult<Ordering>,
@@ -31,6 +34,8 @@ impl SchemaInfo {
         SchemaInfo {
             namespace: V::NAMESPACE,
             name: V::NAME,
+            type_name: std::any::type_name::<V>(),
+            type_id: TypeId::of::<V>(),
             rule: V::CONFLICT_RULE,
             check: |record| decode_record::<V>(record).map(drop),
             compare: compare_values::<V>,
@@ -46,6 +51,16 @@ impl SchemaInfo {
     /// The schema's name.
     pub fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// The Rust type the schema was registered from, as `std::any::type_name` gives it.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// The record key prefix of the schema's records, `/<namespace>/<name>/`.
+    pub fn prefix(&self) -> String {
+        format!("/{}/{}/", self.namespace, self.name)
     }
 
     /// The schema's conflict rule.
@@ -76,6 +91,7 @@ impl std::fmt::Debug for SchemaInfo {
         f.debug_struct("SchemaInfo")
             .field("namespace", &self.namespace)
             .field("name", &self.name)
+            .field("type_name", &self.type_name)
             .field("rule", &self.rule)
             .finish_non_exhaustive()
     }
@@ -114,6 +130,27 @@ pub enum Rejection {
     /// id).
     #[error("malformed record: {0}")]
     Malformed(&'static str),
+}
+
+/// Two different types were registered under one record key prefix `/<namespace>/<name>/`.
+///
+/// A prefix names one schema: records under it are validated and resolved by one type's rules,
+/// so the registry keeps the first type and a store or node refuses to open with the clash. Every
+/// application that keeps the default namespace `netabase` shares it, so two applications'
+/// `User` types collide on shared storage nodes; give each application its own namespace.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "schemas `{first}` and `{second}` both use the record key prefix `{prefix}`; a prefix names \
+     one schema, so give one of them its own namespace with `#[netabase(namespace = \"your_app\")]` \
+     (or another `#[netabase(name = \"...\")]`)"
+)]
+pub struct PrefixClash {
+    /// The prefix both types map to.
+    pub prefix: String,
+    /// The type registered first, which the registry keeps.
+    pub first: &'static str,
+    /// The type registered second.
+    pub second: &'static str,
 }
 
 /// What to do with records whose key has no registered schema prefix.
@@ -196,6 +233,8 @@ pub struct SchemaRegistry {
     /// Keyed by the schema's record key prefix `/<namespace>/<name>/`.
     schemas: HashMap<Vec<u8>, SchemaInfo>,
     unknown: UnknownSchemas,
+    /// The first registration of a second type under a taken prefix.
+    clash: Option<PrefixClash>,
 }
 
 impl SchemaRegistry {
@@ -204,17 +243,49 @@ impl SchemaRegistry {
         Self::default()
     }
 
-    /// Registers schema `V`. Registering a schema twice is harmless.
+    /// Registers schema `V`. Registering a schema twice is harmless. Registering another type
+    /// under a prefix `V` already has keeps the first and records a [`PrefixClash`], which
+    /// [`check`](Self::check) returns and which stores and nodes refuse to open with; use
+    /// [`try_register`](Self::try_register) to get it at once.
     pub fn register<V: NetabaseSchema>(&mut self) -> &mut Self {
         self.register_info(SchemaInfo::of::<V>())
     }
 
+    /// Registers schema `V`, or fails with a [`PrefixClash`] naming both types when another type
+    /// has its prefix (the registry is then unchanged).
+    pub fn try_register<V: NetabaseSchema>(&mut self) -> Result<&mut Self, PrefixClash> {
+        let info = SchemaInfo::of::<V>();
+        match self.clash_with(&info) {
+            Some(clash) => Err(clash),
+            None => Ok(self.register_info(info)),
+        }
+    }
+
     /// Registers a schema from its type-erased information, for example one taken from another
-    /// registry's [`schemas`](Self::schemas). Registering a schema twice is harmless.
+    /// registry's [`schemas`](Self::schemas), like [`register`](Self::register).
     pub fn register_info(&mut self, info: SchemaInfo) -> &mut Self {
-        let prefix = format!("/{}/{}/", info.namespace(), info.name()).into_bytes();
-        self.schemas.insert(prefix, info);
+        if let Some(clash) = self.clash_with(&info) {
+            self.clash.get_or_insert(clash);
+        } else {
+            self.schemas.insert(info.prefix().into_bytes(), info);
+        }
         self
+    }
+
+    /// The clash registering `info` would make: another type already holds its prefix.
+    fn clash_with(&self, info: &SchemaInfo) -> Option<PrefixClash> {
+        let prefix = info.prefix();
+        let existing = self.schemas.get(prefix.as_bytes())?;
+        (existing.type_id != info.type_id).then_some(PrefixClash {
+            prefix,
+            first: existing.type_name,
+            second: info.type_name,
+        })
+    }
+
+    /// Fails with the first [`PrefixClash`] a registration made, if any.
+    pub fn check(&self) -> Result<(), PrefixClash> {
+        self.clash.clone().map_or(Ok(()), Err)
     }
 
     /// Sets what happens to records of unregistered schemas. Default: [`UnknownSchemas::Accept`].

@@ -628,3 +628,70 @@ fn key_name_renames_the_generated_key_type() {
     assert_eq!(record_key.as_ref(), b"/netabase/Order/\x07");
     let _unrelated = OrderKey;
 }
+
+mod app_a {
+    use super::*;
+
+    /// An application's `Account`, in the default namespace.
+    #[derive(Debug, Serialize, Deserialize, NetabaseSchema)]
+    pub struct Account {
+        #[key]
+        pub id: u64,
+    }
+}
+
+mod app_b {
+    use super::*;
+
+    /// Another application's `Account`: the same prefix `/netabase/Account/`.
+    #[derive(Debug, Serialize, Deserialize, NetabaseSchema)]
+    pub struct Account {
+        #[key]
+        pub id: String,
+    }
+
+    /// The same name in its own namespace: no clash.
+    #[derive(Debug, Serialize, Deserialize, NetabaseSchema)]
+    #[netabase(namespace = "app_b")]
+    pub struct OwnAccount {
+        #[key]
+        pub id: String,
+    }
+}
+
+#[test]
+fn a_second_type_under_a_taken_prefix_is_an_error_naming_both() {
+    let mut registry = netabase::SchemaRegistry::new();
+    registry.register::<app_a::Account>();
+    registry.register::<app_a::Account>();
+    assert_eq!(registry.check(), Ok(()), "the same type twice is harmless");
+
+    let clash = registry
+        .try_register::<app_b::Account>()
+        .expect_err("another type under /netabase/Account/");
+    assert_eq!(clash.prefix, "/netabase/Account/");
+    assert!(clash.first.ends_with("app_a::Account"), "{}", clash.first);
+    assert!(clash.second.ends_with("app_b::Account"), "{}", clash.second);
+    let message = clash.to_string();
+    assert!(message.contains("app_a::Account") && message.contains("app_b::Account"));
+    assert!(message.contains("namespace"), "{message}");
+    assert_eq!(
+        registry.check(),
+        Ok(()),
+        "try_register left the registry as it was"
+    );
+
+    // `register` keeps the first type and records the clash for the store or node to refuse.
+    registry.register::<app_b::Account>();
+    assert_eq!(registry.check(), Err(clash));
+    let record = app_a::Account { id: 1 }.to_record().unwrap();
+    let kept = registry.schema_of(record.key.as_ref()).unwrap();
+    assert!(kept.type_name().ends_with("app_a::Account"));
+
+    let mut separate = netabase::SchemaRegistry::new();
+    separate
+        .try_register::<app_a::Account>()
+        .and_then(|registry| registry.try_register::<app_b::OwnAccount>())
+        .expect("different namespaces do not clash");
+    assert_eq!(separate.schemas().count(), 2);
+}

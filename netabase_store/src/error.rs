@@ -12,6 +12,9 @@ use netabase::DatabaseError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenError {
+    /// Two types were registered under one record key prefix (see [`netabase::PrefixClash`]).
+    #[error(transparent)]
+    SchemaClash(#[from] netabase::PrefixClash),
     /// The directory a store file was to be created in does not exist.
     #[error(
         "cannot create the store {path}: the directory {} does not exist; create it first \

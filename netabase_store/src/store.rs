@@ -211,7 +211,8 @@ impl RedbStoreBuilder {
     }
 
     /// Registers schema `V`: records under its prefix arriving through `RecordStore::put` are
-    /// checked to decode as `V` and resolved by `V`'s conflict rule.
+    /// checked to decode as `V` and resolved by `V`'s conflict rule. Opening fails with
+    /// [`OpenError::SchemaClash`] if another type was registered under `V`'s prefix.
     pub fn register<V: NetabaseSchema>(&mut self) -> &mut Self {
         self.registry.register::<V>();
         self
@@ -225,6 +226,7 @@ impl RedbStoreBuilder {
 
     /// Opens the store in an existing file. Fails with [`OpenError::NotFound`] if there is none.
     pub fn open(&self, path: impl AsRef<Path>) -> Result<RedbStore, OpenError> {
+        self.registry.check()?;
         let path = path.as_ref().to_path_buf();
         if !path.exists() {
             return Err(OpenError::NotFound { path });
@@ -239,6 +241,7 @@ impl RedbStoreBuilder {
     /// Opens the store in `path`, creating the file if it does not exist or is empty. Fails with
     /// [`OpenError::NoDirectory`] when the directory it would be in does not exist.
     pub fn create(&self, path: impl AsRef<Path>) -> Result<RedbStore, OpenError> {
+        self.registry.check()?;
         let path = path.as_ref().to_path_buf();
         if let Some(directory) = path.parent().filter(|dir| !dir.as_os_str().is_empty())
             && !directory.is_dir()
@@ -275,6 +278,7 @@ impl RedbStoreBuilder {
     /// A store held in memory with redb's in-memory backend: the same code as a file store,
     /// gone when the last handle is dropped.
     pub fn in_memory(&self) -> Result<RedbStore, OpenError> {
+        self.registry.check()?;
         let path = PathBuf::from("<memory>");
         let db = self
             .redb_builder()

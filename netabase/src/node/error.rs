@@ -10,6 +10,7 @@ use super::events::RejectionCounts;
 use super::ops::PutReport;
 use super::store_protocol::RefusalReason;
 use crate::error::DatabaseError;
+use crate::registry::PrefixClash;
 
 /// How many value bytes a plain Kademlia peer takes in one message: rust-libp2p and go-libp2p
 /// read at most 16 KiB per kad message, of which the key, publisher and peers take some.
@@ -19,6 +20,10 @@ pub(crate) const PLAIN_KAD_VALUE_LIMIT: usize = 16 * 1024 - 1024;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpawnError {
+    /// Two types were registered under one record key prefix, on the configuration or between
+    /// the configuration and the store.
+    #[error(transparent)]
+    SchemaClash(#[from] PrefixClash),
     /// The identity file could not be read, created or decoded.
     #[error(transparent)]
     Identity(#[from] IdentityError),

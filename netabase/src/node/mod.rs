@@ -195,11 +195,11 @@ fn node_registry(
     config: &NodeConfig,
     store: &SchemaRegistry,
 ) -> Result<SchemaRegistry, SpawnError> {
+    config.registry.check()?;
     let mut registry = store.clone();
     for schema in config.registry.schemas() {
-        let prefix = format!("/{}/{}/", schema.namespace(), schema.name());
         if schema.conflict_rule() != ConflictRule::ByteOrder
-            && store.schema_of(prefix.as_bytes()).is_none()
+            && store.schema_of(schema.prefix().as_bytes()).is_none()
         {
             return Err(SpawnError::SchemaNotInStore {
                 namespace: schema.namespace(),
@@ -208,6 +208,7 @@ fn node_registry(
         }
         registry.register_info(*schema);
     }
+    registry.check()?;
     let unknown = config
         .unknown_schemas
         .unwrap_or_else(|| store.unknown_schemas());

@@ -162,3 +162,23 @@ async fn a_node_that_does_not_know_the_schema_does_not_repair_peers_holding_anot
     assert_eq!(nodes[0].handle.stats().await.unwrap().records_stored, 0);
     stop_all(nodes).await;
 }
+
+/// Another application's type that kept the default namespace and took the name `Profile`.
+#[derive(Debug, serde::Serialize, serde::Deserialize, NetabaseSchema)]
+#[netabase(name = "Profile")]
+struct OtherAppProfile {
+    #[key]
+    handle: String,
+}
+
+#[tokio::test]
+async fn a_node_refuses_two_types_under_one_prefix() {
+    let mut config = fast_config(Net::Memory);
+    config.register::<OtherAppProfile>();
+    let spawned = within("spawn", Node::spawn(config, memory_store())).await;
+    let Err(SpawnError::SchemaClash(clash)) = spawned else {
+        panic!("spawned despite the clash");
+    };
+    assert_eq!(clash.prefix, "/netabase/Profile/");
+    assert!(clash.second.ends_with("OtherAppProfile"), "{clash}");
+}

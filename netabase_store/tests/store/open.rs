@@ -127,3 +127,33 @@ fn a_store_of_an_unknown_layout_version_is_refused() {
         "{error:?}"
     );
 }
+
+/// A second type under `User`'s prefix `/netabase/User/`.
+#[derive(Debug, serde::Serialize, serde::Deserialize, netabase_store::NetabaseSchema)]
+#[netabase(name = "User")]
+struct OtherUserType {
+    #[key]
+    email: String,
+}
+
+#[test]
+fn a_store_refuses_to_open_with_two_types_under_one_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut builder = builder();
+    builder.register::<OtherUserType>();
+    for opened in [
+        builder.in_memory(),
+        builder.create(dir.path().join("s.redb")),
+    ] {
+        let Err(OpenError::SchemaClash(clash)) = opened else {
+            panic!("opened despite the clash");
+        };
+        assert_eq!(clash.prefix, "/netabase/User/");
+        assert!(clash.first.ends_with("User"), "{clash}");
+        assert!(clash.second.ends_with("OtherUserType"), "{clash}");
+    }
+    assert!(
+        !dir.path().join("s.redb").exists(),
+        "the clash is found before any file is made"
+    );
+}
