@@ -104,9 +104,34 @@ pub struct StoreReport {
     pub publishers: Vec<PublisherReport>,
     /// Provider records.
     pub providers: ProviderReport,
+    /// Entries that could not be read (damaged behind the store's back); the walk went past them.
+    pub damaged: DamageReport,
     /// The record asked for with `--key`, when one was asked for; `null` when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<Option<RecordReport>>,
+}
+
+/// Entries of a store that could not be read: counted, the first few described, and skipped.
+#[derive(Debug, Default, Serialize)]
+pub struct DamageReport {
+    /// How many record and provider entries could not be read.
+    pub entries: u64,
+    /// What was wrong with the first [`DAMAGE_SHOWN`] of them.
+    pub first: Vec<String>,
+}
+
+/// How many damaged entries a report describes; the others are only counted, so a badly damaged
+/// store gives a short report.
+pub const DAMAGE_SHOWN: usize = 5;
+
+impl DamageReport {
+    /// Counts `error` and keeps its message if it is among the first.
+    fn note(&mut self, error: &dyn std::fmt::Display) {
+        self.entries += 1;
+        if self.first.len() < DAMAGE_SHOWN {
+            self.first.push(error.to_string());
+        }
+    }
 }
 
 /// The records of one schema prefix.
@@ -210,8 +235,17 @@ pub fn inspect_file(path: &Path, key: Option<&[u8]>) -> CliResult<StoreReport> {
     let mut groups: BTreeMap<Vec<u8>, Totals> = BTreeMap::new();
     let mut publishers: BTreeMap<Option<PeerId>, u64> = BTreeMap::new();
     let (mut records, mut key_bytes, mut value_bytes) = (0u64, 0u64, 0u64);
+    let mut damaged = DamageReport::default();
+    let mut damaged_records = 0u64;
     for record in store.scan(Vec::new()) {
-        let record = record?;
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                damaged.note(&error);
+                damaged_records += 1;
+                continue;
+            }
+        };
         let key = record.key.as_ref();
         let prefix = match split_record_key(key) {
             Some((_, _, rest)) => key[..key.len() - rest.len()].to_vec(),
@@ -242,8 +276,16 @@ pub fn inspect_file(path: &Path, key: Option<&[u8]>) -> CliResult<StoreReport> {
     let mut providers = ProviderReport::default();
     // The walk is ordered by key, so each key's providers are consecutive.
     let mut last_key: Option<RecordKey> = None;
+    let mut damaged_providers = 0u64;
     for provider in store.scan_providers() {
-        let provider = provider?;
+        let provider = match provider {
+            Ok(provider) => provider,
+            Err(error) => {
+                damaged.note(&error);
+                damaged_providers += 1;
+                continue;
+            }
+        };
         providers.records += 1;
         if Some(provider.provider) == peer_id {
             providers.provided_by_this_node += 1;
@@ -255,7 +297,7 @@ pub fn inspect_file(path: &Path, key: Option<&[u8]>) -> CliResult<StoreReport> {
     }
     providers.expired_awaiting_sweep = store
         .provider_record_count()?
-        .saturating_sub(providers.records);
+        .saturating_sub(providers.records + damaged_providers);
 
     let record = match key {
         Some(key) => Some(
@@ -270,7 +312,7 @@ pub fn inspect_file(path: &Path, key: Option<&[u8]>) -> CliResult<StoreReport> {
         file_bytes,
         peer_id: peer_id.map(|peer| peer.to_string()),
         records,
-        expired_awaiting_sweep: stored.saturating_sub(records),
+        expired_awaiting_sweep: stored.saturating_sub(records + damaged_records),
         key_bytes,
         value_bytes,
         schemas: groups
@@ -285,6 +327,7 @@ pub fn inspect_file(path: &Path, key: Option<&[u8]>) -> CliResult<StoreReport> {
             })
             .collect(),
         providers,
+        damaged,
         record,
     })
 }
@@ -381,6 +424,19 @@ pub fn render(report: &StoreReport) -> String {
         output::bytes(report.value_bytes),
         report.expired_awaiting_sweep
     ));
+    if report.damaged.entries > 0 {
+        out.push_str(&format!(
+            "  {} damaged entries skipped (not counted above; everything else is listed):\n",
+            report.damaged.entries
+        ));
+        for damage in &report.damaged.first {
+            out.push_str(&format!("    {damage}\n"));
+        }
+        let unshown = report.damaged.entries - report.damaged.first.len() as u64;
+        if unshown > 0 {
+            out.push_str(&format!("    and {unshown} more\n"));
+        }
+    }
     if let Some(record) = &report.record {
         out.push('\n');
         match record {

@@ -27,6 +27,15 @@ pub enum OpenError {
         /// Its missing directory.
         directory: PathBuf,
     },
+    /// The path is a directory, named pipe, socket or device, not a store file. Found before
+    /// anything opens it (opening a named pipe would block until something writes to it).
+    #[error("{path} is {kind}, not a store file; give the path of a store file (`*.redb`)")]
+    NotAFile {
+        /// The path that was given.
+        path: PathBuf,
+        /// What the path is: "a directory", "a named pipe (FIFO)", "a socket" or "a device".
+        kind: &'static str,
+    },
     /// The file does not exist; `RedbStore::open` never creates one.
     #[error("no store at {path}: the file does not exist; use `RedbStore::create` to make one")]
     NotFound {

@@ -56,6 +56,7 @@ mod kad_store;
 mod layout;
 mod lazy;
 mod node_store;
+mod path_check;
 mod providers;
 mod reader;
 mod records;

@@ -12,6 +12,7 @@ use crate::clock::Now;
 use crate::config::StoreConfig;
 use crate::error::{OpenError, StoreError, StoreResult};
 use crate::layout::{self, LayoutError, Tables};
+use crate::path_check::regular_file_exists;
 use crate::providers::get_providers;
 use crate::records::{get_record, get_value, row_count};
 use crate::scan::{ProviderScan, ReadSource, RecordScan};
@@ -92,6 +93,9 @@ impl StoreReader {
         let location = path.to_path_buf();
         let storage =
             |error: std::io::Error| OpenError::from_storage(location.clone(), error.into());
+        if !regular_file_exists(path)? {
+            return Err(OpenError::NotFound { path: location });
+        }
         let file = std::fs::File::open(path).map_err(storage)?;
         if file.metadata().map_err(storage)?.len() == 0 {
             // redb would make a new database of an empty file; a writable open of one refuses it.

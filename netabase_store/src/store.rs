@@ -17,6 +17,7 @@ use crate::config::{Durability, GroupCommit, StoreConfig, StoreLimits};
 use crate::error::{OpenError, StoreError, StoreResult};
 use crate::inbox::Inbox;
 use crate::layout::{self, LayoutError};
+use crate::path_check::regular_file_exists;
 use crate::reader::StoreReader;
 use crate::records::{NewRecord, Resolution, WriteError, resolve_against, row_count};
 use crate::scan::{ProviderScan, ReadSource};
@@ -224,11 +225,12 @@ impl RedbStoreBuilder {
         self
     }
 
-    /// Opens the store in an existing file. Fails with [`OpenError::NotFound`] if there is none.
+    /// Opens the store in an existing file. Fails with [`OpenError::NotFound`] if there is none,
+    /// and with [`OpenError::NotAFile`] for a directory, named pipe, socket or device.
     pub fn open(&self, path: impl AsRef<Path>) -> Result<RedbStore, OpenError> {
         self.registry.check()?;
         let path = path.as_ref().to_path_buf();
-        if !path.exists() {
+        if !regular_file_exists(&path)? {
             return Err(OpenError::NotFound { path });
         }
         let db = self
@@ -239,7 +241,8 @@ impl RedbStoreBuilder {
     }
 
     /// Opens the store in `path`, creating the file if it does not exist or is empty. Fails with
-    /// [`OpenError::NoDirectory`] when the directory it would be in does not exist.
+    /// [`OpenError::NoDirectory`] when the directory it would be in does not exist, and with
+    /// [`OpenError::NotAFile`] when the path is a directory, named pipe, socket or device.
     pub fn create(&self, path: impl AsRef<Path>) -> Result<RedbStore, OpenError> {
         self.registry.check()?;
         let path = path.as_ref().to_path_buf();
@@ -251,6 +254,7 @@ impl RedbStoreBuilder {
                 path,
             });
         }
+        regular_file_exists(&path)?;
         let db = self
             .redb_builder()
             .create(&path)
@@ -267,10 +271,11 @@ impl RedbStoreBuilder {
     /// redb's open writes (its integrity check and recovery commit) never reaches the file.
     ///
     /// Of the builder's settings the page size, the cache size and verify on open apply; the
-    /// others concern writes. Fails as [`open`](Self::open) does for a missing file, a file that
-    /// is not a redb database or not a Netabase store, a store of another layout version, or a
-    /// damaged file (with verify on open); unlike `open`, it refuses an empty redb database (one
-    /// with no table) as [`OpenError::NotAStore`] instead of making it a store.
+    /// others concern writes. Fails as [`open`](Self::open) does for a missing file, a path that
+    /// is not a regular file, a file that is not a redb database or not a Netabase store, a store
+    /// of another layout version, or a damaged file (with verify on open); unlike `open`, it
+    /// refuses an empty redb database (one with no table) as [`OpenError::NotAStore`] instead of
+    /// making it a store.
     pub fn open_read_only(&self, path: impl AsRef<Path>) -> Result<StoreReader, OpenError> {
         StoreReader::open(path.as_ref(), &self.config)
     }

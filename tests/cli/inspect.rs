@@ -382,3 +382,75 @@ fn tombstones_are_counted_and_shown_as_deleted() {
         .success()
         .stdout(predicate::str::contains("yes: a tombstone"));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_is_refused_without_opening_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("x.redb");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    // Opening a FIFO for reading would block until a writer comes: the bound catches a hang.
+    let output = inspect([fifo.as_os_str()])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(line.contains("named pipe"), "{line}");
+    assert!(line.contains("not a store file"), "{line}");
+}
+
+#[test]
+fn damaged_entries_are_reported_and_the_rest_is_listed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.redb");
+    let books: Vec<Book> = (0..10)
+        .map(|isbn| Book {
+            isbn,
+            title: "t".into(),
+        })
+        .collect();
+    RedbStore::create(&path)
+        .expect("store")
+        .put_values(&books)
+        .expect("puts");
+    {
+        // Entries with unknown header flags, written behind the store's back.
+        let db = redb::Database::open(&path).expect("redb opens the store");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut table = txn
+                .open_table(redb::TableDefinition::<&[u8], &[u8]>::new("records"))
+                .expect("records table");
+            for isbn in [3, 6] {
+                let key = Book::record_key(&BookKey(isbn)).expect("key");
+                table
+                    .insert(key.as_ref(), &[0x80, 1, 2][..])
+                    .expect("insert");
+            }
+        }
+        txn.commit().expect("commit");
+    }
+    let output = inspect([path.as_os_str(), "--json".as_ref()])
+        .assert()
+        .success();
+    let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("json");
+    let store = &json["stores"][0];
+    assert_eq!(store["records"], 8, "every intact record after the damage");
+    assert_eq!(store["expired_awaiting_sweep"], 0);
+    assert_eq!(store["damaged"]["entries"], 2);
+    let first = store["damaged"]["first"].as_array().expect("array");
+    assert_eq!(first.len(), 2);
+    assert!(
+        first[0].as_str().expect("text").contains("Book"),
+        "{first:?}"
+    );
+
+    let output = inspect([path.as_os_str()]).assert().success();
+    let text = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
+    assert!(text.contains("2 damaged entries skipped"), "{text}");
+    assert!(text.contains("8 records"), "{text}");
+}

@@ -157,3 +157,34 @@ fn a_store_refuses_to_open_with_two_types_under_one_prefix() {
         "the clash is found before any file is made"
     );
 }
+
+#[test]
+fn a_path_that_is_not_a_regular_file_is_refused_before_it_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = vec![(dir.path().to_path_buf(), "a directory")];
+    #[cfg(unix)]
+    {
+        let fifo = dir.path().join("x.redb");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        paths.push((fifo, "a named pipe (FIFO)"));
+    }
+    for (path, kind) in paths {
+        // Opening a FIFO would block until a writer came; each of these returns at once.
+        for opened in [
+            RedbStore::open(&path).map(drop),
+            RedbStore::create(&path).map(drop),
+            RedbStore::open_read_only(&path).map(drop),
+        ] {
+            let error = opened.unwrap_err();
+            assert!(
+                matches!(error, OpenError::NotAFile { kind: found, .. } if found == kind),
+                "{error}"
+            );
+            assert!(error.to_string().contains("not a store file"), "{error}");
+        }
+    }
+}
