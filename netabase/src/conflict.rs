@@ -28,6 +28,8 @@ pub fn compare_values<V: NetabaseSchema>(a: &[u8], b: &[u8]) -> DatabaseResult<O
         return Ok(Ordering::Equal);
     }
     match V::CONFLICT_RULE {
+        // Owned values lead with (generation, sequence) big-endian: byte order is write order.
+        _ if V::OWNED => Ok(a.cmp(b)),
         crate::ConflictRule::ByteOrder => Ok(a.cmp(b)),
         _ => compare_stored::<V>(a, b, V::conflict_order),
     }

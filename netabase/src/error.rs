@@ -69,6 +69,48 @@ pub enum DatabaseError {
         /// `"value"` or `"key"`.
         what: &'static str,
     },
+    /// An owned record (`#[netabase(owned)]`) failed verification: see
+    /// [`OwnershipProblem`](crate::owned::OwnershipProblem) for each reason. From a peer this is
+    /// a refused record; from the store, a value nobody with the owner's key wrote.
+    #[error("owned `{schema}` record {record_key} refused: {problem}")]
+    Ownership {
+        /// The schema.
+        schema: &'static str,
+        /// The record key, escaped.
+        record_key: String,
+        /// Why.
+        problem: crate::owned::OwnershipProblem,
+    },
+    /// An author tried to sign a record it does not own (or a delegation naming another writer).
+    #[error(
+        "cannot sign the `{schema}` record {record_key}: it belongs to {owner}, and this author is \
+         {author}; sign with the owner's key, or with a writer's key and a delegation from the owner"
+    )]
+    NotOwner {
+        /// The schema.
+        schema: &'static str,
+        /// The record key, escaped.
+        record_key: String,
+        /// The owner the record key names (or the writer a delegation names).
+        owner: String,
+        /// The author that tried to sign.
+        author: String,
+    },
+    /// Bytes given as a [`Delegation`](crate::owned::Delegation) are not one.
+    #[error("not a delegation: {reason}; pass the bytes `Delegation::to_bytes` gave")]
+    MalformedDelegation {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// An owned schema's value was turned into a record without a signature.
+    #[error(
+        "`{schema}` is an owned schema: its records must be signed; use `Author::sign` (or the \
+         node's `put_owned`) instead of `to_record`"
+    )]
+    OwnedNeedsSignature {
+        /// The schema.
+        schema: &'static str,
+    },
     /// A record key does not start with the schema's prefix `/<namespace>/<name>/`.
     #[error(
         "record key {key} does not belong to schema `{schema}` (its keys start with `{prefix}`); \

@@ -29,6 +29,8 @@
 //!   implements them on redb.
 //! - [`ConflictRule`], [`resolve_records`], [`SchemaRegistry`]: deterministic conflict resolution and
 //!   validation of records received from the network.
+//! - [`owned`]: owned records (`#[netabase(owned)]`), which only their owner's key or an
+//!   authorised writer can change: [`owned::Author`] signs, every entry point verifies.
 //! - [`tombstone`]: how a delete travels as a record (the tombstone of a value) and how it is
 //!   ordered against values.
 //! - [`DatabaseError`]: every error, naming the schema and the cause.
@@ -46,6 +48,7 @@ mod error;
 mod key_impls;
 mod node;
 mod node_store;
+pub mod owned;
 mod registry;
 mod schema;
 pub mod tombstone;
@@ -87,6 +90,17 @@ pub mod prelude {
 /// Paths used by code that `netabase_macros` generates. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::owned::Owner;
+
+    /// Implemented only by [`Owner`]: the derive checks an owned schema's first key field with it.
+    #[diagnostic::on_unimplemented(
+        message = "the first `#[key]` field of an owned schema must be `netabase::owned::Owner`, not `{Self}`",
+        label = "the record key of an owned schema starts with its owner's public key",
+        note = "put the owner first: `#[key] owner: Owner` before the other key fields"
+    )]
+    pub trait OwnerField {}
+
+    impl OwnerField for Owner {}
     pub use crate::schema::DEFAULT_NAMESPACE;
     pub use crate::{ConflictRule, DatabaseError, NetabaseSchema, NetabaseSchemaKey};
     pub use core::cmp::Ordering;

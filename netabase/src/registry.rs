@@ -26,6 +26,7 @@ pub struct SchemaInfo {
     check: fn(&Record) -> DatabaseResult<()>,
     compare: fn(&[u8], &[u8]) -> DatabaseResult<Ordering>,
     is_tombstone: fn(&[u8]) -> bool,
+    owned: bool,
 }
 
 impl SchemaInfo {
@@ -39,7 +40,14 @@ impl SchemaInfo {
             rule: V::CONFLICT_RULE,
             check: |record| decode_record::<V>(record).map(drop),
             compare: compare_values::<V>,
-            is_tombstone: |value| matches!(decode_stored::<V>(value), Ok(Stored::Deleted(_))),
+            is_tombstone: |value| {
+                if V::OWNED {
+                    crate::owned::header(value).is_some_and(|header| header.deleted)
+                } else {
+                    matches!(decode_stored::<V>(value), Ok(Stored::Deleted(_)))
+                }
+            },
+            owned: V::OWNED,
         }
     }
 
@@ -61,6 +69,11 @@ impl SchemaInfo {
     /// The record key prefix of the schema's records, `/<namespace>/<name>/`.
     pub fn prefix(&self) -> String {
         format!("/{}/{}/", self.namespace, self.name)
+    }
+
+    /// Whether the schema's records are owned ([`crate::owned`]).
+    pub fn is_owned(&self) -> bool {
+        self.owned
     }
 
     /// The schema's conflict rule.

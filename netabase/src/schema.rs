@@ -79,6 +79,11 @@ pub trait NetabaseSchema: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// How this schema resolves conflicts; see [`NetabaseSchema::conflict_order`].
     const CONFLICT_RULE: ConflictRule = ConflictRule::ByteOrder;
 
+    /// Whether the schema's records are owned (`#[netabase(owned)]`, [`crate::owned`]): the first
+    /// key field is an [`Owner`](crate::owned::Owner), values are signed envelopes around the
+    /// postcard value, and the highest (generation, sequence) wins whatever `CONFLICT_RULE` says.
+    const OWNED: bool = false;
+
     /// The key of this value.
     fn key(&self) -> Self::Key;
 
@@ -120,8 +125,13 @@ pub trait NetabaseSchema: Serialize + DeserializeOwned + Send + Sync + 'static {
     }
 
     /// This value as a Kademlia record: key from [`Self::record_key`], value from
-    /// [`Self::to_bytes`], no publisher and no expiry.
+    /// [`Self::to_bytes`], no publisher and no expiry. An owned schema's records must be signed:
+    /// for one this fails with [`DatabaseError::OwnedNeedsSignature`]; use
+    /// [`Author::sign`](crate::owned::Author::sign).
     fn to_record(&self) -> DatabaseResult<Record> {
+        if Self::OWNED {
+            return Err(DatabaseError::OwnedNeedsSignature { schema: Self::NAME });
+        }
         Ok(Record::new(
             record_key_bytes::<Self>(&self.key())?,
             self.to_bytes()?,
@@ -129,8 +139,19 @@ pub trait NetabaseSchema: Serialize + DeserializeOwned + Send + Sync + 'static {
     }
 
     /// Decodes a value from a record, checking that the record key belongs to this schema and is
-    /// the key of the decoded value.
+    /// the key of the decoded value; for an owned schema, also that the owner (or an authorised
+    /// writer) signed it and that it is not a signed delete.
     fn from_record(record: &Record) -> DatabaseResult<Self> {
+        if Self::OWNED {
+            return crate::tombstone::decode_record::<Self>(record)?
+                .live()
+                .ok_or_else(|| {
+                    crate::owned::refused::<Self>(
+                        record.key.as_ref(),
+                        crate::owned::OwnershipProblem::Deleted,
+                    )
+                });
+        }
         value_under::<Self>(record.key.as_ref(), &record.value)
     }
 }

@@ -72,8 +72,17 @@ impl<V> Stored<V> {
 }
 
 /// Decodes the value bytes of a record of `V`: a value, or the tombstone of one. Fails with the
-/// value's own decoding error when the bytes are neither.
+/// value's own decoding error when the bytes are neither. An owned value is verified against its
+/// record key, so for an owned schema use [`decode_stored_under`]; this fails for one.
 pub fn decode_stored<V: NetabaseSchema>(bytes: &[u8]) -> DatabaseResult<Stored<V>> {
+    if V::OWNED {
+        return Err(crate::owned::refused::<V>(
+            b"",
+            crate::owned::OwnershipProblem::Malformed(
+                "an owned value is verified with its record key: use decode_stored_under",
+            ),
+        ));
+    }
     match V::from_bytes(bytes) {
         Ok(value) => Ok(Stored::Value(value)),
         Err(error) => match deleted_value(bytes).map(V::from_bytes) {
@@ -85,8 +94,14 @@ pub fn decode_stored<V: NetabaseSchema>(bytes: &[u8]) -> DatabaseResult<Stored<V
 
 /// Checks and decodes a record of `V` like [`NetabaseSchema::from_record`], accepting the
 /// tombstone of a valid record too (its deleted value must be a valid value of the record's key).
+/// For an owned schema the record is verified ([`crate::owned`]), and its Kademlia expiry must not
+/// be later than its signed expiry.
 pub fn decode_record<V: NetabaseSchema>(record: &Record) -> DatabaseResult<Stored<V>> {
-    decode_stored_under(record.key.as_ref(), &record.value)
+    let stored = decode_stored_under(record.key.as_ref(), &record.value)?;
+    if V::OWNED {
+        crate::owned::check_expiry::<V>(record.key.as_ref(), &record.value, record.expires)?;
+    }
+    Ok(stored)
 }
 
 /// Decodes the value bytes stored under the record key `key` like [`decode_stored`], and checks
@@ -96,6 +111,9 @@ pub fn decode_stored_under<V: NetabaseSchema>(
     key: &[u8],
     bytes: &[u8],
 ) -> DatabaseResult<Stored<V>> {
+    if V::OWNED {
+        return crate::owned::decode_owned::<V>(key, bytes);
+    }
     match value_under::<V>(key, bytes) {
         Ok(value) => Ok(Stored::Value(value)),
         Err(error) => match deleted_value(bytes).map(|deleted| value_under::<V>(key, deleted)) {

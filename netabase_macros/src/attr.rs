@@ -28,10 +28,13 @@ pub(crate) const KEY_FN: &str = "key_fn";
 pub(crate) const RESOLVER: &str = "resolver";
 /// `#[netabase(key_name = Ident)]`: the name of the generated key type instead of `{Name}Key`.
 pub(crate) const KEY_NAME: &str = "key_name";
+/// `#[netabase(owned)]`: records are signed by their owner, whose key leads the record key.
+pub(crate) const OWNED: &str = "owned";
 
 /// The options `#[derive(NetabaseSchema)]` accepts, in the order error messages list them.
-pub(crate) const SCHEMA_OPTIONS: &[&str] =
-    &[NAME, NAMESPACE, CRATE, KEY_TYPE, KEY_FN, KEY_NAME, RESOLVER];
+pub(crate) const SCHEMA_OPTIONS: &[&str] = &[
+    NAME, NAMESPACE, CRATE, KEY_TYPE, KEY_FN, KEY_NAME, RESOLVER, OWNED,
+];
 /// The options `#[derive(NetabaseSchemaKey)]` accepts.
 pub(crate) const KEY_OPTIONS: &[&str] = &[CRATE];
 
@@ -53,6 +56,7 @@ pub(crate) struct Container {
     pub(crate) key_fn: Option<Opt<Path>>,
     pub(crate) key_name: Option<Opt<Ident>>,
     pub(crate) resolver: Option<Opt<Path>>,
+    pub(crate) owned: Option<Opt<()>>,
 }
 
 impl Container {
@@ -105,6 +109,11 @@ impl Container {
         } else if is(KEY_NAME) {
             let value = path_like::<Ident>(&meta, KEY_NAME, "key_name = UserId")?;
             set(cx, &mut self.key_name, keyword, value);
+        } else if is(OWNED) {
+            if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
+                return Err(meta.error("`owned` takes no value: write `#[netabase(owned)]`"));
+            }
+            set(cx, &mut self.owned, keyword, ());
         } else if is(RESOLVER) {
             let value = path_like::<Path>(&meta, RESOLVER, "resolver = newest_first")?;
             set(cx, &mut self.resolver, keyword, value);

@@ -122,6 +122,20 @@ fn schema_impl(
     };
     let (rule, conflict_order) = conflict(&schema.conflict, &private);
     let record_conversions = record_conversions(ident, &private, &bound);
+    let owned = schema.owned.map(|_| {
+        quote!(
+            const OWNED: bool = true;
+        )
+    });
+    // A type error on the key's first field when it is not the owner.
+    let owner_check = schema.owned.flatten().map(|ty| {
+        quote_spanned! {ty.span()=>
+            const _: fn() = || {
+                fn owner_first<T: #private::OwnerField>() {}
+                owner_first::<#ty>();
+            };
+        }
+    });
     quote! {
         #generated_key
 
@@ -133,6 +147,7 @@ fn schema_impl(
                 const NAMESPACE: &'static str = #namespace;
                 const NAME: &'static str = #name;
                 const CONFLICT_RULE: #private::ConflictRule = #private::ConflictRule::#rule;
+                #owned
 
                 #[inline]
                 fn key(&self) -> Self::Key {
@@ -142,6 +157,7 @@ fn schema_impl(
                 #conflict_order
             }
 
+            #owner_check
             #record_conversions
         };
     }

@@ -17,6 +17,9 @@ pub(crate) struct Schema<'a> {
     pub(crate) key: Option<KeyPlan<'a>>,
     /// How conflicts are resolved.
     pub(crate) conflict: ConflictPlan<'a>,
+    /// For `#[netabase(owned)]`: the type of the key's first field, which must be `Owner` (`None`
+    /// when the derive cannot see it: a custom key type, checked when records are signed).
+    pub(crate) owned: Option<Option<&'a Type>>,
 }
 
 /// How a schema's key is computed.
@@ -87,11 +90,13 @@ pub(crate) fn check<'a>(cx: &mut Ctxt, input: &'a Input<'a>) -> Schema<'a> {
     };
     check_deterministic(cx, input);
     let conflict = conflict_plan(cx, input);
+    let owned = owned_plan(cx, input, key.as_ref(), &conflict);
     Schema {
         name,
         namespace,
         key: key.filter(|_| generics_ok),
         conflict,
+        owned,
     }
 }
 
@@ -412,6 +417,29 @@ fn pick_per_variant<'a>(
 /// A type as text, for comparing types and naming them in messages.
 fn tokens(ty: &Type) -> String {
     ty.to_token_stream().to_string()
+}
+
+/// An owned schema's conflicts are decided by its writes' (generation, sequence), so it takes
+/// no `#[version]` or resolver; its key's first field must be the owner.
+fn owned_plan<'a>(
+    cx: &mut Ctxt,
+    input: &'a Input<'a>,
+    key: Option<&KeyPlan<'a>>,
+    conflict: &ConflictPlan<'a>,
+) -> Option<Option<&'a Type>> {
+    let owned = input.attrs.owned.as_ref()?;
+    if !matches!(conflict, ConflictPlan::ByteOrder) {
+        cx.error_spanned_by(
+            &owned.keyword,
+            "an owned schema's conflicts are decided by its signed writes (the highest generation \
+             and sequence wins), so it cannot also have `#[version]` or a `resolver`; remove them",
+        );
+    }
+    Some(match key {
+        Some(KeyPlan::Fields { fields, .. }) => fields.first().map(|field| field.ty),
+        Some(KeyPlan::Variants { ty, .. }) => Some(*ty),
+        Some(KeyPlan::Custom { .. }) | None => None,
+    })
 }
 
 fn conflict_plan<'a>(cx: &mut Ctxt, input: &'a Input<'a>) -> ConflictPlan<'a> {

@@ -215,8 +215,9 @@ pub enum NodeError {
         key: RecordKey,
         /// Whether what was found is a tombstone: the value was removed.
         deleted: bool,
-        /// Answers that were refused (did not validate, or expired), by reason.
-        refused: RejectionCounts,
+        /// Answers that were refused (did not validate, or expired), by reason. Boxed: it is
+        /// large and most errors are not this one.
+        refused: Box<RejectionCounts>,
     },
     /// The node did not reach the number of peers
     /// [`NodeHandle::wait_for_peers`](crate::NodeHandle::wait_for_peers) asked for in time.

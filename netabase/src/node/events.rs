@@ -7,6 +7,7 @@ use libp2p::kad::RecordKey;
 use libp2p::{Multiaddr, PeerId};
 
 use crate::error::DatabaseError;
+use crate::owned::OwnershipProblem;
 use crate::registry::Rejection;
 
 /// Something that happened on a node. Events go to every subscriber through a bounded broadcast
@@ -109,6 +110,18 @@ pub struct RejectionCounts {
     pub lost_conflict: u64,
     /// Refused by the store (record count or size limit).
     pub refused: u64,
+    /// An owned record whose signature does not verify (forged, or changed on the way).
+    pub bad_signature: u64,
+    /// An owned record validly signed by a key its owner did not authorise.
+    pub not_a_writer: u64,
+    /// An owned record of a writer whose authorisation expired or was revoked.
+    pub revoked: u64,
+    /// An owned record older than one this node holds or held (a replay or rollback).
+    pub replayed: u64,
+    /// An owned record whose write time or signed expiry is too far in the future.
+    pub future_timestamp: u64,
+    /// An owned record whose Kademlia expiry is later than its signed expiry.
+    pub expiry_extended: u64,
 }
 
 impl RejectionCounts {
@@ -118,7 +131,7 @@ impl RejectionCounts {
     }
 
     /// Each counter with a short name of its reason, in declaration order.
-    pub fn by_reason(&self) -> [(&'static str, u64); 7] {
+    pub fn by_reason(&self) -> [(&'static str, u64); 13] {
         [
             ("unknown schema", self.unknown_schema),
             ("invalid", self.invalid),
@@ -127,6 +140,12 @@ impl RejectionCounts {
             ("expired", self.expired),
             ("lost conflict", self.lost_conflict),
             ("refused by the store", self.refused),
+            ("bad signature", self.bad_signature),
+            ("not a writer", self.not_a_writer),
+            ("revoked writer", self.revoked),
+            ("replayed", self.replayed),
+            ("future timestamp", self.future_timestamp),
+            ("expiry extended", self.expiry_extended),
         ]
     }
 
@@ -134,6 +153,16 @@ impl RejectionCounts {
         let counter = match reason {
             Rejection::UnknownSchema => &mut self.unknown_schema,
             Rejection::Invalid(DatabaseError::NonCanonical { .. }) => &mut self.non_canonical,
+            Rejection::Invalid(DatabaseError::Ownership { problem, .. }) => match problem {
+                OwnershipProblem::BadSignature => &mut self.bad_signature,
+                OwnershipProblem::NotAWriter => &mut self.not_a_writer,
+                OwnershipProblem::Revoked => &mut self.revoked,
+                OwnershipProblem::Replayed => &mut self.replayed,
+                OwnershipProblem::FutureTimestamp => &mut self.future_timestamp,
+                OwnershipProblem::ExpiryExtended => &mut self.expiry_extended,
+                OwnershipProblem::Expired => &mut self.expired,
+                _ => &mut self.invalid,
+            },
             Rejection::Invalid(_) | Rejection::Malformed(_) => &mut self.invalid,
             Rejection::TooLarge { .. } => &mut self.too_large,
             Rejection::Expired => &mut self.expired,

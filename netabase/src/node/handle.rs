@@ -14,6 +14,7 @@ use super::error::{NodeError, NodeResult};
 use super::events::{NodeEvent, NodeStats};
 use super::ops::{FetchedRecord, PutOptions, PutReport, SyncOptions, SyncProgress, SyncReport};
 use super::queries::MIN_PUBLISH_TTL;
+use crate::owned::{Author, Delegation, OwnedWrite};
 use crate::registry::SchemaInfo;
 use crate::schema::NetabaseSchema;
 use crate::tombstone::decode_record;
@@ -133,6 +134,60 @@ impl NodeHandle {
         // `None` only where `Instant` cannot reach 136 years ahead: such a record never expires.
         record.expires = Instant::now().checked_add(ttl.min(MAX_DURATION));
         self.put_record(record, options).await
+    }
+
+    /// Signs `value` as `author` (its owner) and puts it like [`put`](Self::put): an owned
+    /// schema's write ([`crate::owned`]). The write's sequence is the current time in
+    /// milliseconds, or one above the locally stored write's if that is higher, in the stored
+    /// write's generation. Fails with [`DatabaseError::NotOwner`](crate::DatabaseError::NotOwner)
+    /// when `value`'s key names another owner, and like `put` otherwise.
+    pub async fn put_owned<T: NetabaseSchema>(
+        &self,
+        author: &Author,
+        value: &T,
+        options: impl Into<PutOptions>,
+    ) -> NodeResult<PutReport> {
+        let write = self.next_write::<T>(&value.key()).await?;
+        self.put_record(author.sign(value, &write)?, options).await
+    }
+
+    /// Signs `value` as `writer` under the owner's `delegation` ([`Author::delegate_record`] or
+    /// [`Author::delegate_collection`]) and puts it like [`put_owned`](Self::put_owned).
+    pub async fn put_delegated<T: NetabaseSchema>(
+        &self,
+        writer: &Author,
+        delegation: &Delegation,
+        value: &T,
+        options: impl Into<PutOptions>,
+    ) -> NodeResult<PutReport> {
+        let write = self.next_write::<T>(&value.key()).await?;
+        self.put_record(writer.sign_delegated(value, &write, delegation)?, options)
+            .await
+    }
+
+    /// Deletes the owned value under `key` as `author` (its owner): finds the current value like
+    /// [`remove`](Self::remove), then puts a signed delete of it, which wins over every earlier
+    /// write. Fails with [`NodeError::NotFound`] when there is nothing to delete.
+    pub async fn remove_owned<T: NetabaseSchema>(
+        &self,
+        author: &Author,
+        key: &T::Key,
+        options: impl Into<PutOptions>,
+    ) -> NodeResult<PutReport> {
+        let current = self
+            .get_typed::<T>(T::record_key(key)?, GetMode::Network)
+            .await?;
+        let value = T::from_record(&current.record)?;
+        let write = OwnedWrite::after(Some(&current.record.value)).deleting();
+        self.put_record(author.sign(&value, &write)?, options).await
+    }
+
+    /// The write after the locally stored one of `key`.
+    async fn next_write<T: NetabaseSchema>(&self, key: &T::Key) -> NodeResult<OwnedWrite> {
+        let stored = self.get_local_record(&T::record_key(key)?).await?;
+        Ok(OwnedWrite::after(
+            stored.as_ref().map(|record| record.value.as_slice()),
+        ))
     }
 
     /// The value under `key`: from the local store if it holds one, else from the network (the

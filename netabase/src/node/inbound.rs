@@ -15,8 +15,9 @@ use super::event_loop::EventLoop;
 use super::events::NodeEvent;
 use super::store_protocol::{StoreRequest, StoreResponse};
 use crate::conflict::{Winner, compare_raw_values, winner_from};
-use crate::error::DatabaseError;
+use crate::error::{DatabaseError, escape_bytes};
 use crate::node_store::NodeStore;
+use crate::owned::OwnershipProblem;
 use crate::registry::{Rejection, SchemaInfo};
 
 /// Records with less lifetime than this left are refused as expired. kad carries expiry on the
@@ -113,9 +114,23 @@ impl<S: NodeStore> EventLoop<S> {
         if let Some(existing) = existing.filter(|existing| existing.value != record.value)
             && self.inbound_winner(&record.key, &existing.value, &record.value) == Winner::Existing
         {
-            return Err(self.reject_record(record.key, from, Rejection::LostConflict));
+            let reason = self.older_write(&record.key);
+            return Err(self.reject_record(record.key, from, reason));
         }
         self.store_received(from, record)
+    }
+
+    /// Why a record that lost against the stored value is refused: an older write of an owned
+    /// record is a replay (or rollback) of what its owner replaced, anything else lost a conflict.
+    pub(crate) fn older_write(&self, key: &RecordKey) -> Rejection {
+        match self.registry.schema_of(key.as_ref()) {
+            Some(schema) if schema.is_owned() => Rejection::Invalid(DatabaseError::Ownership {
+                schema: schema.name(),
+                record_key: escape_bytes(key.as_ref()),
+                problem: OwnershipProblem::Replayed,
+            }),
+            _ => Rejection::LostConflict,
+        }
     }
 
     /// A record sent with the store protocol: the gate decides, then the sender hears what it

@@ -26,7 +26,7 @@ use super::ops::{Fetched, PutOptions, PutReport, RecordSource};
 use super::publication::{Answer, Publication};
 use super::store_protocol::{RefusalReason, StoreRequest, StoreResponse};
 use crate::conflict::{Winner, winner_from};
-use crate::error::DatabaseResult;
+use crate::error::{DatabaseError, DatabaseResult};
 use crate::node_store::{NodeStore, PendingDurability};
 use crate::registry::SchemaInfo;
 use crate::tombstone::{deleted_value, payload_len, tombstone_of};
@@ -54,6 +54,15 @@ impl<S: NodeStore> EventLoop<S> {
         }
         if let Some(error) = expires_too_soon(&record, Instant::now()) {
             let _ = reply.send(Err(error));
+            return;
+        }
+        // An owned record is verified before this node keeps it as its own: peers would refuse a
+        // record nobody with the owner's key signed, and so does this node.
+        if let Some(schema) = self.registry.schema_of(record.key.as_ref())
+            && schema.is_owned()
+            && let Err(error) = schema.check(&record)
+        {
+            let _ = reply.send(Err(error.into()));
             return;
         }
         match self.store().get_local(&record.key) {
@@ -98,7 +107,22 @@ impl<S: NodeStore> EventLoop<S> {
     /// A delete: the tombstone of `current` (the value a network get resolved to) becomes this
     /// node's own record, stored and published like a put. It expires just after `current` would
     /// have, or after the tombstone TTL for a value without an expiry.
+    ///
+    /// An owned record is deleted by a signed write of its owner ([`NodeHandle::remove_owned`]),
+    /// never by an unsigned tombstone, so for one this fails with
+    /// [`DatabaseError::OwnedNeedsSignature`].
+    ///
+    /// [`NodeHandle::remove_owned`]: crate::NodeHandle::remove_owned
     pub(crate) fn remove(&mut self, current: Record, options: PutOptions, reply: Reply<PutReport>) {
+        if let Some(schema) = self.registry.schema_of(current.key.as_ref())
+            && schema.is_owned()
+        {
+            let error = DatabaseError::OwnedNeedsSignature {
+                schema: schema.name(),
+            };
+            let _ = reply.send(Err(error.into()));
+            return;
+        }
         let now = Instant::now();
         let expires = match current.expires {
             Some(expires) => Some(expires.max(now) + MIN_PUBLISH_TTL),
@@ -461,7 +485,7 @@ impl<S: NodeStore> EventLoop<S> {
                 let _ = reply.send(Err(NodeError::NotFound {
                     key,
                     deleted: true,
-                    refused: RejectionCounts::default(),
+                    refused: Box::default(),
                 }));
                 return;
             }
@@ -587,7 +611,7 @@ impl<S: NodeStore> EventLoop<S> {
                 NodeError::NotFound {
                     key,
                     deleted: false,
-                    refused,
+                    refused: Box::new(refused),
                 }
             };
             let _ = reply.send(Err(error));
@@ -633,7 +657,7 @@ impl<S: NodeStore> EventLoop<S> {
             let _ = reply.send(Err(NodeError::NotFound {
                 key,
                 deleted: true,
-                refused,
+                refused: Box::new(refused),
             }));
             return;
         }
