@@ -16,5 +16,6 @@ mod interop;
 mod js_interop;
 mod limits;
 mod network;
+mod owned;
 mod store_protocol;
 mod unknown_schemas;
