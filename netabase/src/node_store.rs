@@ -27,6 +27,15 @@ pub trait NodeStore: RecordStore + Send + 'static {
     /// The unexpired record under `key`, including writes not yet committed.
     fn get_local(&self, key: &RecordKey) -> DatabaseResult<Option<Record>>;
 
+    /// Whether `record` is an owned write ([`crate::owned`]) older than one this store accepted
+    /// for its key, whether or not it still holds that one: a replay or rollback the node refuses.
+    /// The default, for stores that keep no high-water marks, is `false` (such a store refuses
+    /// older writes only while it holds a newer one).
+    fn is_replay(&self, record: &Record) -> DatabaseResult<bool> {
+        let _ = record;
+        Ok(false)
+    }
+
     /// Stores a record like [`put_local`](Self::put_local) and, with `republish_at`, schedules its
     /// republication like [`schedule_republish`](Self::schedule_republish), but may return before
     /// the write is durable. When it returns `Ok`, the write is visible to this store's reads

@@ -92,6 +92,8 @@ pub(crate) struct StoreConfig {
     pub(crate) page_size: usize,
     pub(crate) cache_size: Option<usize>,
     pub(crate) verify_on_open: bool,
+    /// How long the mark of an owned record key outlives its last write (`marks.rs`).
+    pub(crate) owned_mark_ttl: std::time::Duration,
 }
 
 impl Default for StoreConfig {
@@ -105,6 +107,7 @@ impl Default for StoreConfig {
             page_size: 256,
             cache_size: None,
             verify_on_open: true,
+            owned_mark_ttl: crate::marks::DEFAULT_OWNED_MARK_TTL,
         }
     }
 }

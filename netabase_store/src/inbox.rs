@@ -13,6 +13,7 @@ use redb::WriteTransaction;
 
 use crate::clock::Now;
 use crate::error::StoreResult;
+use crate::marks::MarkPolicy;
 use crate::records::{NewRecord, RecordTables, WriteError};
 
 /// The buffered winners, by record key.
@@ -73,10 +74,11 @@ impl Inbox {
         &self,
         txn: &WriteTransaction,
         max_records: usize,
+        marks: MarkPolicy<'_>,
         mut dropped: impl FnMut(&[u8]),
     ) -> StoreResult<()> {
         let now = Now::read();
-        let mut tables = RecordTables::open(txn)?;
+        let mut tables = RecordTables::open(txn, marks)?;
         for (key, buffered) in &self.entries {
             let record = NewRecord {
                 key,
@@ -85,7 +87,9 @@ impl Inbox {
             };
             match tables.overwrite(&record, max_records, &now) {
                 Ok(()) => {}
-                Err(WriteError::MaxRecords) => dropped(key),
+                // A record lowered out of room, or an owned write that a newer one overtook
+                // while it waited (the gate checked its mark when it was buffered).
+                Err(WriteError::MaxRecords | WriteError::Replayed { .. }) => dropped(key),
                 Err(WriteError::Store(error)) => return Err(error),
             }
         }

@@ -81,6 +81,18 @@ impl RecordStore for RedbStore {
             );
             return Ok(());
         }
+        match self.inner.is_replay(record.key.as_ref(), &record.value) {
+            Ok(false) => {}
+            Ok(true) => {
+                self.inner.reject();
+                tracing::debug!(key = ?record.key, "not storing an owned write older than one accepted");
+                return Ok(());
+            }
+            Err(error) => {
+                self.inner.report("RecordStore::put", &error);
+                return Ok(());
+            }
+        }
         let (entry, expires_ms) = match entry_of(&record, &now) {
             Ok(entry) => entry,
             Err(error) => {
@@ -117,7 +129,7 @@ impl RecordStore for RedbStore {
         let written = match buffered {
             Ok(true) => Ok(()),
             Ok(false) => self.inner.write(durability, |txn| {
-                RecordTables::open(txn)?
+                RecordTables::open(txn, self.inner.mark_policy())?
                     .resolve(&new, &record.value, limits.max_records, &now, pick)
                     .map(drop)
             }),
@@ -126,6 +138,10 @@ impl RecordStore for RedbStore {
         match written {
             Ok(()) => Ok(()),
             Err(WriteError::MaxRecords) => Err(Error::MaxRecords),
+            Err(WriteError::Replayed { .. }) => {
+                self.inner.reject();
+                Ok(())
+            }
             Err(WriteError::Store(error)) => {
                 self.inner.report("RecordStore::put", &error);
                 Ok(())
@@ -137,7 +153,7 @@ impl RecordStore for RedbStore {
         let removed = self
             .inner
             .write(self.inner.config.network_durability, |txn| {
-                RecordTables::open(txn)?.remove(key.as_ref())
+                RecordTables::open(txn, self.inner.mark_policy())?.remove(key.as_ref())
             });
         if let Err(error) = removed {
             self.inner.report("RecordStore::remove", &error);

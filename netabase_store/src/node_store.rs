@@ -54,7 +54,7 @@ impl RedbStore {
         let (entry, expires_ms) = entry_of(record, &now)?;
         self.inner
             .write(durability, |txn| {
-                let mut tables = RecordTables::open(txn)?;
+                let mut tables = RecordTables::open(txn, self.inner.mark_policy())?;
                 tables.overwrite(
                     &NewRecord {
                         key: record.key.as_ref(),
@@ -105,7 +105,7 @@ impl RedbStore {
     fn remove_with(&self, key: &RecordKey, durability: crate::Durability) -> DatabaseResult<()> {
         self.inner
             .write(durability, |txn| {
-                RecordTables::open(txn)?.remove(key.as_ref())
+                RecordTables::open(txn, self.inner.mark_policy())?.remove(key.as_ref())
             })
             .map(drop)
             .map_err(DatabaseError::from)
@@ -127,6 +127,11 @@ impl RedbStore {
 pub(crate) fn write_error(error: WriteError, max_records: usize) -> DatabaseError {
     match error {
         WriteError::MaxRecords => DatabaseError::MaxRecords { max: max_records },
+        WriteError::Replayed { schema, key } => DatabaseError::Ownership {
+            schema,
+            record_key: crate::error::escape(&key),
+            problem: netabase::owned::OwnershipProblem::Replayed,
+        },
         WriteError::Store(error) => error.into(),
     }
 }
@@ -134,6 +139,10 @@ pub(crate) fn write_error(error: WriteError, max_records: usize) -> DatabaseErro
 impl NodeStore for RedbStore {
     fn registry(&self) -> &SchemaRegistry {
         &self.inner.registry
+    }
+
+    fn is_replay(&self, record: &Record) -> DatabaseResult<bool> {
+        Ok(self.inner.is_replay(record.key.as_ref(), &record.value)?)
     }
 
     fn put_local(&mut self, record: Record) -> DatabaseResult<()> {
@@ -168,7 +177,8 @@ impl NodeStore for RedbStore {
         let removed = self
             .inner
             .write(self.inner.config.network_durability, |txn| {
-                let records = RecordTables::open(txn)?.sweep_expired(now_ms, limit)?;
+                let records = RecordTables::open(txn, self.inner.mark_policy())?
+                    .sweep_expired(now_ms, limit)?;
                 let providers = ProviderTables::open(txn)?
                     .sweep_expired(now_ms, limit.saturating_sub(records))?;
                 Ok::<_, crate::error::StoreError>(records + providers)
@@ -221,7 +231,8 @@ impl NodeStore for RedbStore {
         let removed = self
             .inner
             .write(self.inner.config.network_durability, |txn| {
-                let records = RecordTables::open(txn)?.sweep_expired(now_ms, usize::MAX)?;
+                let records = RecordTables::open(txn, self.inner.mark_policy())?
+                    .sweep_expired(now_ms, usize::MAX)?;
                 let providers = ProviderTables::open(txn)?.sweep_expired(now_ms, usize::MAX)?;
                 Ok::<_, StoreError>(records + providers)
             })?;
@@ -237,7 +248,7 @@ impl NodeStore for RedbStore {
         let at_ms = system_time_to_unix_ms(at);
         self.inner
             .write(self.inner.config.network_durability, |txn| {
-                let mut tables = RecordTables::open(txn)?;
+                let mut tables = RecordTables::open(txn, self.inner.mark_policy())?;
                 if tables.records.get(key.as_ref())?.is_some() {
                     tables.schedule(key.as_ref(), at_ms)?;
                 } else {

@@ -12,17 +12,19 @@ use crate::clock::Now;
 use crate::entry::{RecordEntry, encode_record, encode_record_raw};
 use crate::error::{StoreError, StoreResult, escape};
 use crate::lazy::LazyTable;
+use crate::marks::{MarkPolicy, Marks};
 use crate::tables;
 
 /// How many expired records one sweep step collects before removing them.
 const SWEEP_CHUNK: usize = 1024;
 
 /// The record tables of one write transaction.
-pub(crate) struct RecordTables<'txn> {
+pub(crate) struct RecordTables<'txn, 'r> {
     pub(crate) records: Table<'txn, &'static [u8], &'static [u8]>,
     expiry: LazyTable<'txn, (u64, &'static [u8]), ()>,
     republish: LazyTable<'txn, &'static [u8], u64>,
     republish_queue: LazyTable<'txn, (u64, &'static [u8]), ()>,
+    marks: Marks<'txn, 'r>,
 }
 
 /// Why a record was not written.
@@ -30,6 +32,13 @@ pub(crate) struct RecordTables<'txn> {
 pub(crate) enum WriteError {
     /// Storing it would exceed `max_records`.
     MaxRecords,
+    /// It is an owned write older than the newest this store accepted for its key (`marks.rs`).
+    Replayed {
+        /// The owned schema.
+        schema: &'static str,
+        /// The record key.
+        key: Vec<u8>,
+    },
     /// The store failed.
     Store(StoreError),
 }
@@ -66,13 +75,15 @@ pub(crate) fn corrupt(table: &'static str, key: &[u8], detail: &'static str) -> 
     }
 }
 
-impl<'txn> RecordTables<'txn> {
-    pub(crate) fn open(txn: &'txn WriteTransaction) -> StoreResult<Self> {
+impl<'txn, 'r> RecordTables<'txn, 'r> {
+    /// The tables of `txn`; owned keys keep their marks by `marks`.
+    pub(crate) fn open(txn: &'txn WriteTransaction, marks: MarkPolicy<'r>) -> StoreResult<Self> {
         Ok(RecordTables {
             records: txn.open_table(tables::RECORDS)?,
             expiry: LazyTable::new(txn, tables::EXPIRY),
             republish: LazyTable::new(txn, tables::REPUBLISH),
             republish_queue: LazyTable::new(txn, tables::REPUBLISH_QUEUE),
+            marks: Marks::new(txn, marks),
         })
     }
 
@@ -84,6 +95,11 @@ impl<'txn> RecordTables<'txn> {
         max_records: usize,
         now: &Now,
     ) -> Result<(), WriteError> {
+        // An owned write older than the key's mark never lands, whichever path brought it.
+        if let Ok(entry) = RecordEntry::decode(record.entry) {
+            self.marks
+                .admit(record.key, entry.value, record.expires_ms, now.unix_ms())?;
+        }
         // `None`: the key is new. `Some(expiry)`: the replaced entry's deadline; a damaged entry
         // is replaced, and its stale index row, if any, is dropped by the sweep that meets it.
         let previous: Option<Option<u64>> =
@@ -195,7 +211,9 @@ impl<'txn> RecordTables<'txn> {
 
     /// Removes up to `limit` records whose deadline is at or before `now_ms`, reading only the
     /// index rows it removes. Returns how many records were removed.
+    /// Marks whose time has passed go too, a chunk at a time.
     pub(crate) fn sweep_expired(&mut self, now_ms: u64, limit: usize) -> StoreResult<usize> {
+        self.marks.sweep(now_ms, limit.min(SWEEP_CHUNK))?;
         let mut removed = 0;
         while removed < limit {
             let due: Vec<(u64, Vec<u8>)> = self

@@ -17,6 +17,7 @@ use crate::config::{Durability, GroupCommit, StoreConfig, StoreLimits};
 use crate::error::{OpenError, StoreError, StoreResult};
 use crate::inbox::Inbox;
 use crate::layout::{self, LayoutError};
+use crate::marks::MarkPolicy;
 use crate::path_check::regular_file_exists;
 use crate::reader::StoreReader;
 use crate::records::{NewRecord, Resolution, WriteError, resolve_against, row_count};
@@ -216,6 +217,17 @@ impl RedbStoreBuilder {
     /// [`OpenError::SchemaClash`] if another type was registered under `V`'s prefix.
     pub fn register<V: NetabaseSchema>(&mut self) -> &mut Self {
         self.registry.register::<V>();
+        self
+    }
+
+    /// How long the store remembers the newest write of an owned record key after its last write
+    /// (and at least until the record expires), refusing older signed writes of it meanwhile,
+    /// also once the record itself is gone. Default: [`DEFAULT_OWNED_MARK_TTL`] (7 days), longer
+    /// than a Kademlia record lives without republishing.
+    ///
+    /// [`DEFAULT_OWNED_MARK_TTL`]: crate::DEFAULT_OWNED_MARK_TTL
+    pub fn set_owned_mark_ttl(&mut self, ttl: std::time::Duration) -> &mut Self {
+        self.config.owned_mark_ttl = ttl;
         self
     }
 
@@ -473,6 +485,21 @@ impl ReadSource for Inner {
 }
 
 impl Core {
+    /// Whether `value` under `key` is an owned write older than one this store accepted for the
+    /// key, kept or since removed (`marks.rs`).
+    pub(crate) fn is_replay(&self, key: &[u8], value: &[u8]) -> StoreResult<bool> {
+        let txn = self.read_committed()?;
+        crate::marks::is_older_than_mark(self.mark_policy(), &txn, key, value)
+    }
+
+    /// Which keys keep high-water marks, and for how long (`marks.rs`).
+    pub(crate) fn mark_policy(&self) -> MarkPolicy<'_> {
+        MarkPolicy {
+            registry: &self.registry,
+            keep_ms: u64::try_from(self.config.owned_mark_ttl.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
     /// A read transaction that sees every write, the buffered records from peers included (they
     /// are committed first, without an fsync unless the group commit is due).
     pub(crate) fn read(&self) -> StoreResult<ReadTransaction> {
@@ -579,7 +606,7 @@ impl Core {
             return Ok(());
         }
         let max_records = self.config.limits.max_records;
-        inbox.write_into(txn, max_records, |key| {
+        inbox.write_into(txn, max_records, self.mark_policy(), |key| {
             self.storage_errors.fetch_add(1, Ordering::Relaxed);
             tracing::error!(
                 location = %self.location.display(),

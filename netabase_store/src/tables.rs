@@ -44,6 +44,17 @@ pub(crate) const PROVIDER_EXPIRY: TableDefinition<(u64, &[u8], &[u8]), ()> =
 /// (local peer id bytes, record key) -> (). The provider records this node itself provides.
 pub(crate) const PROVIDED: TableDefinition<(&[u8], &[u8]), ()> = TableDefinition::new("provided");
 
+/// Record key -> (generation, sequence, keep until as unix ms): the newest write of each owned
+/// record key (`netabase::owned`) this store accepted, kept after the record is removed or expires
+/// so that an older signed write cannot come back (`marks.rs`). Created by the first owned write;
+/// readers never open it.
+pub(crate) const OWNED_MARKS: TableDefinition<&[u8], (u64, u64, u64)> =
+    TableDefinition::new("owned_marks");
+
+/// (keep until as unix ms, record key) -> (). The rows of [`OWNED_MARKS`] by the time they may go.
+pub(crate) const OWNED_MARKS_BY_TIME: TableDefinition<(u64, &[u8]), ()> =
+    TableDefinition::new("owned_marks_by_time");
+
 /// Opens every table of the layout in a transaction (`ReadTransaction` or `WriteTransaction`),
 /// returning early with the error of the first that fails: a write transaction creates the
 /// missing ones, a read transaction checks that each exists with the right types.

@@ -104,7 +104,10 @@ impl<S: NodeStore> EventLoop<S> {
         record: Record,
     ) -> Result<(), Arc<Rejection>> {
         let now = Instant::now();
-        if let Err(reason) = self.validate_record(&record, None, None, now) {
+        let checked = self
+            .validate_record(&record, None, None, now)
+            .and_then(|()| self.check_replay(&record));
+        if let Err(reason) = checked {
             return Err(self.reject_record(record.key, from, reason));
         }
         let existing = self
@@ -118,6 +121,20 @@ impl<S: NodeStore> EventLoop<S> {
             return Err(self.reject_record(record.key, from, reason));
         }
         self.store_received(from, record)
+    }
+
+    /// Refuses an owned write older than one the store accepted for its key, also one it no
+    /// longer holds (expired, swept, removed: the store's high-water mark). A store that cannot
+    /// answer lets the record on to the store, whose own write refuses it the same way.
+    pub(crate) fn check_replay(&mut self, record: &Record) -> Result<(), Rejection> {
+        match self.store().is_replay(record) {
+            Ok(true) => Err(self.older_write(&record.key)),
+            Ok(false) => Ok(()),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the high-water mark of {}", record.key.as_ref().escape_ascii());
+                Ok(())
+            }
+        }
     }
 
     /// Why a record that lost against the stored value is refused: an older write of an owned

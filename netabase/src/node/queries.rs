@@ -60,10 +60,16 @@ impl<S: NodeStore> EventLoop<S> {
         // record nobody with the owner's key signed, and so does this node.
         if let Some(schema) = self.registry.schema_of(record.key.as_ref())
             && schema.is_owned()
-            && let Err(error) = schema.check(&record)
         {
-            let _ = reply.send(Err(error.into()));
-            return;
+            if let Err(error) = schema.check(&record) {
+                let _ = reply.send(Err(error.into()));
+                return;
+            }
+            // Older than a write this node accepted (maybe since expired): peers would refuse it.
+            if self.check_replay(&record).is_err() {
+                let _ = reply.send(Err(NodeError::StaleWrite { key: record.key }));
+                return;
+            }
         }
         match self.store().get_local(&record.key) {
             Ok(Some(stored))
@@ -538,8 +544,9 @@ impl<S: NodeStore> EventLoop<S> {
             return;
         };
         let now = Instant::now();
-        let checked =
-            self.validate_record(&record, Some(&pending.key), pending.schema.as_ref(), now);
+        let checked = self
+            .validate_record(&record, Some(&pending.key), pending.schema.as_ref(), now)
+            .and_then(|()| self.check_replay(&record));
         if let Err(reason) = checked {
             if let Some(pending) = self.pending.gets.get_mut(&id) {
                 pending.refused.count(&reason);

@@ -151,10 +151,8 @@ async fn hostile_owned_records_are_refused_each_under_its_reason() {
         padded,
     ];
     let count = hostile_records.len() as u64;
-    for record in hostile_records {
-        within("hostile put", hostile.put_to(record, vec![node.peer_id()]))
-            .await
-            .expect("kad acknowledges before validation");
+    for record in &hostile_records {
+        push(&hostile, &nodes[0], record).await;
     }
     let stats = eventually("every hostile record is refused", || async {
         let stats = node.stats().await.unwrap();
@@ -283,4 +281,83 @@ async fn an_owner_deletes_and_nobody_else_can_write() {
         );
     }
     stop_all(nodes).await;
+}
+
+/// A node over the store file at `path`.
+async fn file_node(path: &std::path::Path) -> TestNode {
+    let store = RedbStore::builder()
+        .register::<Profile>()
+        .register::<Page>()
+        .register::<Card>()
+        .create(path)
+        .expect("store opens");
+    start_node(owned_config(), store, None).await
+}
+
+/// Has `hostile` push `record` to `node`, retrying while the new connection settles (a put to a
+/// peer the plain node has only just met can fail before its routing table has the peer).
+async fn push(hostile: &PlainNode, node: &TestNode, record: &Record) {
+    eventually("kad acknowledges the push", || async {
+        hostile
+            .put_to(record.clone(), vec![node.handle.peer_id()])
+            .await
+            .ok()
+    })
+    .await;
+}
+
+/// Has `hostile` push `record` to `node` and waits until the node counted one more replay.
+async fn replay_is_refused(node: &TestNode, hostile: &PlainNode, record: Record) {
+    within("node dials", node.handle.dial(hostile.dial_addr()))
+        .await
+        .expect("the node reaches the hostile peer");
+    let before = node.handle.stats().await.unwrap().records_rejected.replayed;
+    push(hostile, node, &record).await;
+    eventually("the replay is counted", || async {
+        let replayed = node.handle.stats().await.unwrap().records_rejected.replayed;
+        (replayed > before).then_some(())
+    })
+    .await;
+    let held = node.handle.get_local_record(&record.key).await.unwrap();
+    assert_eq!(held, None, "the replayed write was not stored");
+}
+
+#[tokio::test]
+async fn a_replay_is_refused_after_the_newer_write_expired_and_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.redb");
+    let node = file_node(&path).await;
+    let hostile = PlainNode::start(PlainOptions::default()).await;
+    within("node dials", node.handle.dial(hostile.dial_addr()))
+        .await
+        .expect("the node reaches the hostile peer");
+
+    let alice = Author::generate();
+    let base = now_ms() - 60_000;
+    let old = alice.sign(&card(&alice, 1, "old"), &at(base)).unwrap();
+    // Kademlia carries lifetimes in whole seconds and the node wants one left on arrival.
+    let expiring = at(base + 1).expiring_at(SystemTime::now() + Duration::from_secs(4));
+    let newer = alice.sign(&card(&alice, 1, "newer"), &expiring).unwrap();
+    // The newer write arrives (relayed by the plain peer, as any copy may be) and then expires.
+    push(&hostile, &node, &newer).await;
+    eventually("the newer write is stored", || async {
+        node.handle
+            .get_local_record(&newer.key)
+            .await
+            .unwrap()
+            .map(drop)
+    })
+    .await;
+    eventually("the newer write expires and is swept", || async {
+        let held = node.handle.get_local_record(&newer.key).await.unwrap();
+        held.is_none().then_some(())
+    })
+    .await;
+
+    replay_is_refused(&node, &hostile, old.clone()).await;
+    node.stop().await;
+
+    let node = file_node(&path).await;
+    replay_is_refused(&node, &hostile, old).await;
+    node.stop().await;
 }

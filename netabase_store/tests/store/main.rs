@@ -16,6 +16,7 @@ mod kad_store;
 mod memory_store_model;
 mod node_store;
 mod open;
+mod owned_marks;
 mod read_only;
 mod reopen_model;
 mod restart;
