@@ -437,3 +437,36 @@ proptest! {
         prop_assert_eq!(first.value[..HEADER_LEN].cmp(&second.value[..HEADER_LEN]) == std::cmp::Ordering::Less, a < b);
     }
 }
+
+/// The worked example of `docs/record-format.md` ("Owned records"): a fixed key signs a fixed
+/// write, and ed25519 signatures are deterministic, so every byte is pinned.
+#[test]
+fn worked_example_has_the_documented_bytes() {
+    let keypair = netabase::Keypair::ed25519_from_bytes([1u8; 32]).unwrap();
+    let ada = Author::from_keypair(keypair).unwrap();
+    let value = profile(&ada, "ada");
+    let record = ada.sign(&value, &write_at(1_767_225_600_000)).unwrap();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    println!("key   {}", hex(record.key.as_ref()));
+    println!("value {}", hex(&record.value));
+    assert_eq!(
+        ada.owner().to_string(),
+        "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"
+    );
+    assert_eq!(hex(record.key.as_ref()), DOCUMENTED_KEY);
+    assert_eq!(hex(&record.value), DOCUMENTED_VALUE);
+    assert_eq!(Profile::from_record(&record).unwrap(), value);
+}
+
+const DOCUMENTED_KEY: &str = "2f736f6369616c2f50726f66696c652f8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+const DOCUMENTED_VALUE: &str = concat!(
+    "01",
+    "0000000000000000",
+    "0000019b76daa800",
+    "0000000000000000",
+    "00",
+    "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+    "03616461",
+    "f03c3488fd84e786ce5efdc418e61597c94be8450f606f1d509a92c35df13518",
+    "725bb6b3c11758f9496769e6b495f506e9ea3b67b0bd315649a954802be24a01",
+);
