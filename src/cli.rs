@@ -32,6 +32,29 @@ pub enum Command {
     Get(GetArgs),
     /// Store one raw record on a running network.
     Put(PutArgs),
+    /// Create or show an author key, which signs the records of owned schemas.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+/// `netabase key ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a new ed25519 author key in FILE (readable only by you) and print its public key.
+    /// Refuses to replace an existing file.
+    Create(KeyArgs),
+    /// Print the public key (the owner an owned record key names) of the author key in FILE.
+    Show(KeyArgs),
+}
+
+/// The arguments of `netabase key create` and `netabase key show`.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// The key file, for example `netabase-data/alice.author`.
+    pub file: PathBuf,
+    /// Print JSON (`{"file": ..., "public_key": ...}`) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `netabase demo`.

@@ -12,6 +12,23 @@ use crate::bytes::BytesError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CliError {
+    /// `netabase key create` was given a file that exists.
+    #[error(
+        "{} already exists; an author key is never overwritten (records it signed would lose \
+         their owner): pick another file, or print it with `netabase key show`",
+        .0.display()
+    )]
+    KeyExists(PathBuf),
+    /// `netabase key show` was given a file that does not exist.
+    #[error(
+        "{} does not exist; create an author key with `netabase key create {}`",
+        .0.display(),
+        .0.display()
+    )]
+    KeyMissing(PathBuf),
+    /// An author key file could not be read, written or decoded.
+    #[error("{0}")]
+    Identity(#[from] netabase_store::IdentityError),
     /// The path given to `inspect` does not exist.
     #[error(
         "{} does not exist; pass a store file (*.redb) or the --data-dir of a node",

@@ -15,6 +15,7 @@ mod client;
 mod demo;
 mod error;
 mod inspect;
+mod key_cmd;
 mod network;
 mod node_cmd;
 mod output;
@@ -57,8 +58,10 @@ fn init_logging(command: &Command) {
 }
 
 fn run(command: Command) -> CliResult<()> {
-    if let Command::Inspect(args) = &command {
-        return inspect::run(args);
+    match &command {
+        Command::Inspect(args) => return inspect::run(args),
+        Command::Key(key) => return key_cmd::run(key),
+        _ => {}
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -71,6 +74,7 @@ fn run(command: Command) -> CliResult<()> {
             Command::Get(args) => client::get(args).await,
             Command::Put(args) => client::put(args).await,
             Command::Inspect(args) => inspect::run(&args),
+            Command::Key(key) => key_cmd::run(&key),
         }
     })
 }

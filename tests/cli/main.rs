@@ -7,6 +7,7 @@ mod args;
 mod demo;
 mod examples;
 mod inspect;
+mod key;
 #[cfg(unix)] // stops nodes with `kill -INT`
 mod node;
 #[cfg_attr(not(unix), allow(dead_code))]

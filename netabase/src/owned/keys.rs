@@ -97,6 +97,24 @@ impl Author {
         })
     }
 
+    /// Reads the keypair at `path`, which must exist (see [`load_or_create`](Self::load_or_create)).
+    /// Fails with [`IdentityError::Io`] when it cannot be read (also when it does not exist) and
+    /// [`IdentityError::Decode`] when it holds no ed25519 keypair.
+    pub fn load(path: &Path) -> Result<Self, IdentityError> {
+        let bytes = std::fs::read(path).map_err(|source| IdentityError::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let decode = |reason: String| IdentityError::Decode {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let keypair =
+            Keypair::from_protobuf_encoding(&bytes).map_err(|error| decode(error.to_string()))?;
+        Author::from_keypair(keypair).map_err(decode)
+    }
+
     /// The author of an ed25519 libp2p keypair (a node's identity can sign as an author too).
     /// Fails for other key types, naming the type.
     pub fn from_keypair(keypair: Keypair) -> Result<Self, String> {
