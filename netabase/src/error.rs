@@ -69,6 +69,18 @@ pub enum DatabaseError {
         /// `"value"` or `"key"`.
         what: &'static str,
     },
+    /// A record of a schema the store does not register was refused: the store holds the most
+    /// such records it takes, in all or under this namespace.
+    #[error(
+        "the store holds its most records of unregistered schemas ({quota}: {max}); register the \
+         schema with the store, or raise the limit (StoreLimits::{quota})"
+    )]
+    UnknownSchemaQuota {
+        /// `max_unknown_records` or `max_unknown_per_namespace`.
+        quota: &'static str,
+        /// The limit.
+        max: usize,
+    },
     /// An owned record (`#[netabase(owned)]`) failed verification: see
     /// [`OwnershipProblem`](crate::owned::OwnershipProblem) for each reason. From a peer this is
     /// a refused record; from the store, a value nobody with the owner's key wrote.

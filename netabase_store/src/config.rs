@@ -24,6 +24,15 @@ pub struct StoreLimits {
     /// them). A provider record of a new key in a full store first sweeps a batch of expired
     /// provider records. Default: 100 000.
     pub max_provided_keys: usize,
+    /// The most records of schemas the store does not register (raw records other applications
+    /// put on shared nodes). Records of registered schemas may use all of `max_records`, so
+    /// `max_records - max_unknown_records` is their reserve: strangers filling the store never
+    /// refuse them. Default: half of the default `max_records`, 500 000.
+    pub max_unknown_records: usize,
+    /// The most records of unknown schemas under one namespace (`/<namespace>/...`; keys without
+    /// that shape count as one namespace), so one application's flood leaves room for the others.
+    /// Default: 100 000, a fifth of `max_unknown_records`.
+    pub max_unknown_per_namespace: usize,
 }
 
 impl Default for StoreLimits {
@@ -33,6 +42,8 @@ impl Default for StoreLimits {
             max_value_bytes: 64 * 1024,
             max_providers_per_key: 20,
             max_provided_keys: 100_000,
+            max_unknown_records: 500_000,
+            max_unknown_per_namespace: 100_000,
         }
     }
 }

@@ -49,7 +49,7 @@ impl RedbStore {
         let mut key = V::record_prefix();
         let prefix_len = key.len();
         self.inner.write(self.inner.config.user_durability, |txn| {
-            let mut tables = RecordTables::open(txn, self.inner.mark_policy())?;
+            let mut tables = RecordTables::open(txn, self.inner.write_policy())?;
             for value in values {
                 key.truncate(prefix_len);
                 key = postcard::to_extend(&value.key(), key).map_err(|source| {
@@ -78,7 +78,7 @@ impl RedbStore {
                         limits.max_records,
                         &now,
                     )
-                    .map_err(|error| write_error(error, limits.max_records))?;
+                    .map_err(|error| write_error(error, &limits))?;
             }
             Ok(())
         })
@@ -151,7 +151,7 @@ impl RedbStore {
         }
         let max_records = self.inner.config.limits.max_records;
         self.inner.write(self.inner.config.user_durability, |txn| {
-            let mut tables = RecordTables::open(txn, self.inner.mark_policy())?;
+            let mut tables = RecordTables::open(txn, self.inner.write_policy())?;
             for item in &checked {
                 tables
                     .resolve(
@@ -176,7 +176,7 @@ impl RedbStore {
                             })
                         },
                     )
-                    .map_err(|error| write_error(error, max_records))?;
+                    .map_err(|error| write_error(error, &self.inner.config.limits))?;
             }
             Ok(())
         })
@@ -295,7 +295,7 @@ where
             .collect::<DatabaseResult<Vec<_>>>()?;
         let now = Now::read();
         self.inner.write(self.inner.config.user_durability, |txn| {
-            let mut tables = RecordTables::open(txn, self.inner.mark_policy())?;
+            let mut tables = RecordTables::open(txn, self.inner.write_policy())?;
             for key in &record_keys {
                 let alive = match tables
                     .records
@@ -376,7 +376,7 @@ where
         let max_records = self.inner.config.limits.max_records;
         self.inner
             .write(self.inner.config.user_durability, |txn| {
-                RecordTables::open(txn, self.inner.mark_policy())?.set_expiry(
+                RecordTables::open(txn, self.inner.write_policy())?.set_expiry(
                     record_key.as_ref(),
                     expires_ms,
                     max_records,
@@ -384,7 +384,7 @@ where
                 )
             })
             .map(drop)
-            .map_err(|error| write_error(error, max_records))
+            .map_err(|error| write_error(error, &self.inner.config.limits))
     }
 }
 

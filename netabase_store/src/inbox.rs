@@ -13,8 +13,7 @@ use redb::WriteTransaction;
 
 use crate::clock::Now;
 use crate::error::StoreResult;
-use crate::marks::MarkPolicy;
-use crate::records::{NewRecord, RecordTables, WriteError};
+use crate::records::{NewRecord, RecordTables, WriteError, WritePolicy};
 
 /// The buffered winners, by record key.
 #[derive(Debug, Default)]
@@ -74,11 +73,11 @@ impl Inbox {
         &self,
         txn: &WriteTransaction,
         max_records: usize,
-        marks: MarkPolicy<'_>,
+        policy: WritePolicy<'_>,
         mut dropped: impl FnMut(&[u8]),
     ) -> StoreResult<()> {
         let now = Now::read();
-        let mut tables = RecordTables::open(txn, marks)?;
+        let mut tables = RecordTables::open(txn, policy)?;
         for (key, buffered) in &self.entries {
             let record = NewRecord {
                 key,
@@ -89,7 +88,9 @@ impl Inbox {
                 Ok(()) => {}
                 // A record lowered out of room, or an owned write that a newer one overtook
                 // while it waited (the gate checked its mark when it was buffered).
-                Err(WriteError::MaxRecords | WriteError::Replayed { .. }) => dropped(key),
+                Err(
+                    WriteError::MaxRecords | WriteError::Quota(_) | WriteError::Replayed { .. },
+                ) => dropped(key),
                 Err(WriteError::Store(error)) => return Err(error),
             }
         }

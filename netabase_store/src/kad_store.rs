@@ -129,7 +129,7 @@ impl RecordStore for RedbStore {
         let written = match buffered {
             Ok(true) => Ok(()),
             Ok(false) => self.inner.write(durability, |txn| {
-                RecordTables::open(txn, self.inner.mark_policy())?
+                RecordTables::open(txn, self.inner.write_policy())?
                     .resolve(&new, &record.value, limits.max_records, &now, pick)
                     .map(drop)
             }),
@@ -137,7 +137,8 @@ impl RecordStore for RedbStore {
         };
         match written {
             Ok(()) => Ok(()),
-            Err(WriteError::MaxRecords) => Err(Error::MaxRecords),
+            // kad has no error for a quota; a full quota is a full store to the sender.
+            Err(WriteError::MaxRecords | WriteError::Quota(_)) => Err(Error::MaxRecords),
             Err(WriteError::Replayed { .. }) => {
                 self.inner.reject();
                 Ok(())
@@ -153,7 +154,7 @@ impl RecordStore for RedbStore {
         let removed = self
             .inner
             .write(self.inner.config.network_durability, |txn| {
-                RecordTables::open(txn, self.inner.mark_policy())?.remove(key.as_ref())
+                RecordTables::open(txn, self.inner.write_policy())?.remove(key.as_ref())
             });
         if let Err(error) = removed {
             self.inner.report("RecordStore::remove", &error);

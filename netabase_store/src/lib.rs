@@ -59,6 +59,7 @@ mod marks;
 mod node_store;
 mod path_check;
 mod providers;
+mod quota;
 mod reader;
 mod records;
 mod scan;

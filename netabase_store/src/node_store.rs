@@ -10,6 +10,7 @@ use redb::ReadableTable;
 use crate::clock::{Now, system_time_to_unix_ms, unix_ms_to_system_time};
 use crate::error::{StoreError, StoreResult};
 use crate::providers::ProviderTables;
+use crate::quota::Exceeded;
 use crate::records::{NewRecord, RecordTables, WriteError, entry_of, read_record, to_record};
 use crate::scan::RecordScan;
 use crate::store::RedbStore;
@@ -54,7 +55,7 @@ impl RedbStore {
         let (entry, expires_ms) = entry_of(record, &now)?;
         self.inner
             .write(durability, |txn| {
-                let mut tables = RecordTables::open(txn, self.inner.mark_policy())?;
+                let mut tables = RecordTables::open(txn, self.inner.write_policy())?;
                 tables.overwrite(
                     &NewRecord {
                         key: record.key.as_ref(),
@@ -69,7 +70,7 @@ impl RedbStore {
                 }
                 Ok::<_, WriteError>(())
             })
-            .map_err(|error| write_error(error, limits.max_records))
+            .map_err(|error| write_error(error, &limits))
     }
 
     /// When the record under `key` is scheduled to be republished, if it is. An expired record,
@@ -105,7 +106,7 @@ impl RedbStore {
     fn remove_with(&self, key: &RecordKey, durability: crate::Durability) -> DatabaseResult<()> {
         self.inner
             .write(durability, |txn| {
-                RecordTables::open(txn, self.inner.mark_policy())?.remove(key.as_ref())
+                RecordTables::open(txn, self.inner.write_policy())?.remove(key.as_ref())
             })
             .map(drop)
             .map_err(DatabaseError::from)
@@ -124,9 +125,19 @@ impl RedbStore {
 }
 
 /// A record write error as the database traits return it.
-pub(crate) fn write_error(error: WriteError, max_records: usize) -> DatabaseError {
+pub(crate) fn write_error(error: WriteError, limits: &crate::StoreLimits) -> DatabaseError {
     match error {
-        WriteError::MaxRecords => DatabaseError::MaxRecords { max: max_records },
+        WriteError::MaxRecords => DatabaseError::MaxRecords {
+            max: limits.max_records,
+        },
+        WriteError::Quota(Exceeded::Total) => DatabaseError::UnknownSchemaQuota {
+            quota: "max_unknown_records",
+            max: limits.max_unknown_records,
+        },
+        WriteError::Quota(Exceeded::Namespace) => DatabaseError::UnknownSchemaQuota {
+            quota: "max_unknown_per_namespace",
+            max: limits.max_unknown_per_namespace,
+        },
         WriteError::Replayed { schema, key } => DatabaseError::Ownership {
             schema,
             record_key: crate::error::escape(&key),
@@ -177,7 +188,7 @@ impl NodeStore for RedbStore {
         let removed = self
             .inner
             .write(self.inner.config.network_durability, |txn| {
-                let records = RecordTables::open(txn, self.inner.mark_policy())?
+                let records = RecordTables::open(txn, self.inner.write_policy())?
                     .sweep_expired(now_ms, limit)?;
                 let providers = ProviderTables::open(txn)?
                     .sweep_expired(now_ms, limit.saturating_sub(records))?;
@@ -231,7 +242,7 @@ impl NodeStore for RedbStore {
         let removed = self
             .inner
             .write(self.inner.config.network_durability, |txn| {
-                let records = RecordTables::open(txn, self.inner.mark_policy())?
+                let records = RecordTables::open(txn, self.inner.write_policy())?
                     .sweep_expired(now_ms, usize::MAX)?;
                 let providers = ProviderTables::open(txn)?.sweep_expired(now_ms, usize::MAX)?;
                 Ok::<_, StoreError>(records + providers)
@@ -248,7 +259,7 @@ impl NodeStore for RedbStore {
         let at_ms = system_time_to_unix_ms(at);
         self.inner
             .write(self.inner.config.network_durability, |txn| {
-                let mut tables = RecordTables::open(txn, self.inner.mark_policy())?;
+                let mut tables = RecordTables::open(txn, self.inner.write_policy())?;
                 if tables.records.get(key.as_ref())?.is_some() {
                     tables.schedule(key.as_ref(), at_ms)?;
                 } else {

@@ -13,6 +13,7 @@ use crate::entry::{RecordEntry, encode_record, encode_record_raw};
 use crate::error::{StoreError, StoreResult, escape};
 use crate::lazy::LazyTable;
 use crate::marks::{MarkPolicy, Marks};
+use crate::quota::{Exceeded, QuotaPolicy, Quotas};
 use crate::tables;
 
 /// How many expired records one sweep step collects before removing them.
@@ -25,6 +26,15 @@ pub(crate) struct RecordTables<'txn, 'r> {
     republish: LazyTable<'txn, &'static [u8], u64>,
     republish_queue: LazyTable<'txn, (u64, &'static [u8]), ()>,
     marks: Marks<'txn, 'r>,
+    quotas: Quotas<'txn, 'r>,
+}
+
+/// What a write transaction needs from the store beyond its tables: which keys keep high-water
+/// marks (`marks.rs`) and which count against the quotas for unknown schemas (`quota.rs`).
+#[derive(Clone, Copy)]
+pub(crate) struct WritePolicy<'r> {
+    pub(crate) marks: MarkPolicy<'r>,
+    pub(crate) quotas: QuotaPolicy<'r>,
 }
 
 /// Why a record was not written.
@@ -32,6 +42,8 @@ pub(crate) struct RecordTables<'txn, 'r> {
 pub(crate) enum WriteError {
     /// Storing it would exceed `max_records`.
     MaxRecords,
+    /// It is a new record of an unknown schema and a quota for those is full (`quota.rs`).
+    Quota(Exceeded),
     /// It is an owned write older than the newest this store accepted for its key (`marks.rs`).
     Replayed {
         /// The owned schema.
@@ -76,14 +88,15 @@ pub(crate) fn corrupt(table: &'static str, key: &[u8], detail: &'static str) -> 
 }
 
 impl<'txn, 'r> RecordTables<'txn, 'r> {
-    /// The tables of `txn`; owned keys keep their marks by `marks`.
-    pub(crate) fn open(txn: &'txn WriteTransaction, marks: MarkPolicy<'r>) -> StoreResult<Self> {
+    /// The tables of `txn`, kept under `policy`.
+    pub(crate) fn open(txn: &'txn WriteTransaction, policy: WritePolicy<'r>) -> StoreResult<Self> {
         Ok(RecordTables {
             records: txn.open_table(tables::RECORDS)?,
             expiry: LazyTable::new(txn, tables::EXPIRY),
             republish: LazyTable::new(txn, tables::REPUBLISH),
             republish_queue: LazyTable::new(txn, tables::REPUBLISH_QUEUE),
-            marks: Marks::new(txn, marks),
+            marks: Marks::new(txn, policy.marks),
+            quotas: Quotas::new(txn, policy.quotas),
         })
     }
 
@@ -99,6 +112,11 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
         if let Ok(entry) = RecordEntry::decode(record.entry) {
             self.marks
                 .admit(record.key, entry.value, record.expires_ms, now.unix_ms())?;
+        }
+        // A new key of an unknown schema must fit its quotas (checked before the write, so a
+        // refusal leaves nothing behind).
+        if self.quotas.is_unknown(record.key) && self.records.get(record.key)?.is_none() {
+            self.quotas.admit_new(record.key)?;
         }
         // `None`: the key is new. `Some(expiry)`: the replaced entry's deadline; a damaged entry
         // is replaced, and its stale index row, if any, is dropped by the sweep that meets it.
@@ -187,6 +205,7 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
             self.expiry.open()?.remove((deadline, key))?;
         }
         self.unschedule(key)?;
+        self.quotas.release(key)?;
         Ok(true)
     }
 
@@ -239,6 +258,7 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
                 if current == Some(*deadline) {
                     self.records.remove(key.as_slice())?;
                     self.unschedule(key)?;
+                    self.quotas.release(key)?;
                     removed += 1;
                 }
             }

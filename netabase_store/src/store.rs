@@ -19,8 +19,9 @@ use crate::inbox::Inbox;
 use crate::layout::{self, LayoutError};
 use crate::marks::MarkPolicy;
 use crate::path_check::regular_file_exists;
+use crate::quota::QuotaPolicy;
 use crate::reader::StoreReader;
-use crate::records::{NewRecord, Resolution, WriteError, resolve_against, row_count};
+use crate::records::{NewRecord, Resolution, WriteError, WritePolicy, resolve_against, row_count};
 use crate::scan::{ProviderScan, ReadSource};
 use crate::tables;
 
@@ -126,6 +127,20 @@ impl RedbStoreBuilder {
     /// The most records the store holds. Default: 1 000 000.
     pub fn set_max_records(&mut self, max: usize) -> &mut Self {
         self.config.limits.max_records = max;
+        self
+    }
+
+    /// The most records of schemas this store does not register. Default: 500 000; see
+    /// [`StoreLimits::max_unknown_records`].
+    pub fn set_max_unknown_records(&mut self, max: usize) -> &mut Self {
+        self.config.limits.max_unknown_records = max;
+        self
+    }
+
+    /// The most records of unregistered schemas under one namespace. Default: 100 000; see
+    /// [`StoreLimits::max_unknown_per_namespace`].
+    pub fn set_max_unknown_per_namespace(&mut self, max: usize) -> &mut Self {
+        self.config.limits.max_unknown_per_namespace = max;
         self
     }
 
@@ -319,7 +334,8 @@ impl RedbStoreBuilder {
         location: PathBuf,
         in_memory: bool,
     ) -> Result<RedbStore, OpenError> {
-        initialise(&db).map_err(|error| error.into_open_error(location.clone()))?;
+        initialise(&db, write_policy(&self.registry, &self.config))
+            .map_err(|error| error.into_open_error(location.clone()))?;
         let core = Arc::new(Core {
             db,
             config: self.config,
@@ -343,9 +359,27 @@ impl RedbStoreBuilder {
     }
 }
 
+fn mark_policy<'r>(registry: &'r SchemaRegistry, config: &StoreConfig) -> MarkPolicy<'r> {
+    MarkPolicy {
+        registry,
+        keep_ms: u64::try_from(config.owned_mark_ttl.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+fn write_policy<'r>(registry: &'r SchemaRegistry, config: &StoreConfig) -> WritePolicy<'r> {
+    WritePolicy {
+        marks: mark_policy(registry, config),
+        quotas: QuotaPolicy {
+            registry,
+            max_unknown: config.limits.max_unknown_records,
+            max_per_namespace: config.limits.max_unknown_per_namespace,
+        },
+    }
+}
+
 /// Checks that the file is a Netabase store of this build's layout and creates any missing
 /// table, so readers can open every table. A new, empty redb database becomes a store.
-fn initialise(db: &Database) -> Result<(), LayoutError> {
+fn initialise(db: &Database, policy: WritePolicy<'_>) -> Result<(), LayoutError> {
     use redb::ReadableTable;
     let txn = db.begin_write()?;
     {
@@ -360,6 +394,7 @@ fn initialise(db: &Database) -> Result<(), LayoutError> {
         }
         drop(meta);
         tables::open_every_table!(&txn);
+        crate::quota::count_existing(&txn, policy.quotas)?;
     }
     txn.commit()?;
     Ok(())
@@ -494,10 +529,12 @@ impl Core {
 
     /// Which keys keep high-water marks, and for how long (`marks.rs`).
     pub(crate) fn mark_policy(&self) -> MarkPolicy<'_> {
-        MarkPolicy {
-            registry: &self.registry,
-            keep_ms: u64::try_from(self.config.owned_mark_ttl.as_millis()).unwrap_or(u64::MAX),
-        }
+        mark_policy(&self.registry, &self.config)
+    }
+
+    /// What every write transaction keeps besides the records: marks and quotas.
+    pub(crate) fn write_policy(&self) -> WritePolicy<'_> {
+        write_policy(&self.registry, &self.config)
     }
 
     /// A read transaction that sees every write, the buffered records from peers included (they
@@ -548,9 +585,21 @@ impl Core {
                 let new_key = stored.is_none();
                 if new_key {
                     let rows = records.len().map_err(StoreError::from)?;
-                    let max = self.config.limits.max_records as u64;
-                    if rows.saturating_add(inbox.new_keys() as u64) >= max {
+                    let limits = &self.config.limits;
+                    let pending = inbox.new_keys() as u64;
+                    if rows.saturating_add(pending) >= limits.max_records as u64 {
                         return Ok(false);
+                    }
+                    // A new key of an unknown schema near its quotas is written through, so a
+                    // refusal reaches the caller instead of being dropped at the group commit.
+                    if self.write_policy().quotas.is_unknown(record.key) {
+                        let (total, in_namespace) = crate::quota::counts_for(&txn, record.key)?;
+                        if total.saturating_add(pending) >= limits.max_unknown_records as u64
+                            || in_namespace.saturating_add(pending)
+                                >= limits.max_unknown_per_namespace as u64
+                        {
+                            return Ok(false);
+                        }
                     }
                 }
                 let stored = stored.as_ref().map(|stored| stored.value());
@@ -606,7 +655,7 @@ impl Core {
             return Ok(());
         }
         let max_records = self.config.limits.max_records;
-        inbox.write_into(txn, max_records, self.mark_policy(), |key| {
+        inbox.write_into(txn, max_records, self.write_policy(), |key| {
             self.storage_errors.fetch_add(1, Ordering::Relaxed);
             tracing::error!(
                 location = %self.location.display(),

@@ -11,6 +11,7 @@ mod support;
 mod acknowledgements;
 mod deletes;
 mod durability;
+mod flood;
 mod hostile;
 mod interop;
 mod js_interop;

@@ -17,6 +17,7 @@ mod memory_store_model;
 mod node_store;
 mod open;
 mod owned_marks;
+mod quotas;
 mod read_only;
 mod reopen_model;
 mod restart;
