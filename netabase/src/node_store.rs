@@ -9,6 +9,7 @@ use libp2p::kad::store::RecordStore;
 use libp2p::kad::{Record, RecordKey};
 
 use crate::error::DatabaseResult;
+use crate::owned::OwnershipProblem;
 use crate::registry::SchemaRegistry;
 
 /// A Kademlia record store a Netabase node can run on: kad's [`RecordStore`] for the swarm, plus the
@@ -27,13 +28,14 @@ pub trait NodeStore: RecordStore + Send + 'static {
     /// The unexpired record under `key`, including writes not yet committed.
     fn get_local(&self, key: &RecordKey) -> DatabaseResult<Option<Record>>;
 
-    /// Whether `record` is an owned write ([`crate::owned`]) older than one this store accepted
-    /// for its key, whether or not it still holds that one: a replay or rollback the node refuses.
-    /// The default, for stores that keep no high-water marks, is `false` (such a store refuses
-    /// older writes only while it holds a newer one).
-    fn is_replay(&self, record: &Record) -> DatabaseResult<bool> {
+    /// Why `record` is a stale owned write ([`crate::owned`]), if it is: older than one this
+    /// store accepted for its key, whether or not it still holds that one (a replay or rollback,
+    /// [`OwnershipProblem::Replayed`]), or a writer's write of a generation its owner has since
+    /// left ([`OwnershipProblem::Revoked`]). The default, for stores that keep no high-water
+    /// marks, is `None` (such a store refuses older writes only while it holds a newer one).
+    fn stale_owned_write(&self, record: &Record) -> DatabaseResult<Option<OwnershipProblem>> {
         let _ = record;
-        Ok(false)
+        Ok(None)
     }
 
     /// Stores a record like [`put_local`](Self::put_local) and, with `republish_at`, schedules its

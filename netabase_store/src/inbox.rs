@@ -88,9 +88,9 @@ impl Inbox {
                 Ok(()) => {}
                 // A record lowered out of room, or an owned write that a newer one overtook
                 // while it waited (the gate checked its mark when it was buffered).
-                Err(
-                    WriteError::MaxRecords | WriteError::Quota(_) | WriteError::Replayed { .. },
-                ) => dropped(key),
+                Err(WriteError::MaxRecords | WriteError::Quota(_) | WriteError::Stale { .. }) => {
+                    dropped(key)
+                }
                 Err(WriteError::Store(error)) => return Err(error),
             }
         }

@@ -81,11 +81,11 @@ impl RecordStore for RedbStore {
             );
             return Ok(());
         }
-        match self.inner.is_replay(record.key.as_ref(), &record.value) {
-            Ok(false) => {}
-            Ok(true) => {
+        match self.inner.stale_write(record.key.as_ref(), &record.value) {
+            Ok(None) => {}
+            Ok(Some(problem)) => {
                 self.inner.reject();
-                tracing::debug!(key = ?record.key, "not storing an owned write older than one accepted");
+                tracing::debug!(key = ?record.key, %problem, "not storing a stale owned write");
                 return Ok(());
             }
             Err(error) => {
@@ -139,7 +139,7 @@ impl RecordStore for RedbStore {
             Ok(()) => Ok(()),
             // kad has no error for a quota; a full quota is a full store to the sender.
             Err(WriteError::MaxRecords | WriteError::Quota(_)) => Err(Error::MaxRecords),
-            Err(WriteError::Replayed { .. }) => {
+            Err(WriteError::Stale { .. }) => {
                 self.inner.reject();
                 Ok(())
             }

@@ -8,11 +8,16 @@
 //! more than Kademlia's record TTL, so every copy of an older write has expired by then). Marks
 //! are kept for the owned schemas the store registered; others it cannot verify and stores by
 //! byte order, which orders owned writes by (generation, sequence) too.
+//!
+//! Beside the marks of record keys, the table holds one row per owner and owned schema: the
+//! highest generation the owner signed itself. An owner revokes its writers by writing with a
+//! higher generation; from then on this store refuses their delegated writes of a lower
+//! generation anywhere in the collection (`Revoked`), not only on the keys the owner rewrote.
 
 use std::time::Duration;
 
 use netabase::SchemaRegistry;
-use netabase::owned::header;
+use netabase::owned::{OwnershipProblem, header};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use crate::error::{StoreError, StoreResult};
@@ -31,13 +36,43 @@ pub(crate) struct MarkPolicy<'r> {
 }
 
 impl MarkPolicy<'_> {
-    /// The name of the owned schema `key` belongs to, if it belongs to one.
-    pub(crate) fn owned_schema(&self, key: &[u8]) -> Option<&'static str> {
+    /// The owned schema `key` belongs to, if it belongs to one: its name and the length of its
+    /// record key prefix.
+    pub(crate) fn owned_schema(&self, key: &[u8]) -> Option<(&'static str, usize)> {
         self.registry
             .schema_of(key)
             .filter(|schema| schema.is_owned())
-            .map(|schema| schema.name())
+            .map(|schema| (schema.name(), schema.prefix().len()))
     }
+}
+
+/// The row of an owner's collection in a schema: `\0` (no record key starts with it) then the
+/// schema prefix and the owner's 32 bytes. It holds the highest generation the owner signed
+/// itself; a writer's delegated write of a lower one is refused as revoked.
+fn collection_row(key: &[u8], prefix_len: usize) -> Option<Vec<u8>> {
+    let collection = key.get(..prefix_len + 32)?;
+    let mut row = Vec::with_capacity(collection.len() + 1);
+    row.push(0);
+    row.extend_from_slice(collection);
+    Some(row)
+}
+
+/// Why an owned write is stale against the marks: its generation is below the owner's for the
+/// collection and a writer signed it, or it is older than the key's newest write.
+fn stale(
+    incoming: &netabase::owned::Header,
+    key_mark: Option<(u64, u64, u64)>,
+    collection_mark: Option<(u64, u64, u64)>,
+) -> Option<OwnershipProblem> {
+    if incoming.delegated
+        && collection_mark.is_some_and(|(generation, _, _)| incoming.generation < generation)
+    {
+        return Some(OwnershipProblem::Revoked);
+    }
+    let write = (incoming.generation, incoming.sequence);
+    key_mark
+        .filter(|&(generation, sequence, _)| write < (generation, sequence))
+        .map(|_| OwnershipProblem::Replayed)
 }
 
 /// The mark tables of one write transaction.
@@ -56,8 +91,9 @@ impl<'txn, 'r> Marks<'txn, 'r> {
         }
     }
 
-    /// Before `value` is written under `key`: for an owned key, refuses a write older than the
-    /// key's mark ([`WriteError::Replayed`]) and raises the mark to it. Other keys pass.
+    /// Before `value` is written under `key`: for an owned key, refuses a stale write
+    /// ([`WriteError::Stale`]: older than the key's mark, or a writer's write of a generation the
+    /// owner has left) and raises the marks to it. Other keys pass.
     pub(crate) fn admit(
         &mut self,
         key: &[u8],
@@ -65,39 +101,70 @@ impl<'txn, 'r> Marks<'txn, 'r> {
         expires_ms: Option<u64>,
         now_ms: u64,
     ) -> Result<(), WriteError> {
-        let Some(schema) = self.policy.owned_schema(key) else {
+        let Some((schema, prefix_len)) = self.policy.owned_schema(key) else {
             return Ok(());
         };
         // The store's checks verified the value before any write; bytes that are not an owned
         // value here (a damaged entry being rewritten) get no mark.
-        let Some(incoming) = header(value) else {
+        let (Some(incoming), Some(collection)) = (header(value), collection_row(key, prefix_len))
+        else {
             return Ok(());
         };
-        let write = (incoming.generation, incoming.sequence);
-        let marks = self.marks.open()?;
-        let old = marks.get(key)?.map(|row| row.value());
-        if let Some((generation, sequence, _)) = old
-            && write < (generation, sequence)
-        {
-            return Err(WriteError::Replayed {
+        let key_mark = self.marks.open()?.get(key)?.map(|row| row.value());
+        let collection_mark = self
+            .marks
+            .open()?
+            .get(collection.as_slice())?
+            .map(|row| row.value());
+        if let Some(problem) = stale(&incoming, key_mark, collection_mark) {
+            return Err(WriteError::Stale {
                 schema,
                 key: key.to_vec(),
+                problem,
             });
         }
-        let keep_until = now_ms
-            .saturating_add(self.policy.keep_ms)
-            .max(expires_ms.unwrap_or(0))
-            .max(old.map_or(0, |(_, _, keep)| keep));
-        let newest = old.map_or(write, |(generation, sequence, _)| {
+        let keep_until = now_ms.saturating_add(self.policy.keep_ms);
+        let write = (incoming.generation, incoming.sequence);
+        let newest = key_mark.map_or(write, |(generation, sequence, _)| {
             write.max((generation, sequence))
         });
-        marks.insert(key, (newest.0, newest.1, keep_until))?;
+        self.raise(
+            key,
+            newest,
+            keep_until.max(expires_ms.unwrap_or(0)),
+            key_mark,
+        )?;
+        if !incoming.delegated {
+            let generation = collection_mark.map_or(incoming.generation, |(generation, _, _)| {
+                generation.max(incoming.generation)
+            });
+            self.raise(&collection, (generation, 0), keep_until, collection_mark)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the mark `row` = `mark` kept until at least `keep_until` (and the old mark's time),
+    /// moving its time index row.
+    fn raise(
+        &mut self,
+        row: &[u8],
+        mark: (u64, u64),
+        keep_until: u64,
+        old: Option<(u64, u64, u64)>,
+    ) -> StoreResult<()> {
+        let keep_until = keep_until.max(old.map_or(0, |(_, _, keep)| keep));
+        if old == Some((mark.0, mark.1, keep_until)) {
+            return Ok(());
+        }
+        self.marks
+            .open()?
+            .insert(row, (mark.0, mark.1, keep_until))?;
         if let Some((_, _, previous)) = old
             && previous != keep_until
         {
-            self.by_time.open()?.remove((previous, key))?;
+            self.by_time.open()?.remove((previous, row))?;
         }
-        self.by_time.open()?.insert((keep_until, key), ())?;
+        self.by_time.open()?.insert((keep_until, row), ())?;
         Ok(())
     }
 
@@ -131,33 +198,36 @@ impl<'txn, 'r> Marks<'txn, 'r> {
     }
 }
 
-/// Whether `value`, an owned write under `key`, is older than the key's mark in `txn`: a write
-/// this store must refuse. False for keys of no owned schema and for bytes that are no owned value.
-pub(crate) fn is_older_than_mark(
+/// Why `value`, an owned write under `key`, is stale against the marks in `txn` (see
+/// [`Marks::admit`]), or `None`: also for keys of no owned schema and bytes that are no owned
+/// value.
+pub(crate) fn stale_write(
     policy: MarkPolicy<'_>,
     txn: &ReadTransaction,
     key: &[u8],
     value: &[u8],
-) -> StoreResult<bool> {
-    if policy.owned_schema(key).is_none() {
-        return Ok(false);
-    }
-    let Some(incoming) = header(value) else {
-        return Ok(false);
+) -> StoreResult<Option<OwnershipProblem>> {
+    let Some((_, prefix_len)) = policy.owned_schema(key) else {
+        return Ok(None);
     };
-    Ok(read_mark(txn, key)?.is_some_and(|mark| (incoming.generation, incoming.sequence) < mark))
+    let (Some(incoming), Some(collection)) = (header(value), collection_row(key, prefix_len))
+    else {
+        return Ok(None);
+    };
+    Ok(stale(
+        &incoming,
+        read_mark(txn, key)?,
+        read_mark(txn, &collection)?,
+    ))
 }
 
-/// The mark of `key` in a read transaction: (generation, sequence) of the newest write accepted,
-/// or `None` (also for a store that never held an owned record, which has no mark table).
-pub(crate) fn read_mark(txn: &ReadTransaction, key: &[u8]) -> StoreResult<Option<(u64, u64)>> {
+/// The mark row `row` in a read transaction, or `None` (also for a store that never held an owned
+/// record, which has no mark table).
+fn read_mark(txn: &ReadTransaction, row: &[u8]) -> StoreResult<Option<(u64, u64, u64)>> {
     let marks = match txn.open_table(tables::OWNED_MARKS) {
         Ok(marks) => marks,
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
         Err(error) => return Err(StoreError::from(error)),
     };
-    Ok(marks
-        .get(key)?
-        .map(|row| row.value())
-        .map(|(generation, sequence, _)| (generation, sequence)))
+    Ok(marks.get(row)?.map(|row| row.value()))
 }

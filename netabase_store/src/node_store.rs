@@ -15,6 +15,7 @@ use crate::records::{NewRecord, RecordTables, WriteError, entry_of, read_record,
 use crate::scan::RecordScan;
 use crate::store::RedbStore;
 use crate::tables;
+use netabase::owned::OwnershipProblem;
 
 /// Name used in errors about records of no registered schema.
 pub(crate) const RAW_RECORD: &str = "<raw record>";
@@ -138,10 +139,14 @@ pub(crate) fn write_error(error: WriteError, limits: &crate::StoreLimits) -> Dat
             quota: "max_unknown_per_namespace",
             max: limits.max_unknown_per_namespace,
         },
-        WriteError::Replayed { schema, key } => DatabaseError::Ownership {
+        WriteError::Stale {
+            schema,
+            key,
+            problem,
+        } => DatabaseError::Ownership {
             schema,
             record_key: crate::error::escape(&key),
-            problem: netabase::owned::OwnershipProblem::Replayed,
+            problem,
         },
         WriteError::Store(error) => error.into(),
     }
@@ -152,8 +157,8 @@ impl NodeStore for RedbStore {
         &self.inner.registry
     }
 
-    fn is_replay(&self, record: &Record) -> DatabaseResult<bool> {
-        Ok(self.inner.is_replay(record.key.as_ref(), &record.value)?)
+    fn stale_owned_write(&self, record: &Record) -> DatabaseResult<Option<OwnershipProblem>> {
+        Ok(self.inner.stale_write(record.key.as_ref(), &record.value)?)
     }
 
     fn put_local(&mut self, record: Record) -> DatabaseResult<()> {

@@ -44,12 +44,15 @@ pub(crate) enum WriteError {
     MaxRecords,
     /// It is a new record of an unknown schema and a quota for those is full (`quota.rs`).
     Quota(Exceeded),
-    /// It is an owned write older than the newest this store accepted for its key (`marks.rs`).
-    Replayed {
+    /// It is a stale owned write (`marks.rs`): older than the newest this store accepted for its
+    /// key, or a writer's write of a generation its owner has left.
+    Stale {
         /// The owned schema.
         schema: &'static str,
         /// The record key.
         key: Vec<u8>,
+        /// `Replayed` or `Revoked`.
+        problem: netabase::owned::OwnershipProblem,
     },
     /// The store failed.
     Store(StoreError),

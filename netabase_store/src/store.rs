@@ -19,7 +19,7 @@ use crate::inbox::Inbox;
 use crate::layout::{self, LayoutError};
 use crate::marks::MarkPolicy;
 use crate::path_check::regular_file_exists;
-use crate::quota::QuotaPolicy;
+use crate::quota::{Exceeded, QuotaPolicy};
 use crate::reader::StoreReader;
 use crate::records::{NewRecord, Resolution, WriteError, WritePolicy, resolve_against, row_count};
 use crate::scan::{ProviderScan, ReadSource};
@@ -520,11 +520,15 @@ impl ReadSource for Inner {
 }
 
 impl Core {
-    /// Whether `value` under `key` is an owned write older than one this store accepted for the
-    /// key, kept or since removed (`marks.rs`).
-    pub(crate) fn is_replay(&self, key: &[u8], value: &[u8]) -> StoreResult<bool> {
+    /// Why `value` under `key` is a stale owned write, if it is: older than one this store
+    /// accepted for the key (kept or since removed), or a revoked writer's (`marks.rs`).
+    pub(crate) fn stale_write(
+        &self,
+        key: &[u8],
+        value: &[u8],
+    ) -> StoreResult<Option<netabase::owned::OwnershipProblem>> {
         let txn = self.read_committed()?;
-        crate::marks::is_older_than_mark(self.mark_policy(), &txn, key, value)
+        crate::marks::stale_write(self.mark_policy(), &txn, key, value)
     }
 
     /// Which keys keep high-water marks, and for how long (`marks.rs`).
@@ -594,6 +598,13 @@ impl Core {
                     // refusal reaches the caller instead of being dropped at the group commit.
                     if self.write_policy().quotas.is_unknown(record.key) {
                         let (total, in_namespace) = crate::quota::counts_for(&txn, record.key)?;
+                        // Full without the inbox: refused here, without a write transaction.
+                        if total >= limits.max_unknown_records as u64 {
+                            return Err(WriteError::Quota(Exceeded::Total));
+                        }
+                        if in_namespace >= limits.max_unknown_per_namespace as u64 {
+                            return Err(WriteError::Quota(Exceeded::Namespace));
+                        }
                         if total.saturating_add(pending) >= limits.max_unknown_records as u64
                             || in_namespace.saturating_add(pending)
                                 >= limits.max_unknown_per_namespace as u64

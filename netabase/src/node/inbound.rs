@@ -123,13 +123,14 @@ impl<S: NodeStore> EventLoop<S> {
         self.store_received(from, record)
     }
 
-    /// Refuses an owned write older than one the store accepted for its key, also one it no
-    /// longer holds (expired, swept, removed: the store's high-water mark). A store that cannot
-    /// answer lets the record on to the store, whose own write refuses it the same way.
+    /// Refuses a stale owned write: older than one the store accepted for its key, also one it no
+    /// longer holds (expired, swept, removed), or a revoked writer's (the store's high-water
+    /// marks). A store that cannot answer lets the record on to the store, whose own write
+    /// refuses it the same way.
     pub(crate) fn check_replay(&mut self, record: &Record) -> Result<(), Rejection> {
-        match self.store().is_replay(record) {
-            Ok(true) => Err(self.older_write(&record.key)),
-            Ok(false) => Ok(()),
+        match self.store().stale_owned_write(record) {
+            Ok(None) => Ok(()),
+            Ok(Some(problem)) => Err(self.owned_rejection(&record.key, problem)),
             Err(error) => {
                 tracing::warn!(%error, "cannot read the high-water mark of {}", record.key.as_ref().escape_ascii());
                 Ok(())
@@ -137,15 +138,26 @@ impl<S: NodeStore> EventLoop<S> {
         }
     }
 
+    /// The rejection of an owned record under `key` for `problem`.
+    fn owned_rejection(&self, key: &RecordKey, problem: OwnershipProblem) -> Rejection {
+        let schema = self
+            .registry
+            .schema_of(key.as_ref())
+            .map_or("<owned record>", SchemaInfo::name);
+        Rejection::Invalid(DatabaseError::Ownership {
+            schema,
+            record_key: escape_bytes(key.as_ref()),
+            problem,
+        })
+    }
+
     /// Why a record that lost against the stored value is refused: an older write of an owned
     /// record is a replay (or rollback) of what its owner replaced, anything else lost a conflict.
     pub(crate) fn older_write(&self, key: &RecordKey) -> Rejection {
         match self.registry.schema_of(key.as_ref()) {
-            Some(schema) if schema.is_owned() => Rejection::Invalid(DatabaseError::Ownership {
-                schema: schema.name(),
-                record_key: escape_bytes(key.as_ref()),
-                problem: OwnershipProblem::Replayed,
-            }),
+            Some(schema) if schema.is_owned() => {
+                self.owned_rejection(key, OwnershipProblem::Replayed)
+            }
             _ => Rejection::LostConflict,
         }
     }

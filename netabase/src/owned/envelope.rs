@@ -35,6 +35,9 @@ pub struct Header {
     pub expires_ms: Option<u64>,
     /// Whether the write deletes the record.
     pub deleted: bool,
+    /// Whether a writer signed it under a delegation (else the owner did). Reading only: signing
+    /// sets it from whether a delegation is given.
+    pub delegated: bool,
 }
 
 /// An owned value split into its parts, not yet verified.
@@ -112,6 +115,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Malformed> {
         sequence: word(9),
         expires_ms: (expires != 0).then_some(expires),
         deleted: flags & FLAG_DELETED != 0,
+        delegated: flags & FLAG_DELEGATED != 0,
     })
 }
 
@@ -179,6 +183,7 @@ mod tests {
             sequence,
             expires_ms: Some(5),
             deleted: false,
+            delegated: false,
         }
     }
 

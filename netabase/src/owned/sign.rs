@@ -65,6 +65,7 @@ impl OwnedWrite {
             // A signed expiry of 0 would read as "never": the earliest expiry is 1 ms.
             expires_ms: self.expires.map(|time| unix_ms(time).max(1)),
             deleted: self.deleted,
+            delegated: false,
         }
     }
 }
@@ -98,6 +99,7 @@ impl Author {
         let key = V::record_key(&value.key())?;
         let header = Header {
             generation: delegation.generation,
+            delegated: true,
             ..write.header()
         };
         self.sign_under(key, value, header, Some(delegation), write.expires)

@@ -91,6 +91,26 @@ async fn hostile_owned_records_are_refused_each_under_its_reason() {
         held.filter(|held| held.value == second.value).map(drop)
     })
     .await;
+    // Alice moves to generation 1 (on card 8), which revokes bob's generation-0 collection
+    // delegation everywhere in her collection.
+    let raised = OwnedWrite {
+        generation: 1,
+        ..at(base + 2)
+    };
+    let generation_1 = alice.sign(&card(&alice, 8, "new era"), &raised).unwrap();
+    within(
+        "alice's raise",
+        honest.put_record(generation_1.clone(), Quorum::One),
+    )
+    .await
+    .expect("put");
+    eventually("the target holds alice's raise", || async {
+        node.get_local_record(&generation_1.key)
+            .await
+            .unwrap()
+            .map(drop)
+    })
+    .await;
     let before = node.stats().await.unwrap().records_rejected;
 
     // 1. Alice's key, mallory's signature.
@@ -128,6 +148,15 @@ async fn hostile_owned_records_are_refused_each_under_its_reason() {
     let revoked = bob
         .sign_delegated(&card(&alice, 5, "late"), &at(base), &lapsed)
         .unwrap();
+    // 5b. Bob again, within his deadline but under the generation alice has left.
+    let generation_0 = alice.delegate_collection::<Card>(
+        bob.owner(),
+        0,
+        SystemTime::now() + Duration::from_secs(3600),
+    );
+    let left_behind = bob
+        .sign_delegated(&card(&alice, 9, "old era"), &at(base), &generation_0)
+        .unwrap();
     // 6. A write dated a day ahead, which would beat every honest write for a day.
     let future = alice
         .sign(&card(&alice, 6, "tomorrow"), &at(now_ms() + 86_400_000))
@@ -147,6 +176,7 @@ async fn hostile_owned_records_are_refused_each_under_its_reason() {
         replay,
         stretched,
         revoked,
+        left_behind,
         future,
         padded,
     ];
@@ -176,7 +206,11 @@ async fn hostile_owned_records_are_refused_each_under_its_reason() {
         1,
         "{rejected:?}"
     );
-    assert_eq!(rejected.revoked - before.revoked, 1, "{rejected:?}");
+    assert_eq!(
+        rejected.revoked - before.revoked,
+        2,
+        "lapsed and left behind: {rejected:?}"
+    );
     assert_eq!(
         rejected.future_timestamp - before.future_timestamp,
         1,
@@ -196,7 +230,7 @@ async fn hostile_owned_records_are_refused_each_under_its_reason() {
     };
     let held = node.get_local::<Card>(&first_slot).await.unwrap();
     assert_eq!(held.map(|card| card.text), Some("second".into()));
-    for slot in 2..=7 {
+    for slot in (2..=7).chain([9]) {
         let key = CardKey {
             owner: alice.owner(),
             slot,

@@ -60,9 +60,12 @@ fn an_older_write_is_refused_after_the_newer_one_was_removed() {
     RecordStore::put(&mut store, one.clone()).unwrap();
     assert_eq!(held(&store, &one), None, "the replay did not come back");
     assert_eq!(store.rejected_record_count(), 1);
-    assert!(store.is_replay(&one).unwrap());
+    assert_eq!(
+        store.stale_owned_write(&one).unwrap(),
+        Some(OwnershipProblem::Replayed)
+    );
     assert!(
-        !store.is_replay(&two).unwrap(),
+        store.stale_owned_write(&two).unwrap().is_none(),
         "the newest write itself may come back"
     );
 
@@ -170,4 +173,65 @@ fn a_store_without_owned_schemas_makes_no_mark_tables() {
         !names.iter().any(|name| name.starts_with("owned_marks")),
         "{names:?}"
     );
+}
+
+#[test]
+fn an_owner_raising_its_generation_revokes_writers_across_the_collection() {
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, NetabaseSchema)]
+    #[netabase(namespace = "marks", owned)]
+    struct Note {
+        #[key]
+        owner: Owner,
+        #[key]
+        id: u32,
+        text: String,
+    }
+    let (alice, bob) = (Author::generate(), Author::generate());
+    let note = |id, text: &str| Note {
+        owner: alice.owner(),
+        id,
+        text: text.into(),
+    };
+    let deadline = std::time::SystemTime::now() + Duration::from_secs(3600);
+    let generation_0 = alice.delegate_collection::<Note>(bob.owner(), 0, deadline);
+    let write = OwnedWrite::after(None);
+    let mut store = RedbStore::builder().register::<Note>().in_memory().unwrap();
+
+    let by_bob = bob
+        .sign_delegated(&note(1, "bob"), &write, &generation_0)
+        .unwrap();
+    store.put_local(by_bob).unwrap();
+
+    // Alice moves to generation 1 on another key: bob's generation-0 writes are over everywhere.
+    let raised = OwnedWrite {
+        generation: 1,
+        ..OwnedWrite::after(None)
+    };
+    store
+        .put_local(alice.sign(&note(2, "alice"), &raised).unwrap())
+        .unwrap();
+    let late = bob
+        .sign_delegated(&note(3, "bob"), &write, &generation_0)
+        .unwrap();
+    assert_eq!(
+        store.stale_owned_write(&late).unwrap(),
+        Some(OwnershipProblem::Revoked)
+    );
+    let error = store.put_local(late).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            DatabaseError::Ownership {
+                problem: OwnershipProblem::Revoked,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    // A delegation for the new generation works again.
+    let generation_1 = alice.delegate_collection::<Note>(bob.owner(), 1, deadline);
+    let renewed = bob
+        .sign_delegated(&note(3, "bob"), &write, &generation_1)
+        .unwrap();
+    store.put_local(renewed).unwrap();
 }
