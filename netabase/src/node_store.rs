@@ -28,6 +28,13 @@ pub trait NodeStore: RecordStore + Send + 'static {
     /// The unexpired record under `key`, including writes not yet committed.
     fn get_local(&self, key: &RecordKey) -> DatabaseResult<Option<Record>>;
 
+    /// Stores a record from a peer that the node's gate already validated with a registry that
+    /// holds this store's schemas (it decoded, and an owned record's signature verified): like
+    /// `RecordStore::put`, which the default calls, but a store may skip checking it again.
+    fn put_validated(&mut self, record: Record) -> libp2p::kad::store::Result<()> {
+        self.put(record)
+    }
+
     /// Why `record` is a stale owned write ([`crate::owned`]), if it is: older than one this
     /// store accepted for its key, whether or not it still holds that one (a replay or rollback,
     /// [`OwnershipProblem::Replayed`]), or a writer's write of a generation its owner has since

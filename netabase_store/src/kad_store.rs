@@ -19,46 +19,19 @@ use crate::store::RedbStore;
 /// between the read and the encoding.
 pub const MIN_SERVED_TTL: Duration = Duration::from_secs(netabase::MIN_INBOUND_TTL.as_secs() + 1);
 
-/// The store as kad's record store. Writes use the network durability (grouped by default, see
-/// `docs/durability.md`); storage errors, which kad's error type cannot carry, are logged and
-/// counted in [`RedbStore::storage_error_count`].
-///
-/// Differences from `MemoryStore` (all deliberate, see `docs/store-layout.md`):
-/// - expired records and provider records are never returned, and an already expired record or
-///   provider record given to `put` / `add_provider` is not stored;
-/// - `get` does not return a record with less than [`MIN_SERVED_TTL`] left: kad sends what `get`
-///   returns to peers with its lifetime in whole seconds, and rounds under a second to 0, which
-///   on the wire means "never expires";
-/// - `put` resolves a conflict with the stored value by the registered schema's rule, else the
-///   registry's `UnknownSchemas` policy (byte order, or a different value replaces under
-///   `AcceptReplacing`): a losing record is not stored; equal values merge into the later
-///   expiry and the greater publisher, whatever their order;
-/// - a record whose key has a registered schema's prefix but does not decode as that schema is
-///   not stored (counted in [`RedbStore::rejected_record_count`]);
-/// - `max_value_bytes` is inclusive (`MemoryStore` refuses a value of exactly that size);
-/// - expired provider records make room for live ones under `max_providers_per_key` and
-///   `max_provided_keys` (`MemoryStore` counts them until they are removed);
-/// - `providers` are ordered by provider peer id, `records` by key.
-impl RecordStore for RedbStore {
-    type RecordsIter<'a> = RecordsIter<'a>;
-    type ProvidedIter<'a> = ProvidedIter<'a>;
+/// Whether the caller already checked a record against the store's schemas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Checked {
+    /// It did: a node's gate validated the record with a registry that holds the store's.
+    Yes,
+    /// It did not: check it here.
+    No,
+}
 
-    fn get(&self, key: &RecordKey) -> Option<std::borrow::Cow<'_, Record>> {
-        match self.read_record(key.as_ref()) {
-            Ok(record) => {
-                let served_until = Instant::now() + MIN_SERVED_TTL;
-                record
-                    .filter(|record| record.expires.is_none_or(|at| at >= served_until))
-                    .map(std::borrow::Cow::Owned)
-            }
-            Err(error) => {
-                self.inner.report("RecordStore::get", &error);
-                None
-            }
-        }
-    }
-
-    fn put(&mut self, record: Record) -> Result<()> {
+impl RedbStore {
+    /// `RecordStore::put`, skipping the schema check (decoding and, for owned schemas, signature
+    /// verification) when the caller made it already.
+    pub(crate) fn put_from_peer(&mut self, record: Record, checked: Checked) -> Result<()> {
         let limits = self.inner.config.limits;
         if netabase::tombstone::payload_len(&record.value) > limits.max_value_bytes {
             return Err(Error::ValueTooLarge);
@@ -69,7 +42,8 @@ impl RecordStore for RedbStore {
             return Ok(());
         }
         let registry = &self.inner.registry;
-        if let Some(schema) = registry.schema_of(record.key.as_ref())
+        if checked == Checked::No
+            && let Some(schema) = registry.schema_of(record.key.as_ref())
             && let Err(error) = schema.check(&record)
         {
             self.inner.reject();
@@ -148,6 +122,50 @@ impl RecordStore for RedbStore {
                 Ok(())
             }
         }
+    }
+}
+
+/// The store as kad's record store. Writes use the network durability (grouped by default, see
+/// `docs/durability.md`); storage errors, which kad's error type cannot carry, are logged and
+/// counted in [`RedbStore::storage_error_count`].
+///
+/// Differences from `MemoryStore` (all deliberate, see `docs/store-layout.md`):
+/// - expired records and provider records are never returned, and an already expired record or
+///   provider record given to `put` / `add_provider` is not stored;
+/// - `get` does not return a record with less than [`MIN_SERVED_TTL`] left: kad sends what `get`
+///   returns to peers with its lifetime in whole seconds, and rounds under a second to 0, which
+///   on the wire means "never expires";
+/// - `put` resolves a conflict with the stored value by the registered schema's rule, else the
+///   registry's `UnknownSchemas` policy (byte order, or a different value replaces under
+///   `AcceptReplacing`): a losing record is not stored; equal values merge into the later
+///   expiry and the greater publisher, whatever their order;
+/// - a record whose key has a registered schema's prefix but does not decode as that schema is
+///   not stored (counted in [`RedbStore::rejected_record_count`]);
+/// - `max_value_bytes` is inclusive (`MemoryStore` refuses a value of exactly that size);
+/// - expired provider records make room for live ones under `max_providers_per_key` and
+///   `max_provided_keys` (`MemoryStore` counts them until they are removed);
+/// - `providers` are ordered by provider peer id, `records` by key.
+impl RecordStore for RedbStore {
+    type RecordsIter<'a> = RecordsIter<'a>;
+    type ProvidedIter<'a> = ProvidedIter<'a>;
+
+    fn get(&self, key: &RecordKey) -> Option<std::borrow::Cow<'_, Record>> {
+        match self.read_record(key.as_ref()) {
+            Ok(record) => {
+                let served_until = Instant::now() + MIN_SERVED_TTL;
+                record
+                    .filter(|record| record.expires.is_none_or(|at| at >= served_until))
+                    .map(std::borrow::Cow::Owned)
+            }
+            Err(error) => {
+                self.inner.report("RecordStore::get", &error);
+                None
+            }
+        }
+    }
+
+    fn put(&mut self, record: Record) -> Result<()> {
+        self.put_from_peer(record, Checked::No)
     }
 
     fn remove(&mut self, key: &RecordKey) {

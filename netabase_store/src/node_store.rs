@@ -157,6 +157,10 @@ impl NodeStore for RedbStore {
         &self.inner.registry
     }
 
+    fn put_validated(&mut self, record: Record) -> netabase::kad::store::Result<()> {
+        self.put_from_peer(record, crate::kad_store::Checked::Yes)
+    }
+
     fn stale_owned_write(&self, record: &Record) -> DatabaseResult<Option<OwnershipProblem>> {
         Ok(self.inner.stale_write(record.key.as_ref(), &record.value)?)
     }

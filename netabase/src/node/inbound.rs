@@ -200,7 +200,8 @@ impl<S: NodeStore> EventLoop<S> {
         record: Record,
     ) -> Result<(), Arc<Rejection>> {
         let key = record.key.clone();
-        match self.store().put(record) {
+        // The gate validated it: the store need not decode and verify it again.
+        match self.store().put_validated(record) {
             Ok(()) => {
                 self.stats.records_stored += 1;
                 self.emit(NodeEvent::RecordStored { key, from });

@@ -292,6 +292,15 @@ async fn an_owner_deletes_and_nobody_else_can_write() {
     .await
     .unwrap_err();
     assert!(error.to_string().contains("belongs to"), "{error}");
+    // A forged record handed to put_record is refused before this node keeps it.
+    let mut forged = alice.sign(&card(&alice, 2, "x"), &at(now_ms())).unwrap();
+    let last = forged.value.len() - 1;
+    forged.value[last] ^= 1;
+    let error = within("put", b.put_record(forged.clone(), Quorum::One))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("signature"), "{error}");
+    assert_eq!(b.get_local_record(&forged.key).await.unwrap(), None);
     let error = within("put", b.put(&card(&alice, 1, "x"), Quorum::One))
         .await
         .unwrap_err();
