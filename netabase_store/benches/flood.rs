@@ -2,8 +2,9 @@
 //! a schema the node does not know, 200 at a time, to one Netabase node with the default limits,
 //! while an honest Netabase peer writes `FLOOD_HONEST` (default 1 000) registered records to it.
 //! Prints how many of each the node stored, the strangers' share of the quota, the honest put
-//! latency idle and during the flood, and the node's rejections. Asserts nothing; the suite's
-//! `tests/node/flood.rs` asserts the same at a small size.
+//! latency idle and during the flood, and the node's rejections. It fails (after printing) if an
+//! honest record is missing or the strangers' records exceed their quota; it asserts no speed.
+//! The suite's `tests/node/flood.rs` checks the same at a small size.
 //!
 //! `cargo bench -p netabase_store --bench flood`
 
@@ -129,4 +130,9 @@ async fn main() {
         stats.records_rejected, stats.records_stored
     );
     stop_all(nodes).await;
+    assert_eq!(honest_stored, honest_count, "every honest record is stored");
+    assert!(
+        strangers <= limits.max_unknown_per_namespace,
+        "the strangers' records stay within their quota"
+    );
 }

@@ -37,12 +37,41 @@ impl RedbStore {
         self.put_values(std::iter::once(value))
     }
 
+    /// Signs `value` as `author` (its owner) and stores it: the local form of the node's
+    /// `put_owned` for an owned schema ([`netabase::owned`]). The write follows the stored one
+    /// ([`OwnedWrite::after`](netabase::owned::OwnedWrite::after)). Fails with
+    /// [`DatabaseError::NotOwner`] when `value`'s key names another owner.
+    pub fn put_owned<V: NetabaseSchema>(
+        &self,
+        author: &netabase::owned::Author,
+        value: &V,
+    ) -> DatabaseResult<()> {
+        let key = V::record_key(&value.key())?;
+        let stored = self.get_local_record_bytes(key.as_ref())?;
+        let write = netabase::owned::OwnedWrite::after(stored.as_deref());
+        self.overwrite_record(
+            &author.sign(value, &write)?,
+            self.inner.config.user_durability,
+        )
+    }
+
+    /// The value bytes stored under `key`, expired or not, if any.
+    fn get_local_record_bytes(&self, key: &[u8]) -> DatabaseResult<Option<Vec<u8>>> {
+        let record = crate::NodeStore::get_local(self, &netabase::kad::RecordKey::new(&key))?;
+        Ok(record.map(|record| record.value))
+    }
+
     /// Stores many values of schema `V` in one transaction (one fsync), replacing what was stored
-    /// under their keys. Nothing is stored if any value fails.
+    /// under their keys. Nothing is stored if any value fails. An owned schema's values must be
+    /// signed: use [`put_owned`](Self::put_owned) (this fails with
+    /// [`DatabaseError::OwnedNeedsSignature`]).
     pub fn put_values<'v, V: NetabaseSchema>(
         &self,
         values: impl IntoIterator<Item = &'v V>,
     ) -> DatabaseResult<()> {
+        if V::OWNED {
+            return Err(DatabaseError::OwnedNeedsSignature { schema: V::NAME });
+        }
         let limits = self.inner.config.limits;
         let publisher = self.inner.local_peer_id();
         let now = Now::read();

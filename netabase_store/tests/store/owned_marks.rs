@@ -235,3 +235,32 @@ fn an_owner_raising_its_generation_revokes_writers_across_the_collection() {
         .unwrap();
     store.put_local(renewed).unwrap();
 }
+
+#[test]
+fn the_store_signs_owned_values_and_refuses_unsigned_ones() {
+    let alice = Author::generate();
+    let store = badge_store().in_memory().unwrap();
+    let badge = |label: &str| Badge {
+        owner: alice.owner(),
+        label: label.into(),
+    };
+    store.put_owned(&alice, &badge("first")).unwrap();
+    store.put_owned(&alice, &badge("second")).unwrap();
+    assert_eq!(
+        store.get_value::<Badge>(&badge("").key()).unwrap(),
+        Some(badge("second")),
+        "each write follows the stored one"
+    );
+    let error = store
+        .put_owned(&Author::generate(), &badge("x"))
+        .unwrap_err();
+    assert!(matches!(error, DatabaseError::NotOwner { .. }), "{error}");
+    let error = store.put_value(&badge("unsigned")).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            DatabaseError::OwnedNeedsSignature { schema: "Badge" }
+        ),
+        "{error}"
+    );
+}
