@@ -20,6 +20,7 @@ use netabase::SchemaRegistry;
 use netabase::owned::{OwnershipProblem, header};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
+use crate::entry::RecordEntry;
 use crate::error::{StoreError, StoreResult};
 use crate::lazy::LazyTable;
 use crate::records::WriteError;
@@ -91,13 +92,13 @@ impl<'txn, 'r> Marks<'txn, 'r> {
         }
     }
 
-    /// Before `value` is written under `key`: for an owned key, refuses a stale write
-    /// ([`WriteError::Stale`]: older than the key's mark, or a writer's write of a generation the
-    /// owner has left) and raises the marks to it. Other keys pass.
+    /// Before the record entry `entry` is written under `key`: for an owned key, refuses a stale
+    /// write ([`WriteError::Stale`]: older than the key's mark, or a writer's write of a
+    /// generation the owner has left) and raises the marks to it. Other keys pass, undecoded.
     pub(crate) fn admit(
         &mut self,
         key: &[u8],
-        value: &[u8],
+        entry: &[u8],
         expires_ms: Option<u64>,
         now_ms: u64,
     ) -> Result<(), WriteError> {
@@ -106,7 +107,9 @@ impl<'txn, 'r> Marks<'txn, 'r> {
         };
         // The store's checks verified the value before any write; bytes that are not an owned
         // value here (a damaged entry being rewritten) get no mark.
-        let (Some(incoming), Some(collection)) = (header(value), collection_row(key, prefix_len))
+        let value = RecordEntry::decode(entry).map(|entry| entry.value).ok();
+        let (Some(incoming), Some(collection)) =
+            (value.and_then(header), collection_row(key, prefix_len))
         else {
             return Ok(());
         };

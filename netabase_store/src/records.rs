@@ -112,10 +112,8 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
         now: &Now,
     ) -> Result<(), WriteError> {
         // An owned write older than the key's mark never lands, whichever path brought it.
-        if let Ok(entry) = RecordEntry::decode(record.entry) {
-            self.marks
-                .admit(record.key, entry.value, record.expires_ms, now.unix_ms())?;
-        }
+        self.marks
+            .admit(record.key, record.entry, record.expires_ms, now.unix_ms())?;
         // A new key of an unknown schema must fit its quotas (checked before the write, so a
         // refusal leaves nothing behind).
         if self.quotas.is_unknown(record.key) && self.records.get(record.key)?.is_none() {
