@@ -325,7 +325,8 @@ impl SchemaRegistry {
 
     /// Checks an incoming record before it is stored: a registered schema (or unknown schemas
     /// accepted), value size within `max_value_bytes`, not expired at `now`, and for a registered
-    /// schema a key and value that decode and agree.
+    /// schema a key and value that decode canonically and agree (for an owned schema, also signed
+    /// by the owner or an authorised writer: [`crate::owned`]).
     pub fn validate(
         &self,
         record: &Record,
