@@ -28,10 +28,12 @@ pub trait NodeStore: RecordStore + Send + 'static {
     /// The unexpired record under `key`, including writes not yet committed.
     fn get_local(&self, key: &RecordKey) -> DatabaseResult<Option<Record>>;
 
-    /// Stores a record from a peer that the node's gate already validated with a registry that
-    /// holds this store's schemas (it decoded, and an owned record's signature verified): like
-    /// `RecordStore::put`, which the default calls, but a store may skip checking it again.
-    fn put_validated(&mut self, record: Record) -> libp2p::kad::store::Result<()> {
+    /// Stores a record that the peer `from` delivered and the node's gate already validated with
+    /// a registry that holds this store's schemas (it decoded, and an owned record's signature
+    /// verified): like `RecordStore::put`, which the default calls, but a store may skip checking
+    /// it again and charge `from`'s quota for records of schemas it does not know.
+    fn put_validated(&mut self, record: Record, from: PeerId) -> libp2p::kad::store::Result<()> {
+        let _ = from;
         self.put(record)
     }
 

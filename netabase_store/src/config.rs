@@ -33,6 +33,12 @@ pub struct StoreLimits {
     /// that shape count as one namespace), so one application's flood leaves room for the others.
     /// Default: 100 000, a fifth of `max_unknown_records`.
     pub max_unknown_per_namespace: usize,
+    /// The most records of unknown schemas stored from one peer: the peer that delivered them to a
+    /// node's gate (its authenticated connection, not the `publisher` a record claims), so one
+    /// peer cannot take a namespace's share alone. Records given to the store directly (kad's
+    /// `RecordStore::put` outside a node, `put_local`) name no peer and count only in the other
+    /// limits. Default: 50 000, half a namespace's share.
+    pub max_unknown_per_peer: usize,
 }
 
 impl Default for StoreLimits {
@@ -44,6 +50,7 @@ impl Default for StoreLimits {
             max_provided_keys: 100_000,
             max_unknown_records: 500_000,
             max_unknown_per_namespace: 100_000,
+            max_unknown_per_peer: 50_000,
         }
     }
 }

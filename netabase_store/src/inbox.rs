@@ -28,6 +28,8 @@ struct Buffered {
     /// The complete entry (header and value), as the `records` table stores it.
     entry: Vec<u8>,
     expires_ms: Option<u64>,
+    /// The peer that delivered it, if known (its quota is charged when the key is new).
+    sender: Option<Vec<u8>>,
 }
 
 impl Inbox {
@@ -56,12 +58,14 @@ impl Inbox {
             buffered.expires_ms = record.expires_ms;
             return;
         }
+        let sender = record.sender.map(<[u8]>::to_vec);
         self.new_keys += usize::from(new_key);
         self.entries.insert(
             record.key.to_vec(),
             Buffered {
                 entry,
                 expires_ms: record.expires_ms,
+                sender,
             },
         );
     }
@@ -83,6 +87,7 @@ impl Inbox {
                 key,
                 entry: &buffered.entry,
                 expires_ms: buffered.expires_ms,
+                sender: buffered.sender.as_deref(),
             };
             match tables.overwrite(&record, max_records, &now) {
                 Ok(()) => {}
@@ -112,6 +117,7 @@ mod tests {
             key,
             entry,
             expires_ms: None,
+            sender: None,
         }
     }
 

@@ -31,7 +31,14 @@ pub(crate) enum Checked {
 impl RedbStore {
     /// `RecordStore::put`, skipping the schema check (decoding and, for owned schemas, signature
     /// verification) when the caller made it already.
-    pub(crate) fn put_from_peer(&mut self, record: Record, checked: Checked) -> Result<()> {
+    /// `sender`, when known, is the peer that delivered the record (its quota is charged).
+    pub(crate) fn put_from_peer(
+        &mut self,
+        record: Record,
+        checked: Checked,
+        sender: Option<PeerId>,
+    ) -> Result<()> {
+        let sender = sender.map(|peer| peer.to_bytes());
         let limits = self.inner.config.limits;
         if netabase::tombstone::payload_len(&record.value) > limits.max_value_bytes {
             return Err(Error::ValueTooLarge);
@@ -79,6 +86,7 @@ impl RedbStore {
             key,
             entry: &entry,
             expires_ms,
+            sender: sender.as_deref(),
         };
         let pick = |existing: &[u8], incoming: &[u8]| {
             // The incoming value decodes (checked above), so an error means the stored one does
@@ -165,7 +173,7 @@ impl RecordStore for RedbStore {
     }
 
     fn put(&mut self, record: Record) -> Result<()> {
-        self.put_from_peer(record, Checked::No)
+        self.put_from_peer(record, Checked::No, None)
     }
 
     fn remove(&mut self, key: &RecordKey) {

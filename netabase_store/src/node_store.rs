@@ -62,6 +62,7 @@ impl RedbStore {
                         key: record.key.as_ref(),
                         entry: &entry,
                         expires_ms,
+                        sender: None,
                     },
                     limits.max_records,
                     &now,
@@ -139,6 +140,10 @@ pub(crate) fn write_error(error: WriteError, limits: &crate::StoreLimits) -> Dat
             quota: "max_unknown_per_namespace",
             max: limits.max_unknown_per_namespace,
         },
+        WriteError::Quota(Exceeded::Peer) => DatabaseError::UnknownSchemaQuota {
+            quota: "max_unknown_per_peer",
+            max: limits.max_unknown_per_peer,
+        },
         WriteError::Stale {
             schema,
             key,
@@ -157,8 +162,8 @@ impl NodeStore for RedbStore {
         &self.inner.registry
     }
 
-    fn put_validated(&mut self, record: Record) -> netabase::kad::store::Result<()> {
-        self.put_from_peer(record, crate::kad_store::Checked::Yes)
+    fn put_validated(&mut self, record: Record, from: PeerId) -> netabase::kad::store::Result<()> {
+        self.put_from_peer(record, crate::kad_store::Checked::Yes, Some(from))
     }
 
     fn stale_owned_write(&self, record: &Record) -> DatabaseResult<Option<OwnershipProblem>> {

@@ -1,11 +1,14 @@
 //! Quotas for records of schemas the store does not know: at most `max_unknown_records` of them in
-//! all, and at most `max_unknown_per_namespace` under one namespace, so strangers cannot take the
-//! room that records of registered schemas need (the reserve is `max_records -
-//! max_unknown_records`) and one application's flood cannot push out another's records.
+//! all, at most `max_unknown_per_namespace` under one namespace, and at most `max_unknown_per_peer`
+//! delivered by one peer, so strangers cannot take the room that records of registered schemas
+//! need (the reserve is `max_records - max_unknown_records`), one application's flood cannot push
+//! out another's records, and one peer cannot take a namespace's share.
 //!
-//! The store keeps the set of record keys it counted (`unknown_keys`) and their number per
-//! namespace (`unknown_counts`, with the total under the empty key), updated in the same
-//! transaction as the records. A key is counted when it is first stored while no registered schema
+//! The store keeps the set of record keys it counted (`unknown_keys`, each with the peer id of the
+//! peer that delivered it when a node's gate said so) and their number per namespace and per peer
+//! (`unknown_counts`, with the total under the empty key), updated in the same transaction as the
+//! records. The delivering peer is the connection's authenticated peer id, not the record's
+//! `publisher`, which its sender may set to anything. A key is counted when it is first stored while no registered schema
 //! claims it, and uncounted when it is removed, whatever the registry says by then, so the counts
 //! stay exact when an application later registers a schema.
 
@@ -22,6 +25,13 @@ const TOTAL: &[u8] = b"";
 /// The `unknown_counts` row of keys without a `/<namespace>/<name>/` shape (no namespace contains
 /// `/`, so it never meets a real namespace).
 const NO_NAMESPACE: &[u8] = b"/";
+/// What the `unknown_counts` row of a delivering peer starts with, before its peer id bytes.
+const PEER_ROW: &[u8] = b"/peer/";
+
+/// The `unknown_counts` row of the peer with id bytes `peer`.
+fn peer_row(peer: &[u8]) -> Vec<u8> {
+    [PEER_ROW, peer].concat()
+}
 
 /// The limits and the registry that says which keys are unknown.
 #[derive(Clone, Copy)]
@@ -29,6 +39,7 @@ pub(crate) struct QuotaPolicy<'r> {
     pub(crate) registry: &'r SchemaRegistry,
     pub(crate) max_unknown: usize,
     pub(crate) max_per_namespace: usize,
+    pub(crate) max_per_peer: usize,
 }
 
 impl QuotaPolicy<'_> {
@@ -45,6 +56,8 @@ pub(crate) enum Exceeded {
     Total,
     /// `max_unknown_per_namespace`.
     Namespace,
+    /// `max_unknown_per_peer`.
+    Peer,
 }
 
 /// The namespace row a key counts under.
@@ -55,7 +68,7 @@ fn bucket(key: &[u8]) -> &[u8] {
 /// The quota tables of one write transaction.
 pub(crate) struct Quotas<'txn, 'r> {
     policy: QuotaPolicy<'r>,
-    keys: LazyTable<'txn, &'static [u8], ()>,
+    keys: LazyTable<'txn, &'static [u8], &'static [u8]>,
     counts: LazyTable<'txn, &'static [u8], u64>,
 }
 
@@ -73,32 +86,45 @@ impl<'txn, 'r> Quotas<'txn, 'r> {
         }
     }
 
-    /// Before a new key is stored: counts it if it is unknown, or refuses it when a quota is full.
-    pub(crate) fn admit_new(&mut self, key: &[u8]) -> Result<(), WriteError> {
+    /// Before a new key is stored: counts it if it is unknown (charging `sender`, the delivering
+    /// peer's id bytes, when known), or refuses it when a quota is full.
+    pub(crate) fn admit_new(
+        &mut self,
+        key: &[u8],
+        sender: Option<&[u8]>,
+    ) -> Result<(), WriteError> {
         if !self.policy.is_unknown(key) {
             return Ok(());
         }
-        let namespace = bucket(key);
-        let total = self.count(TOTAL)?;
-        if total >= self.policy.max_unknown as u64 {
+        if self.count(TOTAL)? >= self.policy.max_unknown as u64 {
             return Err(WriteError::Quota(Exceeded::Total));
         }
-        let in_namespace = self.count(namespace)?;
-        if in_namespace >= self.policy.max_per_namespace as u64 {
+        if self.count(bucket(key))? >= self.policy.max_per_namespace as u64 {
             return Err(WriteError::Quota(Exceeded::Namespace));
         }
-        self.count_key(key)?;
+        if let Some(peer) = sender
+            && self.count(&peer_row(peer))? >= self.policy.max_per_peer as u64
+        {
+            return Err(WriteError::Quota(Exceeded::Peer));
+        }
+        self.count_key(key, sender)?;
         Ok(())
     }
 
     /// Adds `key` to the counted keys and its counts, unless it is counted already.
-    fn count_key(&mut self, key: &[u8]) -> StoreResult<()> {
-        if self.keys.open()?.insert(key, ())?.is_none() {
-            let total = self.count(TOTAL)?;
-            self.set(TOTAL, total + 1)?;
-            let namespace = bucket(key);
-            let in_namespace = self.count(namespace)?;
-            self.set(namespace, in_namespace + 1)?;
+    fn count_key(&mut self, key: &[u8], sender: Option<&[u8]>) -> StoreResult<()> {
+        if self
+            .keys
+            .open()?
+            .insert(key, sender.unwrap_or_default())?
+            .is_some()
+        {
+            return Ok(());
+        }
+        self.add(TOTAL, 1)?;
+        self.add(bucket(key), 1)?;
+        if let Some(peer) = sender {
+            self.add(&peer_row(peer), 1)?;
         }
         Ok(())
     }
@@ -108,12 +134,14 @@ impl<'txn, 'r> Quotas<'txn, 'r> {
         if !self.policy.is_unknown(key) && !self.any_counted()? {
             return Ok(());
         }
-        if self.keys.open()?.remove(key)?.is_some() {
-            let namespace = bucket(key);
-            let total = self.count(TOTAL)?;
-            self.set(TOTAL, total.saturating_sub(1))?;
-            let in_namespace = self.count(namespace)?;
-            self.set(namespace, in_namespace.saturating_sub(1))?;
+        let sender = match self.keys.open()?.remove(key)? {
+            Some(sender) => sender.value().to_vec(),
+            None => return Ok(()),
+        };
+        self.add(TOTAL, -1)?;
+        self.add(bucket(key), -1)?;
+        if !sender.is_empty() {
+            self.add(&peer_row(&sender), -1)?;
         }
         Ok(())
     }
@@ -132,7 +160,9 @@ impl<'txn, 'r> Quotas<'txn, 'r> {
             .map_or(0, |count| count.value()))
     }
 
-    fn set(&mut self, row: &[u8], count: u64) -> StoreResult<()> {
+    /// Adds `delta` to the count of `row` (never below zero), dropping rows that reach zero.
+    fn add(&mut self, row: &[u8], delta: i64) -> StoreResult<()> {
+        let count = self.count(row)?.saturating_add_signed(delta);
         let counts = self.counts.open()?;
         if count == 0 {
             counts.remove(row)?;
@@ -143,17 +173,43 @@ impl<'txn, 'r> Quotas<'txn, 'r> {
     }
 }
 
-/// How many counted records of unknown schemas the store holds in all and under `key`'s
-/// namespace, in a read transaction (zero for a store that never counted one).
-pub(crate) fn counts_for(txn: &ReadTransaction, key: &[u8]) -> StoreResult<(u64, u64)> {
+/// Which quota, if any, is already full for a new record of an unknown schema under `key`
+/// delivered by `sender`, in a read transaction, counting `pending` buffered new keys as if
+/// stored: `Ok(Err(exceeded))` when it is full without them (refuse), `Ok(Ok(true))` when it would
+/// be with them (write through), `Ok(Ok(false))` when there is room.
+pub(crate) fn room_for(
+    policy: QuotaPolicy<'_>,
+    txn: &ReadTransaction,
+    key: &[u8],
+    sender: Option<&[u8]>,
+    pending: u64,
+) -> StoreResult<Result<bool, Exceeded>> {
     let counts = match txn.open_table(tables::UNKNOWN_COUNTS) {
         Ok(counts) => counts,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok((0, 0)),
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Ok(false)),
         Err(error) => return Err(StoreError::from(error)),
     };
     let read =
         |row: &[u8]| -> StoreResult<u64> { Ok(counts.get(row)?.map_or(0, |count| count.value())) };
-    Ok((read(TOTAL)?, read(bucket(key))?))
+    let mut limits = vec![
+        (read(TOTAL)?, policy.max_unknown, Exceeded::Total),
+        (
+            read(bucket(key))?,
+            policy.max_per_namespace,
+            Exceeded::Namespace,
+        ),
+    ];
+    if let Some(peer) = sender {
+        limits.push((read(&peer_row(peer))?, policy.max_per_peer, Exceeded::Peer));
+    }
+    let mut near = false;
+    for (count, max, exceeded) in limits {
+        if count >= max as u64 {
+            return Ok(Err(exceeded));
+        }
+        near |= count.saturating_add(pending) >= max as u64;
+    }
+    Ok(Ok(near))
 }
 
 /// Counts the records of unknown schemas of a store written before quotas existed (no
@@ -173,7 +229,7 @@ pub(crate) fn count_existing(txn: &WriteTransaction, policy: QuotaPolicy<'_>) ->
         let (key, _) = row?;
         let key = key.value();
         if policy.is_unknown(key) {
-            quotas.count_key(key)?;
+            quotas.count_key(key, None)?;
         }
     }
     Ok(())

@@ -80,6 +80,9 @@ pub(crate) struct NewRecord<'a> {
     /// The complete entry (header and value).
     pub(crate) entry: &'a [u8],
     pub(crate) expires_ms: Option<u64>,
+    /// The peer id bytes of the peer that delivered the record, when a node's gate says so: a new
+    /// record of an unknown schema counts against that peer's quota (`quota.rs`).
+    pub(crate) sender: Option<&'a [u8]>,
 }
 
 pub(crate) fn corrupt(table: &'static str, key: &[u8], detail: &'static str) -> StoreError {
@@ -117,7 +120,7 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
         // A new key of an unknown schema must fit its quotas (checked before the write, so a
         // refusal leaves nothing behind).
         if self.quotas.is_unknown(record.key) && self.records.get(record.key)?.is_none() {
-            self.quotas.admit_new(record.key)?;
+            self.quotas.admit_new(record.key, record.sender)?;
         }
         // `None`: the key is new. `Some(expiry)`: the replaced entry's deadline; a damaged entry
         // is replaced, and its stale index row, if any, is dropped by the sweep that meets it.
@@ -184,6 +187,7 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
                         key: record.key,
                         entry: &entry,
                         expires_ms,
+                        sender: record.sender,
                     },
                     max_records,
                     now,
@@ -294,6 +298,7 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
                 key,
                 entry: &updated,
                 expires_ms,
+                sender: None,
             },
             max_records,
             now,

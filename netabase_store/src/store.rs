@@ -19,7 +19,7 @@ use crate::inbox::Inbox;
 use crate::layout::{self, LayoutError};
 use crate::marks::MarkPolicy;
 use crate::path_check::regular_file_exists;
-use crate::quota::{Exceeded, QuotaPolicy};
+use crate::quota::QuotaPolicy;
 use crate::reader::StoreReader;
 use crate::records::{NewRecord, Resolution, WriteError, WritePolicy, resolve_against, row_count};
 use crate::scan::{ProviderScan, ReadSource};
@@ -141,6 +141,14 @@ impl RedbStoreBuilder {
     /// [`StoreLimits::max_unknown_per_namespace`].
     pub fn set_max_unknown_per_namespace(&mut self, max: usize) -> &mut Self {
         self.config.limits.max_unknown_per_namespace = max;
+        self
+    }
+
+    /// The most records of unregistered schemas one peer may have delivered to this store (counted
+    /// when a node's gate names the peer). Default: 50 000; see
+    /// [`StoreLimits::max_unknown_per_peer`].
+    pub fn set_max_unknown_per_peer(&mut self, max: usize) -> &mut Self {
+        self.config.limits.max_unknown_per_peer = max;
         self
     }
 
@@ -373,6 +381,7 @@ fn write_policy<'r>(registry: &'r SchemaRegistry, config: &StoreConfig) -> Write
             registry,
             max_unknown: config.limits.max_unknown_records,
             max_per_namespace: config.limits.max_unknown_per_namespace,
+            max_per_peer: config.limits.max_unknown_per_peer,
         },
     }
 }
@@ -596,20 +605,21 @@ impl Core {
                     }
                     // A new key of an unknown schema near its quotas is written through, so a
                     // refusal reaches the caller instead of being dropped at the group commit.
-                    if self.write_policy().quotas.is_unknown(record.key) {
-                        let (total, in_namespace) = crate::quota::counts_for(&txn, record.key)?;
-                        // Full without the inbox: refused here, without a write transaction.
-                        if total >= limits.max_unknown_records as u64 {
-                            return Err(WriteError::Quota(Exceeded::Total));
-                        }
-                        if in_namespace >= limits.max_unknown_per_namespace as u64 {
-                            return Err(WriteError::Quota(Exceeded::Namespace));
-                        }
-                        if total.saturating_add(pending) >= limits.max_unknown_records as u64
-                            || in_namespace.saturating_add(pending)
-                                >= limits.max_unknown_per_namespace as u64
-                        {
-                            return Ok(false);
+                    let quotas = self.write_policy().quotas;
+                    if quotas.is_unknown(record.key) {
+                        // Full without the inbox: refused here, without a write transaction;
+                        // full with it: written through, so the refusal reaches the caller
+                        // instead of being dropped at the group commit.
+                        match crate::quota::room_for(
+                            quotas,
+                            &txn,
+                            record.key,
+                            record.sender,
+                            pending,
+                        )? {
+                            Err(exceeded) => return Err(WriteError::Quota(exceeded)),
+                            Ok(true) => return Ok(false),
+                            Ok(false) => {}
                         }
                     }
                 }
@@ -630,6 +640,7 @@ impl Core {
             key: record.key,
             entry,
             expires_ms,
+            sender: record.sender,
         };
         inbox.insert(winner, new_key);
         drop(inbox);

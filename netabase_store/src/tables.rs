@@ -55,12 +55,13 @@ pub(crate) const OWNED_MARKS: TableDefinition<&[u8], (u64, u64, u64)> =
 pub(crate) const OWNED_MARKS_BY_TIME: TableDefinition<(u64, &[u8]), ()> =
     TableDefinition::new("owned_marks_by_time");
 
-/// Record key -> (): the keys of stored records that belonged to no registered schema when they
-/// were stored, counted against the quotas for unknown schemas (`quota.rs`).
-pub(crate) const UNKNOWN_KEYS: TableDefinition<&[u8], ()> = TableDefinition::new("unknown_keys");
+/// Record key -> the peer id bytes of the peer that delivered it (empty when no node named one):
+/// the keys of stored records that belonged to no registered schema when they were stored,
+/// counted against the quotas for unknown schemas (`quota.rs`).
+pub(crate) const UNKNOWN_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("unknown_keys");
 
-/// Namespace (or `/` for keys without one, or the empty key for the total) -> how many
-/// [`UNKNOWN_KEYS`] rows it has.
+/// Namespace (or `/` for keys without one, the empty key for the total, or `/peer/` + peer id
+/// bytes for a delivering peer) -> how many [`UNKNOWN_KEYS`] rows it has.
 pub(crate) const UNKNOWN_COUNTS: TableDefinition<&[u8], u64> =
     TableDefinition::new("unknown_counts");
 

@@ -201,7 +201,7 @@ impl<S: NodeStore> EventLoop<S> {
     ) -> Result<(), Arc<Rejection>> {
         let key = record.key.clone();
         // The gate validated it: the store need not decode and verify it again.
-        match self.store().put_validated(record) {
+        match self.store().put_validated(record, from) {
             Ok(()) => {
                 self.stats.records_stored += 1;
                 self.emit(NodeEvent::RecordStored { key, from });

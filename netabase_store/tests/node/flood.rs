@@ -13,6 +13,8 @@ const FLOOD: usize = 3_000;
 const HONEST: u64 = 100;
 const MAX_UNKNOWN: usize = 1_000;
 const PER_NAMESPACE: usize = 400;
+/// Less than the namespace's share, so the flooder alone hits its own limit first.
+const PER_PEER: usize = 700;
 
 #[tokio::test]
 async fn a_flood_of_strangers_records_never_crowds_out_registered_ones() {
@@ -23,6 +25,7 @@ async fn a_flood_of_strangers_records_never_crowds_out_registered_ones() {
         .set_max_records(MAX_UNKNOWN + HONEST as usize)
         .set_max_unknown_records(MAX_UNKNOWN)
         .set_max_unknown_per_namespace(PER_NAMESPACE)
+        .set_max_unknown_per_peer(PER_PEER)
         .in_memory()
         .expect("store");
     let probe = store.clone();

@@ -142,3 +142,31 @@ fn a_key_counted_before_its_schema_was_registered_is_uncounted_on_removal() {
     store.remove(&user_key);
     store.put(stranger("a", 0)).unwrap();
 }
+
+#[test]
+fn one_peer_gets_its_share_and_others_theirs() {
+    let mut store = builder()
+        .set_max_unknown_records(100)
+        .set_max_unknown_per_namespace(100)
+        .set_max_unknown_per_peer(2)
+        .in_memory()
+        .unwrap();
+    let (greedy, other) = (peer(1), peer(2));
+    store.put_validated(stranger("a", 0), greedy).unwrap();
+    store.put_validated(stranger("a", 1), greedy).unwrap();
+    assert!(matches!(
+        store.put_validated(stranger("a", 2), greedy),
+        Err(Error::MaxRecords)
+    ));
+    // Another peer, and records given to the store without a peer, are not charged to it.
+    store.put_validated(stranger("a", 2), other).unwrap();
+    store.put(stranger("a", 3)).unwrap();
+    // A replacement needs no room; a removal gives the greedy peer's room back.
+    store
+        .put_validated(raw(b"/a/Thing/0", b"newer"), greedy)
+        .unwrap();
+    store.remove(&RecordKey::new(&b"/a/Thing/1"));
+    store.put_validated(stranger("a", 4), greedy).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.record_count().unwrap(), 4, "a/0, a/2, a/3 and a/4");
+}
