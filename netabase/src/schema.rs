@@ -95,7 +95,7 @@ pub trait NetabaseSchema: Serialize + DeserializeOwned + Send + Sync + 'static {
 
     /// The record key prefix of this schema: `/<namespace>/<name>/`.
     fn record_prefix() -> Vec<u8> {
-        let mut prefix = Vec::with_capacity(Self::NAMESPACE.len() + Self::NAME.len() + 3);
+        let mut prefix = Vec::with_capacity(prefix_len::<Self>());
         push_prefix::<Self>(&mut prefix);
         prefix
     }
@@ -190,6 +190,11 @@ fn check_key<V: NetabaseSchema>(
     })
 }
 
+/// The length of `V`'s record key prefix `/<namespace>/<name>/`.
+pub(crate) fn prefix_len<V: NetabaseSchema>() -> usize {
+    V::NAMESPACE.len() + V::NAME.len() + 3
+}
+
 fn push_prefix<V: NetabaseSchema>(out: &mut Vec<u8>) {
     out.push(b'/');
     out.extend_from_slice(V::NAMESPACE.as_bytes());
@@ -202,7 +207,7 @@ fn push_prefix<V: NetabaseSchema>(out: &mut Vec<u8>) {
 /// them as `Bytes`, which takes such a vector over without allocating again (any other vector costs
 /// a second allocation on every `to_record`).
 fn record_key_bytes<V: NetabaseSchema>(key: &V::Key) -> DatabaseResult<Vec<u8>> {
-    let prefix_len = V::NAMESPACE.len() + V::NAME.len() + 3;
+    let prefix_len = prefix_len::<V>();
     let mut scratch = [0u8; 64];
     match postcard::to_slice(key, &mut scratch) {
         Ok(encoded) => {

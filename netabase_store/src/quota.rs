@@ -47,6 +47,23 @@ impl QuotaPolicy<'_> {
     pub(crate) fn is_unknown(&self, key: &[u8]) -> bool {
         self.registry.schema_of(key).is_none()
     }
+
+    /// The `unknown_counts` rows a new record under `key` from `sender` counts in, each with its
+    /// limit and the quota it stands for.
+    fn limits(&self, key: &[u8], sender: Option<&[u8]>) -> Vec<(Vec<u8>, usize, Exceeded)> {
+        let mut limits = vec![
+            (TOTAL.to_vec(), self.max_unknown, Exceeded::Total),
+            (
+                bucket(key).to_vec(),
+                self.max_per_namespace,
+                Exceeded::Namespace,
+            ),
+        ];
+        if let Some(peer) = sender {
+            limits.push((peer_row(peer), self.max_per_peer, Exceeded::Peer));
+        }
+        limits
+    }
 }
 
 /// Which quota a record would exceed.
@@ -96,16 +113,10 @@ impl<'txn, 'r> Quotas<'txn, 'r> {
         if !self.policy.is_unknown(key) {
             return Ok(());
         }
-        if self.count(TOTAL)? >= self.policy.max_unknown as u64 {
-            return Err(WriteError::Quota(Exceeded::Total));
-        }
-        if self.count(bucket(key))? >= self.policy.max_per_namespace as u64 {
-            return Err(WriteError::Quota(Exceeded::Namespace));
-        }
-        if let Some(peer) = sender
-            && self.count(&peer_row(peer))? >= self.policy.max_per_peer as u64
-        {
-            return Err(WriteError::Quota(Exceeded::Peer));
+        for (row, max, exceeded) in self.policy.limits(key, sender) {
+            if self.count(&row)? >= max as u64 {
+                return Err(WriteError::Quota(exceeded));
+            }
         }
         self.count_key(key, sender)?;
         Ok(())
@@ -191,19 +202,9 @@ pub(crate) fn room_for(
     };
     let read =
         |row: &[u8]| -> StoreResult<u64> { Ok(counts.get(row)?.map_or(0, |count| count.value())) };
-    let mut limits = vec![
-        (read(TOTAL)?, policy.max_unknown, Exceeded::Total),
-        (
-            read(bucket(key))?,
-            policy.max_per_namespace,
-            Exceeded::Namespace,
-        ),
-    ];
-    if let Some(peer) = sender {
-        limits.push((read(&peer_row(peer))?, policy.max_per_peer, Exceeded::Peer));
-    }
     let mut near = false;
-    for (count, max, exceeded) in limits {
+    for (row, max, exceeded) in policy.limits(key, sender) {
+        let count = read(&row)?;
         if count >= max as u64 {
             return Ok(Err(exceeded));
         }

@@ -85,7 +85,7 @@ pub(crate) fn unix_ms(time: SystemTime) -> u64 {
 
 /// The owner a record key of `V` names: the 32 bytes after the schema prefix.
 pub(crate) fn owner_of<V: NetabaseSchema>(record_key: &[u8]) -> Option<Owner> {
-    let prefix_len = V::NAMESPACE.len() + V::NAME.len() + 3;
+    let prefix_len = crate::schema::prefix_len::<V>();
     let owner = record_key.get(prefix_len..prefix_len + 32)?;
     Some(Owner(owner.try_into().ok()?))
 }

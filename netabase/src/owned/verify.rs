@@ -41,7 +41,7 @@ pub(crate) fn decode_owned<V: NetabaseSchema>(
     // The payload is checked before any signature: decoding is cheaper than verifying.
     let decoded = value_under::<V>(key, envelope.payload)?;
     if let Some(delegation) = envelope.delegation {
-        let prefix_len = V::NAMESPACE.len() + V::NAME.len() + 3;
+        let prefix_len = crate::schema::prefix_len::<V>();
         if !delegation.is_signed_by(&owner, key, prefix_len) {
             return Err(fail(OwnershipProblem::NotAWriter));
         }
