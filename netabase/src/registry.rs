@@ -71,6 +71,11 @@ impl SchemaInfo {
         format!("/{}/{}/", self.namespace, self.name)
     }
 
+    /// Whether `other` describes the same Rust type as this schema.
+    pub(crate) fn same_type(&self, other: &SchemaInfo) -> bool {
+        self.type_id == other.type_id
+    }
+
     /// Whether the schema's records are owned ([`crate::owned`]).
     pub fn is_owned(&self) -> bool {
         self.owned

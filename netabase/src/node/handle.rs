@@ -177,7 +177,7 @@ impl NodeHandle {
         let current = self
             .get_typed::<T>(T::record_key(key)?, GetMode::Network)
             .await?;
-        let value = T::from_record(&current.record)?;
+        let value = checked_value::<T>(&current.record)?;
         let write = OwnedWrite::after(Some(&current.record.value)).deleting();
         self.put_record(author.sign(&value, &write)?, options).await
     }
@@ -198,7 +198,7 @@ impl NodeHandle {
         let fetched = self
             .get_typed::<T>(T::record_key(key)?, GetMode::LocalFirst)
             .await?;
-        Ok(T::from_record(&fetched.record)?)
+        checked_value::<T>(&fetched.record)
     }
 
     /// The value under `key` as the network sees it now: a complete lookup, whose answers and the
@@ -208,7 +208,7 @@ impl NodeHandle {
         let fetched = self
             .get_typed::<T>(T::record_key(key)?, GetMode::Network)
             .await?;
-        Ok(T::from_record(&fetched.record)?)
+        checked_value::<T>(&fetched.record)
     }
 
     /// The value under `key` in the local store only, without asking the network. `None` also
@@ -538,4 +538,19 @@ fn report_progress(options: &SyncOptions, report: &SyncReport, total: Option<usi
             total,
         });
     }
+}
+
+/// The value of a record the event loop returned for a typed get of `T`, which it checked as `T`
+/// (an owned record's signatures included): like [`NetabaseSchema::from_record`] without verifying
+/// the signatures again.
+fn checked_value<T: NetabaseSchema>(record: &libp2p::kad::Record) -> NodeResult<T> {
+    if !T::OWNED {
+        return Ok(T::from_record(record)?);
+    }
+    crate::tombstone::decode_stored_trusted::<T>(record.key.as_ref(), &record.value)?
+        .live()
+        .ok_or_else(|| {
+            crate::owned::refused::<T>(record.key.as_ref(), crate::owned::OwnershipProblem::Deleted)
+                .into()
+        })
 }

@@ -30,7 +30,7 @@ pub use envelope::{
 };
 pub use keys::{Author, Owner};
 pub use sign::OwnedWrite;
-pub(crate) use verify::{check_expiry, decode_owned};
+pub(crate) use verify::{Signatures, check_expiry, decode_owned};
 
 use crate::error::{DatabaseError, DatabaseResult, escape_bytes};
 use crate::schema::NetabaseSchema;

@@ -11,13 +11,25 @@ use crate::error::DatabaseResult;
 use crate::schema::{NetabaseSchema, value_under};
 use crate::tombstone::Stored;
 
+/// How far [`decode_owned`] goes with the signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signatures {
+    /// Verify the delegation and the value's signature: bytes from a peer, a caller or a file.
+    Verify,
+    /// Skip both: bytes a store verified when it wrote them, or that this node's gate verified
+    /// on their way in. Everything else is still checked.
+    Trust,
+}
+
 /// Decodes and verifies the owned value `value` stored under `key`: the layout, the write time
 /// and signed expiry against this node's clock, the payload (canonical, and the value of this
 /// key), the delegation (signed by the key's owner for this key or its collection, not past its
-/// deadline) and the signature of the owner or the delegated writer.
+/// deadline) and, unless `signatures` is [`Signatures::Trust`], the signatures of the delegation
+/// and of the owner or the delegated writer.
 pub(crate) fn decode_owned<V: NetabaseSchema>(
     key: &[u8],
     value: &[u8],
+    signatures: Signatures,
 ) -> DatabaseResult<Stored<V>> {
     let fail = |problem| refused::<V>(key, problem);
     let envelope =
@@ -40,21 +52,23 @@ pub(crate) fn decode_owned<V: NetabaseSchema>(
     }
     // The payload is checked before any signature: decoding is cheaper than verifying.
     let decoded = value_under::<V>(key, envelope.payload)?;
+    let verify_signatures = signatures == Signatures::Verify;
     if let Some(delegation) = envelope.delegation {
         let prefix_len = crate::schema::prefix_len::<V>();
-        if !delegation.is_signed_by(&owner, key, prefix_len) {
+        if verify_signatures && !delegation.is_signed_by(&owner, key, prefix_len) {
             return Err(fail(OwnershipProblem::NotAWriter));
         }
         if now > delegation.not_after_ms.saturating_add(skew) {
             return Err(fail(OwnershipProblem::Revoked));
         }
     }
-    let signer = envelope.signer(&owner);
-    if !verify(
-        &signer,
-        &signed_message(key, envelope.signed),
-        envelope.signature,
-    ) {
+    if verify_signatures
+        && !verify(
+            &envelope.signer(&owner),
+            &signed_message(key, envelope.signed),
+            envelope.signature,
+        )
+    {
         return Err(fail(OwnershipProblem::BadSignature));
     }
     Ok(if header.deleted {
