@@ -95,6 +95,10 @@ impl Default for GroupCommit {
     }
 }
 
+/// The default of [`crate::RedbStoreBuilder::set_cache_size`]: 64 MiB of redb's page cache,
+/// allocated as pages are read. redb's own default is 1 GiB.
+pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
 /// Everything a store is configured with, apart from its schema registry and peer id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StoreConfig {
@@ -108,7 +112,9 @@ pub(crate) struct StoreConfig {
     pub(crate) background_flush: bool,
     /// Records read per read transaction when walking the store.
     pub(crate) page_size: usize,
-    pub(crate) cache_size: Option<usize>,
+    /// redb's page cache, in bytes.
+    pub(crate) cache_size: usize,
+    /// Whether every open verifies the file, not only one the store did not close cleanly.
     pub(crate) verify_on_open: bool,
     /// How long the mark of an owned record key outlives its last write (`marks.rs`).
     pub(crate) owned_mark_ttl: std::time::Duration,
@@ -123,8 +129,8 @@ impl Default for StoreConfig {
             group_commit: GroupCommit::default(),
             background_flush: true,
             page_size: 256,
-            cache_size: None,
-            verify_on_open: true,
+            cache_size: DEFAULT_CACHE_BYTES,
+            verify_on_open: false,
             owned_mark_ttl: crate::marks::DEFAULT_OWNED_MARK_TTL,
         }
     }

@@ -46,6 +46,7 @@
 //!
 //! This crate re-exports everything in `netabase`, so an application may depend on it alone.
 
+mod clean_close;
 mod clock;
 mod config;
 mod database;
@@ -65,11 +66,12 @@ mod records;
 mod scan;
 mod store;
 mod tables;
+mod verify_on_open;
 mod view;
 
 pub use netabase::*;
 
-pub use config::{Durability, GroupCommit, StoreLimits};
+pub use config::{DEFAULT_CACHE_BYTES, Durability, GroupCommit, StoreLimits};
 pub use error::{OpenError, StoreError};
 pub use kad_store::MIN_SERVED_TTL;
 pub use marks::DEFAULT_OWNED_MARK_TTL;

@@ -17,6 +17,7 @@ use crate::providers::get_providers;
 use crate::records::{get_record, get_value, row_count};
 use crate::scan::{ProviderScan, ReadSource, RecordScan};
 use crate::tables;
+use crate::verify_on_open::Verification;
 use crate::view::{CopyOnWrite, MemoryUse};
 
 /// A Netabase store file opened for reading only: what is stored, without changing a byte of the
@@ -71,6 +72,8 @@ struct ReaderInner {
     /// redb's database over a copy-on-write view of the file; never written to (by this type)
     /// but for what redb's open and close write, which stays in the view's memory.
     db: Database,
+    /// Whether the open verified every page of the file.
+    verified_on_open: bool,
     /// What redb's open wrote to the view (a few pages: the integrity check's or repair's commit).
     memory: MemoryUse,
     page_size: usize,
@@ -106,12 +109,10 @@ impl StoreReader {
         }
         let view = CopyOnWrite::new(file).map_err(storage)?;
         let memory = view.memory_use();
-        let mut builder = Database::builder();
-        if let Some(bytes) = config.cache_size {
-            builder.set_cache_size(bytes);
-        }
-        builder.set_check_integrity_on_open(config.verify_on_open);
-        let db = builder
+        // The stamp stays: nothing this reader does reaches the file.
+        let verification = Verification::for_file(config, path);
+        let db = verification
+            .builder(config)
             .create_with_backend(view)
             .map_err(|error| OpenError::from_database(location.clone(), error))?;
         check_layout(&db).map_err(|error| error.into_open_error(location.clone()))?;
@@ -123,6 +124,7 @@ impl StoreReader {
         Ok(StoreReader {
             inner: Arc::new(ReaderInner {
                 db,
+                verified_on_open: verification.happened(),
                 memory,
                 page_size: config.page_size.max(1),
                 location,
@@ -133,6 +135,12 @@ impl StoreReader {
     /// The file this reader reads.
     pub fn path(&self) -> &Path {
         &self.inner.location
+    }
+
+    /// Whether opening this reader verified every page of the file, as
+    /// [`RedbStore::verified_on_open`](crate::RedbStore::verified_on_open) tells for a store.
+    pub fn verified_on_open(&self) -> bool {
+        self.inner.verified_on_open
     }
 
     /// The unexpired record under `key`, as `RecordStore::get` of a store on the same file

@@ -13,6 +13,7 @@ use libp2p::PeerId;
 use netabase::{NetabaseSchema, SchemaRegistry};
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTableMetadata, WriteTransaction};
 
+use crate::clean_close::{self, StampOnDrop};
 use crate::config::{Durability, GroupCommit, StoreConfig, StoreLimits};
 use crate::error::{OpenError, StoreError, StoreResult};
 use crate::inbox::Inbox;
@@ -24,6 +25,7 @@ use crate::reader::StoreReader;
 use crate::records::{NewRecord, Resolution, WriteError, WritePolicy, resolve_against, row_count};
 use crate::scan::{ProviderScan, ReadSource};
 use crate::tables;
+use crate::verify_on_open::Verification;
 
 /// A Netabase store in one redb file: the typed database of every schema and libp2p's Kademlia
 /// `RecordStore`, sharing the same records.
@@ -89,6 +91,10 @@ pub(crate) struct Core {
     /// Whether redb's in-memory backend holds the store (nothing is ever durable, so nothing is
     /// worth deferring).
     pub(crate) in_memory: bool,
+    /// Whether the open verified every page of the file.
+    verified_on_open: bool,
+    /// Declared after `db`, so it stamps the file once redb has closed it.
+    _stamp: StampOnDrop,
 }
 
 /// The writes not durable yet, and the records from peers buffered until they are written.
@@ -210,18 +216,27 @@ impl RedbStoreBuilder {
         self
     }
 
-    /// redb's page cache in bytes. Default: redb's default (1 GiB, allocated as used).
+    /// redb's page cache in bytes: the most memory the store uses to cache the file's pages,
+    /// allocated as pages are read, whatever the size of the file. Reads of pages outside it go
+    /// to the operating system's page cache. Default: [`DEFAULT_CACHE_BYTES`] (64 MiB; redb's
+    /// own default is 1 GiB).
+    ///
+    /// [`DEFAULT_CACHE_BYTES`]: crate::DEFAULT_CACHE_BYTES
     pub fn set_cache_size(&mut self, bytes: usize) -> &mut Self {
-        self.config.cache_size = Some(bytes);
+        self.config.cache_size = bytes;
         self
     }
 
-    /// Verifies every page's checksum when the file is opened, so a file damaged outside redb
-    /// fails to open with [`OpenError::Corrupted`] instead of failing, or panicking inside redb
-    /// (which trusts the pages of a file it did not repair), later. Reads the whole file once per
-    /// open; turn it off for very large stores whose disk you trust. After a crash redb verifies
-    /// the file whatever this says.
-    /// Default: `true`.
+    /// Verifies every page's checksum on every open, so a file damaged outside redb fails to open
+    /// with [`OpenError::Corrupted`] instead of failing, or panicking inside redb, later. Reads
+    /// the whole file once per open (about 0.3 s per million records).
+    ///
+    /// Without it (the default) a file is still verified on open when it was not closed cleanly
+    /// (redb's crash recovery) and when it does not match the stamp its last clean close wrote
+    /// beside it (`<file>.closed`: its length, modification time and identity), so a file copied,
+    /// restored or changed by another program since is verified; a file this store closed and
+    /// nothing touched since opens without reading it. [`RedbStore::verified_on_open`] tells
+    /// which happened. `docs/durability.md` has what each case catches. Default: `false`.
     pub fn set_verify_on_open(&mut self, enabled: bool) -> &mut Self {
         self.config.verify_on_open = enabled;
         self
@@ -268,11 +283,13 @@ impl RedbStoreBuilder {
         if !regular_file_exists(&path)? {
             return Err(OpenError::NotFound { path });
         }
-        let db = self
-            .redb_builder()
+        let verification = Verification::for_file(&self.config, &path);
+        clean_close::remove_stamp(&path);
+        let db = verification
+            .builder(&self.config)
             .open(&path)
             .map_err(|e| OpenError::from_database(path.clone(), e))?;
-        self.finish(db, path, false)
+        self.finish(db, path, Some(verification))
     }
 
     /// Opens the store in `path`, creating the file if it does not exist or is empty. Fails with
@@ -290,11 +307,13 @@ impl RedbStoreBuilder {
             });
         }
         regular_file_exists(&path)?;
-        let db = self
-            .redb_builder()
+        let verification = Verification::for_file(&self.config, &path);
+        clean_close::remove_stamp(&path);
+        let db = verification
+            .builder(&self.config)
             .create(&path)
             .map_err(|e| OpenError::from_database(path.clone(), e))?;
-        self.finish(db, path, false)
+        self.finish(db, path, Some(verification))
     }
 
     /// Opens the store in an existing file for reading only: nothing is ever written to the file,
@@ -320,28 +339,25 @@ impl RedbStoreBuilder {
     pub fn in_memory(&self) -> Result<RedbStore, OpenError> {
         self.registry.check()?;
         let path = PathBuf::from("<memory>");
-        let db = self
-            .redb_builder()
+        let db = Verification::in_memory()
+            .builder(&self.config)
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(|e| OpenError::from_database(path.clone(), e))?;
-        self.finish(db, path, true)
+        self.finish(db, path, None)
     }
 
-    fn redb_builder(&self) -> redb::Builder {
-        let mut builder = Database::builder();
-        if let Some(bytes) = self.config.cache_size {
-            builder.set_cache_size(bytes);
-        }
-        builder.set_check_integrity_on_open(self.config.verify_on_open);
-        builder
-    }
-
+    /// Makes an opened database a store; `verification` is `None` for a store in memory.
     fn finish(
         &self,
         db: Database,
         location: PathBuf,
-        in_memory: bool,
+        verification: Option<Verification>,
     ) -> Result<RedbStore, OpenError> {
+        let in_memory = verification.is_none();
+        let verified_on_open = verification.as_ref().is_some_and(Verification::happened);
+        if verified_on_open {
+            tracing::info!(location = %location.display(), "verified every page of the store on open");
+        }
         initialise(&db, write_policy(&self.registry, &self.config))
             .map_err(|error| error.into_open_error(location.clone()))?;
         let core = Arc::new(Core {
@@ -353,8 +369,14 @@ impl RedbStoreBuilder {
             inbox: Mutex::default(),
             storage_errors: AtomicU64::new(0),
             rejected_records: AtomicU64::new(0),
+            _stamp: if in_memory {
+                StampOnDrop::none()
+            } else {
+                StampOnDrop::file(&location)
+            },
             location,
             in_memory,
+            verified_on_open,
         });
         let grouped = self.config.network_durability == Durability::Grouped
             || self.config.user_durability == Durability::Grouped;
@@ -445,6 +467,13 @@ impl RedbStore {
     /// ```
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<StoreReader, OpenError> {
         RedbStoreBuilder::new().open_read_only(path)
+    }
+
+    /// Whether opening this store read every page of its file to verify it: always with
+    /// [`RedbStoreBuilder::set_verify_on_open`], else when the file was not closed cleanly or was
+    /// changed since its last clean close. `false` for a store in memory and for a new file.
+    pub fn verified_on_open(&self) -> bool {
+        self.inner.verified_on_open
     }
 
     /// The limits this store enforces.

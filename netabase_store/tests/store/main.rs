@@ -23,3 +23,4 @@ mod reopen_model;
 mod restart;
 mod typed;
 mod unknown_schemas;
+mod verify_on_open;
