@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use netabase_store::Multiaddr;
+use netabase_store::{Multiaddr, StoreLimits};
 
 /// Netabase: a typed, persistent, distributed database on libp2p Kademlia and redb.
 ///
@@ -115,6 +115,27 @@ pub struct NodeArgs {
     /// The largest record value, in bytes, the node stores or accepts.
     #[arg(long, value_name = "BYTES", default_value_t = netabase_store::DEFAULT_MAX_VALUE_SIZE)]
     pub max_value_size: usize,
+    /// The most records the node stores, of every application together; beyond it the node
+    /// refuses records of new keys (updates of stored keys still land).
+    #[arg(long, value_name = "COUNT", default_value_t = StoreLimits::default().max_records)]
+    pub max_records: usize,
+    /// The most records of one namespace (`/<namespace>/...`, one application), so one
+    /// application cannot take the whole node.
+    #[arg(long, value_name = "COUNT", default_value_t = StoreLimits::default().max_unknown_per_namespace)]
+    pub max_records_per_namespace: usize,
+    /// The most records stored from one peer (the peer that sent them), so one peer cannot take a
+    /// namespace's share alone.
+    #[arg(long, value_name = "COUNT", default_value_t = StoreLimits::default().max_unknown_per_peer)]
+    pub max_records_per_peer: usize,
+    /// The store's page cache in MiB: the most memory it uses to cache the file, whatever the
+    /// file's size (the operating system caches the rest).
+    #[arg(long, value_name = "MIB", default_value_t = netabase_store::DEFAULT_CACHE_BYTES >> 20)]
+    pub cache_mib: usize,
+    /// Verify every page of the store file on start, even when the node closed it cleanly and
+    /// nothing changed it since (a file that was not closed cleanly, or was changed, is always
+    /// verified). Reads the whole file: about 0.3 s per million records.
+    #[arg(long)]
+    pub verify_on_open: bool,
     /// What the node does when a different value arrives for a record it holds. It knows no
     /// schema, so it cannot apply an application's conflict rule (`#[version]`, custom). The
     /// default, replace, lets the applications' own nodes decide: their updates and repairs are
@@ -176,6 +197,10 @@ pub struct InspectArgs {
     /// Print JSON for scripts instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Verify every page of each file, even one its node closed cleanly and nothing changed since
+    /// (a file that was not closed cleanly, or was changed, is always verified).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// `netabase get`.

@@ -34,7 +34,7 @@ pub fn run(args: &InspectArgs) -> CliResult<()> {
         .transpose()?;
     let mut reports = Vec::new();
     for file in store_files(&args.path)? {
-        reports.push(inspect_file(&file, key.as_deref())?);
+        reports.push(inspect_file(&file, key.as_deref(), args.verify)?);
     }
     if args.json {
         let json = serde_json::to_string_pretty(&Inspection { stores: reports })?;
@@ -222,7 +222,7 @@ struct Totals {
 }
 
 /// Reads the report of one store file, opened read-only: the file is left as it was.
-pub fn inspect_file(path: &Path, key: Option<&[u8]>) -> CliResult<StoreReport> {
+pub fn inspect_file(path: &Path, key: Option<&[u8]>, verify: bool) -> CliResult<StoreReport> {
     let file_bytes = std::fs::metadata(path)
         .map_err(|source| match source.kind() {
             std::io::ErrorKind::NotFound => CliError::PathNotFound(path.to_path_buf()),
@@ -230,7 +230,10 @@ pub fn inspect_file(path: &Path, key: Option<&[u8]>) -> CliResult<StoreReport> {
         })?
         .len();
     let peer_id = owner_peer_id(path);
-    let store = RedbStore::open_read_only(path).map_err(open_error)?;
+    let store = RedbStore::builder()
+        .set_verify_on_open(verify)
+        .open_read_only(path)
+        .map_err(open_error)?;
 
     let mut groups: BTreeMap<Vec<u8>, Totals> = BTreeMap::new();
     let mut publishers: BTreeMap<Option<PeerId>, u64> = BTreeMap::new();

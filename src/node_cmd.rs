@@ -34,12 +34,25 @@ pub async fn run(args: NodeArgs) -> CliResult<()> {
     let unknown_schemas = UnknownSchemas::from(args.unknown_schemas);
     let mut registry = SchemaRegistry::new();
     registry.set_unknown_schemas(unknown_schemas);
+    // Every record is of a schema this node does not register, so the reserve the library keeps
+    // for registered schemas would only leave part of the store unused.
     let store = RedbStore::builder()
         .set_registry(registry)
         .set_max_value_bytes(args.max_value_size)
+        .set_max_records(args.max_records)
+        .set_max_unknown_records(args.max_records)
+        .set_max_unknown_per_namespace(args.max_records_per_namespace)
+        .set_max_unknown_per_peer(args.max_records_per_peer)
+        .set_cache_size(args.cache_mib.saturating_mul(1 << 20))
+        .set_verify_on_open(args.verify_on_open)
         .create(&store_path)
         .map_err(CliError::from_open)?;
     let records = store.record_count()?;
+    let verified = if store.verified_on_open() {
+        ", every page verified"
+    } else {
+        ""
+    };
 
     let mut config = NodeConfig::new();
     config
@@ -56,7 +69,15 @@ pub async fn run(args: NodeArgs) -> CliResult<()> {
     let peer = handle.peer_id();
 
     println!("netabase node {peer}");
-    println!("store     {} ({records} records)", store_path.display());
+    println!(
+        "store     {} ({records} records{verified}; at most {} records, {} per namespace, {} per \
+         peer; cache {} MiB)",
+        store_path.display(),
+        args.max_records,
+        args.max_records_per_namespace,
+        args.max_records_per_peer,
+        args.cache_mib
+    );
     println!("identity  {}", identity_path.display());
     println!(
         "unknown schemas: {}",
