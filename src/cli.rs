@@ -35,6 +35,17 @@ pub enum Command {
     /// Create or show an author key, which signs the records of owned schemas.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Print the shell completion script for SHELL, for example
+    /// `netabase completions bash > ~/.local/share/bash-completion/completions/netabase`.
+    Completions(CompletionsArgs),
+}
+
+/// `netabase completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `netabase key ...`.
@@ -191,9 +202,20 @@ pub struct InspectArgs {
     /// prints keys (`/netabase/Note/\x07`), or hex with --hex.
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
-    /// Read --key as hex.
-    #[arg(long, requires = "key")]
+    /// Read --key and --prefix as hex.
+    #[arg(long)]
     pub hex: bool,
+    /// List the records (key, size, expiry, publisher) in key order instead of the summary. With
+    /// --json, one JSON object per line: `{"store": ..., "record": {...}}`.
+    #[arg(long, conflicts_with = "key")]
+    pub list: bool,
+    /// With --list: only records whose key starts with this (escaped text as Netabase prints keys,
+    /// `/netabase/Note/`, or hex with --hex).
+    #[arg(long, value_name = "PREFIX", requires = "list")]
+    pub prefix: Option<String>,
+    /// With --list: list at most this many records of each store.
+    #[arg(long, value_name = "COUNT", requires = "list")]
+    pub limit: Option<u64>,
     /// Print JSON for scripts instead of tables.
     #[arg(long)]
     pub json: bool,

@@ -14,6 +14,8 @@ use netabase_store::{
     RedbStore,
 };
 use serde::Serialize;
+
+use crate::record_json::RecordJson;
 use tokio::task::JoinHandle;
 
 use crate::bytes;
@@ -102,17 +104,14 @@ pub async fn get(args: GetArgs) -> CliResult<()> {
     print_record(&fetched, &args)
 }
 
-/// `get`'s output, also its JSON.
+/// `get --json`: the record and where it came from.
 #[derive(Debug, Serialize)]
 struct GetOutput {
-    key: String,
-    key_hex: String,
-    value: String,
-    value_hex: String,
-    value_bytes: usize,
-    publisher: Option<String>,
-    expires: Option<String>,
-    source: String,
+    record: RecordJson,
+    /// `"local"` (the client's own store, never in practice) or `"peer"`.
+    source: &'static str,
+    /// The peer that answered, for `"peer"`.
+    source_peer: Option<String>,
 }
 
 fn print_record(fetched: &FetchedRecord, args: &GetArgs) -> CliResult<()> {
@@ -124,38 +123,42 @@ fn print_record(fetched: &FetchedRecord, args: &GetArgs) -> CliResult<()> {
             .and_then(|()| stdout.flush())
             .map_err(|source| CliError::io("write", "standard output", source));
     }
+    let (source, source_peer) = match fetched.source {
+        RecordSource::Local => ("local", None),
+        RecordSource::Peer(peer) => ("peer", Some(peer.to_string())),
+    };
     let output = GetOutput {
-        key: bytes::escape(record.key.as_ref()),
-        key_hex: bytes::to_hex(record.key.as_ref()),
-        value: bytes::escape(&record.value),
-        value_hex: bytes::to_hex(&record.value),
-        value_bytes: record.value.len(),
-        publisher: record.publisher.map(|peer| peer.to_string()),
-        expires: record.expires.map(output::deadline),
-        source: match fetched.source {
-            RecordSource::Local => "local".to_owned(),
-            RecordSource::Peer(peer) => format!("peer {peer}"),
-        },
+        record: RecordJson::of(record),
+        source,
+        source_peer,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&output)?);
         return Ok(());
     }
+    let json = &output.record;
     let mut table = Table::new(&[("FIELD", Align::Left), ("VALUE", Align::Left)]);
     table
-        .row(vec!["key".into(), output.key])
-        .row(vec!["value".into(), output.value])
-        .row(vec!["value hex".into(), output.value_hex])
-        .row(vec!["value bytes".into(), output.value_bytes.to_string()])
+        .row(vec!["key".into(), json.key.clone()])
+        .row(vec!["value".into(), json.value.clone()])
+        .row(vec!["value hex".into(), json.value_hex.clone()])
+        .row(vec!["value bytes".into(), json.value_bytes.to_string()])
         .row(vec![
             "publisher".into(),
-            output.publisher.unwrap_or_else(|| "(none)".into()),
+            json.publisher.clone().unwrap_or_else(|| "(none)".into()),
         ])
         .row(vec![
             "expires".into(),
-            output.expires.unwrap_or_else(|| "never".into()),
+            record
+                .expires
+                .map_or_else(|| "never".into(), output::deadline),
         ])
-        .row(vec!["from".into(), output.source]);
+        .row(vec![
+            "from".into(),
+            output
+                .source_peer
+                .map_or_else(|| "local".into(), |peer| format!("peer {peer}")),
+        ]);
     print!("{}", table.render(0));
     Ok(())
 }
@@ -182,7 +185,8 @@ pub async fn put(args: PutArgs) -> CliResult<()> {
     };
     let size = value.len();
     let mut record = Record::new(key.clone(), value);
-    record.expires = args.ttl.map(|ttl| Instant::now() + ttl);
+    record.expires = Some(Instant::now() + args.ttl.unwrap_or(DEFAULT_TTL));
+    let record_json = RecordJson::of(&record);
     let quorum = NonZeroUsize::new(usize::from(args.quorum)).map_or(Quorum::One, Quorum::N);
     // The client exits right after the put: wait for every closest peer, or the records still in
     // flight would be dropped with it.
@@ -197,7 +201,7 @@ pub async fn put(args: PutArgs) -> CliResult<()> {
     let report = result.map_err(|error| node_error(error, &key))?;
     let lifetime = args.ttl.unwrap_or(DEFAULT_TTL);
     if args.json {
-        let output = PutOutput::new(&report, size, lifetime);
+        let output = PutOutput::new(&report, &record_json, lifetime);
         println!("{}", serde_json::to_string_pretty(&output)?);
         return Ok(());
     }
@@ -232,12 +236,10 @@ fn not_stored(report: &PutReport) -> String {
     text
 }
 
-/// `put --json`.
+/// `put --json`: the record sent and what the peers did with it.
 #[derive(Debug, Serialize)]
 struct PutOutput {
-    key: String,
-    key_hex: String,
-    value_bytes: usize,
+    record: RecordJson,
     peers_found: usize,
     stored: Vec<String>,
     acknowledged: Vec<String>,
@@ -260,13 +262,11 @@ struct UnreachableOutput {
 }
 
 impl PutOutput {
-    fn new(report: &PutReport, value_bytes: usize, lifetime: Duration) -> Self {
+    fn new(report: &PutReport, record: &RecordJson, lifetime: Duration) -> Self {
         let peers =
             |peers: &[netabase_store::PeerId]| peers.iter().map(|p| p.to_string()).collect();
         PutOutput {
-            key: bytes::escape(report.key.as_ref()),
-            key_hex: bytes::to_hex(report.key.as_ref()),
-            value_bytes,
+            record: record.clone(),
             peers_found: report.peers_found,
             stored: peers(&report.stored),
             acknowledged: peers(&report.acknowledged),

@@ -41,6 +41,18 @@ pub enum CliError {
         .0.display()
     )]
     NoStoreInDirectory(PathBuf),
+    /// Some of the stores of a directory given to `inspect` could not be inspected; each was
+    /// reported as it failed.
+    #[error(
+        "{failed} of the {total} stores could not be inspected (each error is above); the others \
+         were"
+    )]
+    StoresFailed {
+        /// How many failed.
+        failed: usize,
+        /// How many there were.
+        total: usize,
+    },
     /// The store file is held by a running node (or an `inspect` of it).
     #[error(
         "{} is in use by a running node or inspect (the file is locked); stop that process \

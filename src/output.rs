@@ -127,9 +127,23 @@ pub fn wall_clock(deadline: Instant) -> SystemTime {
     }
 }
 
+/// An `Instant` deadline as unix milliseconds (0 for one before 1970).
+pub fn unix_ms(deadline: Instant) -> u64 {
+    wall_clock(deadline)
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
 /// A wall-clock time as RFC 3339 UTC to the second: `2025-01-31T12:00:00Z`.
 pub fn timestamp(time: SystemTime) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
+}
+
+/// Unix milliseconds as RFC 3339 UTC to the second.
+pub fn timestamp_ms(unix_ms: u64) -> String {
+    timestamp(SystemTime::UNIX_EPOCH + Duration::from_millis(unix_ms))
 }
 
 /// A deadline as `2025-01-31T12:00:00Z (in 1d 23h)`.
@@ -138,9 +152,34 @@ pub fn deadline(deadline: Instant) -> String {
     format!("{} (in {})", timestamp(wall_clock(deadline)), approx(left))
 }
 
+/// `text` as one word for a POSIX shell: as it is when it holds only characters no shell treats
+/// specially, else in single quotes.
+pub fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:=@%,".contains(&b));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(
+            shell_quote("/tmp/netabase-demo-1/node.redb"),
+            "/tmp/netabase-demo-1/node.redb"
+        );
+        assert_eq!(shell_quote("/tmp/my demo"), "'/tmp/my demo'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
 
     #[test]
     fn tables_align_text_left_and_numbers_right() {

@@ -115,12 +115,39 @@ pub async fn run(args: DemoArgs) -> CliResult<()> {
         "The stores are kept in {}. Look inside them with:",
         dir.display()
     );
-    println!("  netabase inspect {}", dir.display());
+    let netabase = this_command();
     println!(
-        "  netabase inspect {} --key '/demo/Note/\\x01'",
-        dir.join("node-1.redb").display()
+        "  {netabase} inspect {}",
+        output::shell_quote(&dir.display().to_string())
+    );
+    println!(
+        "  {netabase} inspect {} --list --limit 5",
+        output::shell_quote(&dir.join("node-1.redb").display().to_string())
+    );
+    println!(
+        "  {netabase} inspect {} --key '/demo/Note/\\x01'",
+        output::shell_quote(&dir.join("node-1.redb").display().to_string())
     );
     Ok(())
+}
+
+/// How to run this program from a shell: `netabase` when that is what `PATH` finds, else the path
+/// of this executable (after `cargo run`, `target/release/netabase`), quoted for the shell.
+fn this_command() -> String {
+    let Ok(this) = std::env::current_exe().and_then(std::fs::canonicalize) else {
+        return "netabase".to_owned();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .filter_map(|dir| std::fs::canonicalize(dir.join("netabase")).ok())
+            .next()
+            .is_some_and(|found| found == this)
+    });
+    if on_path {
+        "netabase".to_owned()
+    } else {
+        output::shell_quote(&this.display().to_string())
+    }
 }
 
 /// The data directory, and whether the user chose it. A chosen directory is created if missing

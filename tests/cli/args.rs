@@ -110,3 +110,18 @@ fn an_unknown_schemas_policy_outside_the_list_is_a_usage_error() {
         .stderr(predicate::str::contains("byte-order"))
         .stderr(predicate::str::contains("reject"));
 }
+
+#[test]
+fn completions_cover_every_subcommand_and_flag() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let output = netabase(["completions", shell]).assert().success();
+        let script = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
+        for word in ["inspect", "list", "max-records", "completions"] {
+            assert!(script.contains(word), "{shell}: {word} missing");
+        }
+    }
+    netabase(["completions", "tcsh"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("possible values"));
+}

@@ -64,6 +64,29 @@ fn the_demo_runs_every_step_and_keeps_its_stores_for_inspect() {
             .is_some_and(|n| n >= 20)
     );
 
+    // The inspect commands the demo prints run as printed.
+    let printed: Vec<&str> = stdout
+        .lines()
+        .skip_while(|line| !line.ends_with("Look inside them with:"))
+        .skip(1)
+        .map(str::trim)
+        .filter(|line| line.contains(" inspect "))
+        .collect();
+    assert_eq!(printed.len(), 3, "{stdout}");
+    for command in printed {
+        let output = std::process::Command::new("sh")
+            .args(["-c", command])
+            .output()
+            .expect("sh runs");
+        assert!(
+            output.status.success(),
+            "{command} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(printed.contains("/demo/Note/"), "{command}: {printed}");
+    }
+
     // The directory now holds a demo network: running again there is refused, with advice.
     let output = netabase(["demo".as_ref(), "--data-dir".as_ref(), data_dir.as_os_str()])
         .assert()

@@ -130,9 +130,11 @@ fn json_output_holds_the_same_figures() {
     assert_eq!(schemas[0]["records"], 2);
     assert_eq!(schemas[0]["expiring"], 0);
     assert_eq!(schemas[1]["expiring"], 1);
-    assert!(schemas[1]["next_expiry"].is_string());
+    assert!(schemas[1]["next_expiry_unix_ms"].is_u64());
     assert_eq!(schemas[1]["value_bytes"], 4);
-    let publishers = store["publishers"].as_array().expect("publishers");
+    assert_eq!(store["publishers"]["exact"], true);
+    assert_eq!(store["publishers"]["distinct"], 1);
+    let publishers = store["publishers"]["top"].as_array().expect("publishers");
     assert!(
         publishers
             .iter()
@@ -178,7 +180,12 @@ fn one_record_by_key_as_text_or_hex() {
     let record = &json["stores"][0]["record"];
     assert_eq!(record["value_hex"], "deadbeef");
     assert_eq!(record["schema"], "/other/Blob/");
-    assert!(record["expires_in_secs"].as_u64().is_some_and(|s| s > 3500));
+    assert!(
+        record["expires_in_ms"]
+            .as_u64()
+            .is_some_and(|ms| ms > 3_500_000)
+    );
+    assert!(record["expires_unix_ms"].is_u64());
 }
 
 #[test]
@@ -453,4 +460,120 @@ fn damaged_entries_are_reported_and_the_rest_is_listed() {
     let text = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
     assert!(text.contains("2 damaged entries skipped"), "{text}");
     assert!(text.contains("8 records"), "{text}");
+}
+
+#[test]
+fn list_shows_the_records_of_every_schema_under_a_prefix_up_to_a_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, _) = sample_store(dir.path());
+    let output = inspect([path.as_os_str(), "--list".as_ref()])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with("/netabase/Book/\\x07  "), "{text}");
+    assert!(lines[1].starts_with("/netabase/Book/\\t  "), "{text}");
+    assert!(
+        lines[2].starts_with("/other/Blob/\\x01  4 B  expires 20"),
+        "{text}"
+    );
+    assert!(lines[3].starts_with("3 records listed from"), "{text}");
+
+    let output = inspect([
+        path.as_os_str(),
+        "--list".as_ref(),
+        "--prefix".as_ref(),
+        "/netabase/Book/".as_ref(),
+        "--json".as_ref(),
+    ])
+    .assert()
+    .success();
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.get_output().stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    let keys: Vec<&str> = lines
+        .iter()
+        .filter_map(|line| line["record"]["key"].as_str())
+        .collect();
+    assert_eq!(keys, ["/netabase/Book/\\x07", "/netabase/Book/\\t"]);
+    assert_eq!(lines[0]["store"], path.display().to_string());
+    assert_eq!(lines[0]["record"]["schema"], "/netabase/Book/");
+
+    let output = inspect([
+        path.as_os_str(),
+        "--list".as_ref(),
+        "--limit".as_ref(),
+        "1".as_ref(),
+    ])
+    .assert()
+    .success();
+    let text = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains("1 records listed"), "{text}");
+}
+
+#[test]
+fn a_bad_file_in_a_directory_is_reported_and_the_others_are_inspected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, _) = sample_store(dir.path());
+    let bad = dir.path().join("a-broken.redb");
+    std::fs::write(&bad, b"not a database").expect("write");
+    let output = inspect([dir.path().as_os_str(), "--json".as_ref()])
+        .assert()
+        .code(1);
+    let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("valid JSON");
+    assert_eq!(json["stores"][0]["path"], path.display().to_string());
+    assert_eq!(json["stores"][0]["records"], 3);
+    assert_eq!(json["failed"][0]["path"], bad.display().to_string());
+    assert!(
+        json["failed"][0]["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("is not a Netabase store")),
+        "{json}"
+    );
+    let stderr = String::from_utf8_lossy(&output.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("a-broken.redb is not a Netabase store"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 of the 2 stores could not be inspected"),
+        "{stderr}"
+    );
+}
+
+/// A store whose records came from more publishers than inspect tracks: the summary names the
+/// heaviest, says the counts are estimates, and stays small.
+#[test]
+fn publishers_beyond_what_inspect_tracks_are_summarised() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("node.redb");
+    let mut store = RedbStore::create(&path).expect("store");
+    let heavy = PeerId::random();
+    for i in 0..1500u32 {
+        let mut record = Record::new(format!("/other/Blob/{i}").into_bytes(), vec![1]);
+        record.publisher = Some(if i % 4 == 0 { heavy } else { PeerId::random() });
+        store.put_local(record).expect("put");
+    }
+    drop(store);
+    let output = inspect([path.as_os_str(), "--json".as_ref()])
+        .assert()
+        .success();
+    let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("valid JSON");
+    let publishers = &json["stores"][0]["publishers"];
+    assert_eq!(publishers["exact"], false);
+    assert!(publishers["distinct"].is_null());
+    let top = publishers["top"].as_array().expect("top");
+    assert_eq!(top.len(), 10);
+    assert_eq!(top[0]["peer_id"], heavy.to_string());
+    let (records, over) = (
+        top[0]["records"].as_u64().expect("count"),
+        top[0]["overcount"].as_u64().expect("overcount"),
+    );
+    assert!(records >= 375 && records - over <= 375, "{top:?}");
+    let schema = &json["stores"][0]["schemas"][0];
+    assert_eq!(schema["publishers"], 100);
+    assert_eq!(schema["publishers_exact"], false);
 }

@@ -62,6 +62,8 @@ fn nodes_serve_raw_records_and_stop_cleanly_with_nothing_lost() {
     .success();
     let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("valid JSON");
     assert_eq!(json["peers_found"], 1, "{json}");
+    assert_eq!(json["record"]["key"], "/myapp/Thing/\\x03", "{json}");
+    let put_record = json["record"].clone();
     assert_eq!(
         json["stored"][0],
         peer_line.trim_start_matches("netabase node ")
@@ -104,8 +106,27 @@ fn nodes_serve_raw_records_and_stop_cleanly_with_nothing_lost() {
         .assert()
         .success();
     let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("valid JSON");
-    assert_eq!(json["value_hex"], "000102ff");
-    assert!(json["expires"].is_string(), "{json}");
+    let record = &json["record"];
+    assert_eq!(record["value_hex"], "000102ff");
+    assert!(
+        record["expires_in_ms"]
+            .as_u64()
+            .is_some_and(|ms| ms > 3_500_000),
+        "{json}"
+    );
+    assert_eq!(json["source"], "peer");
+    // One shape for a record: get, put and inspect print the same fields.
+    let fields = |record: &Value| -> Vec<String> {
+        let mut fields: Vec<String> = record
+            .as_object()
+            .expect("object")
+            .keys()
+            .cloned()
+            .collect();
+        fields.sort();
+        fields
+    };
+    assert_eq!(fields(record), fields(&put_record));
 
     // A key nobody holds: its own exit status, so scripts tell "absent" from "failed".
     let output = netabase(["get", "/myapp/Thing/\\x09", "--bootstrap", &address])
@@ -158,6 +179,19 @@ fn nodes_serve_raw_records_and_stop_cleanly_with_nothing_lost() {
         .success();
     let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("valid JSON");
     assert_eq!(json["stores"][0]["records"], 4);
+    let output = netabase([
+        "inspect".as_ref(),
+        first_dir.as_os_str(),
+        "--key".as_ref(),
+        "/myapp/Thing/\\x03".as_ref(),
+        "--json".as_ref(),
+    ])
+    .assert()
+    .success();
+    let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("valid JSON");
+    let inspected = &json["stores"][0]["record"];
+    assert_eq!(inspected["value"], "three");
+    assert_eq!(fields(inspected), fields(&put_record));
 
     // Restarted from its directory, the node keeps its peer id and its records.
     let mut restarted = RunningNode::start(&first_dir, &[]);
