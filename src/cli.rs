@@ -142,6 +142,13 @@ pub struct NodeArgs {
     /// file's size (the operating system caches the rest).
     #[arg(long, value_name = "MIB", default_value_t = netabase_store::DEFAULT_CACHE_BYTES >> 20)]
     pub cache_mib: usize,
+    /// Serve Prometheus metrics (libp2p's and the node's and store's) at http://ADDR/metrics:
+    /// PORT (on 127.0.0.1, this machine only) or IP:PORT.
+    #[arg(long, value_name = "ADDR", value_parser = crate::metrics_server::parse_address)]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// How often to log one line of the node's figures ("none": never).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_optional_duration)]
+    pub stats_interval: Limit,
     /// Verify every page of the store file on start, even when the node closed it cleanly and
     /// nothing changed it since (a file that was not closed cleanly, or was changed, is always
     /// verified). Reads the whole file: about 0.3 s per million records.

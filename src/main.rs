@@ -18,6 +18,7 @@ mod demo;
 mod error;
 mod inspect;
 mod key_cmd;
+mod metrics_server;
 mod network;
 mod node_cmd;
 mod output;

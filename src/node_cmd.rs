@@ -3,14 +3,17 @@
 use std::path::Path;
 use std::time::Duration;
 
+use netabase_store::prometheus_client::registry::Registry;
 use netabase_store::{
-    Identity, Node, NodeConfig, RedbStore, SchemaRegistry, UnknownSchemas, identity_path_beside,
+    Identity, Node, NodeConfig, NodeMetrics, RedbStore, SchemaRegistry, StoreMetrics,
+    UnknownSchemas, identity_path_beside,
 };
 
 use clap::ValueEnum;
 
 use crate::cli::NodeArgs;
 use crate::error::{CliError, CliResult};
+use crate::metrics_server;
 use crate::network;
 use crate::progress;
 
@@ -64,8 +67,14 @@ pub async fn run(args: NodeArgs) -> CliResult<()> {
         .set_republish_interval(args.republish_interval.0)
         .set_expiry_sweep_interval(args.expiry_sweep_interval)
         .set_flush_interval(args.flush_interval)
-        .set_max_value_size(args.max_value_size);
-    let (handle, mut task) = Node::spawn(config, store).await?;
+        .set_max_value_size(args.max_value_size)
+        .set_stats_log_interval(args.stats_interval.0);
+    let mut registry = Registry::default();
+    let store_metrics = args.metrics.map(|_| {
+        config.set_metrics(NodeMetrics::new(&mut registry));
+        StoreMetrics::new(&mut registry)
+    });
+    let (handle, mut task) = Node::spawn(config, store.clone()).await?;
     let peer = handle.peer_id();
 
     println!("netabase node {peer}");
@@ -88,6 +97,27 @@ pub async fn run(args: NodeArgs) -> CliResult<()> {
     for address in handle.listeners().await? {
         println!("listening on {}", network::with_peer(&address, peer));
     }
+    let metrics = match (args.metrics, store_metrics) {
+        (Some(address), Some(store_metrics)) => {
+            let served =
+                metrics_server::serve(address, registry, store_metrics, store, handle.clone())
+                    .await;
+            match served {
+                Ok(server) => {
+                    println!("metrics on http://{}/metrics", server.address);
+                    Some(server)
+                }
+                Err(error) => {
+                    stop(&handle, task, &store_path).await?;
+                    return Err(error);
+                }
+            }
+        }
+        _ => {
+            drop(store);
+            None
+        }
+    };
     if !args.bootstrap.is_empty() {
         let spinner = progress::spinner("joining the network");
         let joined = network::join(&handle, &args.bootstrap, JOIN_TIMEOUT).await;
@@ -116,6 +146,9 @@ pub async fn run(args: NodeArgs) -> CliResult<()> {
         _ = &mut task => true,
     };
     events.abort();
+    if let Some(server) = metrics {
+        server.stop();
+    }
     if stopped_by_itself {
         return Err(CliError::Node(netabase_store::NodeError::Stopped));
     }

@@ -86,6 +86,9 @@ pub(crate) struct Core {
     inbox: Mutex<Inbox>,
     storage_errors: AtomicU64,
     rejected_records: AtomicU64,
+    /// Write transactions committed, and of those the durable ones (an fsync each).
+    commits: AtomicU64,
+    durable_commits: AtomicU64,
     /// The file path, or `<memory>`, for logs and errors.
     pub(crate) location: PathBuf,
     /// Whether redb's in-memory backend holds the store (nothing is ever durable, so nothing is
@@ -369,6 +372,8 @@ impl RedbStoreBuilder {
             inbox: Mutex::default(),
             storage_errors: AtomicU64::new(0),
             rejected_records: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+            durable_commits: AtomicU64::new(0),
             _stamp: if in_memory {
                 StampOnDrop::none()
             } else {
@@ -535,6 +540,23 @@ impl RedbStore {
         self.inner.rejected_records.load(Ordering::Relaxed)
     }
 
+    /// Write transactions this handle's store committed since it was opened, and of those the
+    /// durable ones (one fsync each).
+    pub fn commit_counts(&self) -> (u64, u64) {
+        (
+            self.inner.commits.load(Ordering::Relaxed),
+            self.inner.durable_commits.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The store file's size in bytes; 0 for a store in memory.
+    pub fn file_bytes(&self) -> u64 {
+        if self.inner.in_memory {
+            return 0;
+        }
+        std::fs::metadata(&self.inner.location).map_or(0, |metadata| metadata.len())
+    }
+
     /// Makes every grouped write durable now (one fsync if any is pending).
     pub fn flush(&self) -> netabase::DatabaseResult<()> {
         Ok(self.inner.flush()?)
@@ -691,6 +713,7 @@ impl Core {
         }
         self.write_inbox(&txn)?;
         txn.commit()?;
+        self.count_commit(durable);
         self.lock_inbox().clear();
         if durable {
             group.clear();
@@ -715,6 +738,13 @@ impl Core {
                 "dropped a record from a peer at the group commit: the store is full"
             );
         })
+    }
+
+    fn count_commit(&self, durable: bool) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        if durable {
+            self.durable_commits.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn local_peer_id(&self) -> Option<PeerId> {
@@ -755,6 +785,7 @@ impl Core {
         self.write_inbox(&txn)?;
         let value = body(&txn)?;
         txn.commit().map_err(StoreError::from)?;
+        self.count_commit(durable);
         self.lock_inbox().clear();
         if durable {
             group.clear();

@@ -9,6 +9,8 @@ mod examples;
 mod inspect;
 mod key;
 #[cfg(unix)] // stops nodes with `kill -INT`
+mod metrics;
+#[cfg(unix)] // stops nodes with `kill -INT`
 mod node;
 #[cfg_attr(not(unix), allow(dead_code))]
 mod support;

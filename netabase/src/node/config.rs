@@ -123,6 +123,8 @@ pub struct NodeConfig {
     pub(crate) acknowledgements: Acknowledgements,
     pub(crate) registry: SchemaRegistry,
     pub(crate) unknown_schemas: Option<UnknownSchemas>,
+    pub(crate) metrics: Option<super::metrics::NodeMetrics>,
+    pub(crate) stats_log_interval: Option<Duration>,
 }
 
 impl Default for NodeConfig {
@@ -164,6 +166,8 @@ impl NodeConfig {
             acknowledgements: Acknowledgements::Validated,
             registry: SchemaRegistry::new(),
             unknown_schemas: None,
+            metrics: None,
+            stats_log_interval: None,
         }
     }
 
@@ -358,6 +362,22 @@ impl NodeConfig {
     /// skipped (the next get or sync of the key repairs the peers). Default: 32; at least 1.
     pub fn set_max_background_queries(&mut self, max: usize) -> &mut Self {
         self.max_background_queries = max.max(1);
+        self
+    }
+
+    /// Records the node's metrics in `metrics` (libp2p's and Netabase's, see
+    /// [`NodeMetrics`](crate::NodeMetrics)), which the application serves from its registry.
+    /// Default: none.
+    pub fn set_metrics(&mut self, metrics: super::metrics::NodeMetrics) -> &mut Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// How often the node logs one line of its figures at info level (records stored and
+    /// refused, peers, republications, storage errors); `None`: never. Default: `None`
+    /// (`netabase node` logs every minute).
+    pub fn set_stats_log_interval(&mut self, interval: Option<Duration>) -> &mut Self {
+        self.stats_log_interval = interval;
         self
     }
 

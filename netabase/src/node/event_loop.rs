@@ -196,6 +196,8 @@ pub(crate) struct Timers {
     pub(crate) republish: Interval,
     pub(crate) expiry: Interval,
     pub(crate) flush: Interval,
+    /// The one-line stats log, if the node writes one.
+    pub(crate) stats_log: Option<Interval>,
 }
 
 impl Timers {
@@ -209,6 +211,7 @@ impl Timers {
             republish: interval(config.republish_check_interval),
             expiry: interval(config.expiry_sweep_interval),
             flush: interval(config.flush_interval),
+            stats_log: config.stats_log_interval.map(interval),
         }
     }
 }
@@ -238,6 +241,8 @@ pub(crate) struct EventLoop<S: NodeStore> {
     /// Removals becoming durable off the loop (`NodeStore::remove_local_deferred`); each answers
     /// its caller when done.
     pub(crate) removals: FuturesUnordered<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// Where the node's metrics go, if anywhere.
+    pub(crate) metrics: Option<super::metrics::NodeMetrics>,
 }
 
 impl<S: NodeStore> EventLoop<S> {
@@ -264,6 +269,9 @@ impl<S: NodeStore> EventLoop<S> {
                 _ = self.timers.republish.tick() => self.run_republish_job(),
                 _ = self.timers.expiry.tick() => self.run_expiry_job(),
                 _ = self.timers.flush.tick() => self.run_flush_job(),
+                Some(_) = OptionFuture::from(self.timers.stats_log.as_mut().map(Interval::tick)), if self.timers.stats_log.is_some() => {
+                    self.log_stats();
+                }
             }
         };
         // A durability job holds the store: wait for it, so that the store is closed when the
@@ -470,7 +478,33 @@ impl<S: NodeStore> EventLoop<S> {
             .map(|bucket| bucket.num_entries())
             .sum();
         stats.connected_routable_peers = self.connected_routable_peers();
+        if let Some(metrics) = &self.metrics {
+            metrics.update(&stats, self.republish_backlog, self.background_queries);
+        }
         stats
+    }
+
+    /// The periodic one-line log of the node's figures (and a refresh of its metrics).
+    fn log_stats(&mut self) {
+        let stats = self.current_stats();
+        let refused: u64 = stats
+            .records_rejected
+            .by_reason()
+            .iter()
+            .map(|(_, count)| count)
+            .sum();
+        tracing::info!(
+            stored = stats.records_stored,
+            refused,
+            expired = stats.records_expired,
+            republished = stats.republished,
+            republish_failed = stats.republish_failed,
+            republish_backlog = self.republish_backlog,
+            peers = stats.connected_peers,
+            routing_table = stats.routing_table_size,
+            storage_errors = stats.storage_errors,
+            "stats"
+        );
     }
 
     fn dial(&mut self, address: Multiaddr, reply: Reply<PeerId>) {
@@ -505,6 +539,9 @@ impl<S: NodeStore> EventLoop<S> {
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent<S>>) {
+        if let Some(metrics) = &self.metrics {
+            metrics.record(&event);
+        }
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => {
                 self.on_kad_event(event);

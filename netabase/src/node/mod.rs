@@ -26,6 +26,7 @@ mod handle;
 mod identity;
 mod inbound;
 mod jobs;
+mod metrics;
 mod ops;
 mod publication;
 mod queries;
@@ -48,6 +49,7 @@ pub use events::{NodeEvent, NodeStats, RejectionCounts};
 pub use handle::NodeHandle;
 pub use identity::load_or_create as load_or_create_identity;
 pub use inbound::MIN_INBOUND_TTL;
+pub use metrics::NodeMetrics;
 pub use ops::{
     FetchedRecord, PeerFailure, PeerRefusal, PutOptions, PutReport, RecordSource, SyncOptions,
     SyncProgress, SyncReport,
@@ -182,6 +184,7 @@ impl Node {
             durability: Default::default(),
             flushing: None,
             removals: Default::default(),
+            metrics: config.metrics.clone(),
         };
         Ok((handle, tokio::spawn(event_loop.run())))
     }
