@@ -187,13 +187,18 @@ impl From<UnknownSchemasArg> for netabase_store::UnknownSchemas {
     }
 }
 
-/// How `get` and `put` reach a running network.
+/// How `get` and `put` reach a running network: a running node of this machine (`--node`), or a
+/// client peer of their own (`--bootstrap`).
 #[derive(Debug, Args)]
 pub struct NetworkArgs {
     /// A node of the network, as printed by `netabase node` (/ip4/.../tcp/.../p2p/<peer id>);
     /// repeat for several.
-    #[arg(long, value_name = "MULTIADDR", required = true)]
+    #[arg(long, value_name = "MULTIADDR", required_unless_present = "node")]
     pub bootstrap: Vec<Multiaddr>,
+    /// Instead of --bootstrap: ask the `netabase node` running on this data directory, through
+    /// its control socket (`DIR/control.sock`), without starting a peer of this command's own.
+    #[arg(long, value_name = "DIR", conflicts_with = "bootstrap")]
+    pub node: Option<PathBuf>,
     /// How long to wait for the network before giving up.
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,

@@ -53,6 +53,24 @@ pub enum CliError {
         /// How many there were.
         total: usize,
     },
+    /// `--node` names a directory where no node answers.
+    #[error(
+        "no node answers at {} ({source}); start `netabase node --data-dir` on that directory, \
+         or reach a network with --bootstrap instead",
+        path.display()
+    )]
+    NoControlSocket {
+        /// The control socket's path.
+        path: PathBuf,
+        /// Why connecting failed.
+        source: std::io::Error,
+    },
+    /// The node behind `--node` could not do what was asked; its message says why.
+    #[error("the node says: {message}")]
+    Control {
+        /// The node's message.
+        message: String,
+    },
     /// The store file is held by a running node (or an `inspect` of it).
     #[error(
         "{} is in use by a running node or inspect (the file is locked); stop that process \

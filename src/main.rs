@@ -14,6 +14,7 @@
 mod bytes;
 mod cli;
 mod client;
+mod control;
 mod demo;
 mod error;
 mod inspect;

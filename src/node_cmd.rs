@@ -12,6 +12,7 @@ use netabase_store::{
 use clap::ValueEnum;
 
 use crate::cli::NodeArgs;
+use crate::control;
 use crate::error::{CliError, CliResult};
 use crate::metrics_server;
 use crate::network;
@@ -135,6 +136,23 @@ pub async fn run(args: NodeArgs) -> CliResult<()> {
             }
         }
     }
+    let control = match control::serve(&args.data_dir, handle.clone()) {
+        Ok(control) => control,
+        Err(error) => {
+            if let Some(server) = metrics {
+                server.stop();
+            }
+            stop(&handle, task, &store_path).await?;
+            return Err(error);
+        }
+    };
+    if let Some(control) = &control {
+        println!(
+            "control   {} (netabase get/put --node {})",
+            control.path().display(),
+            args.data_dir.display()
+        );
+    }
     let mut signals = Signals::listen()?;
     let events = network::log_events(&handle);
     println!("serving; stop with Ctrl-C");
@@ -148,6 +166,9 @@ pub async fn run(args: NodeArgs) -> CliResult<()> {
     events.abort();
     if let Some(server) = metrics {
         server.stop();
+    }
+    if let Some(control) = control {
+        control.stop();
     }
     if stopped_by_itself {
         return Err(CliError::Node(netabase_store::NodeError::Stopped));

@@ -146,12 +146,6 @@ pub fn timestamp_ms(unix_ms: u64) -> String {
     timestamp(SystemTime::UNIX_EPOCH + Duration::from_millis(unix_ms))
 }
 
-/// A deadline as `2025-01-31T12:00:00Z (in 1d 23h)`.
-pub fn deadline(deadline: Instant) -> String {
-    let left = deadline.saturating_duration_since(Instant::now());
-    format!("{} (in {})", timestamp(wall_clock(deadline)), approx(left))
-}
-
 /// `text` as one word for a POSIX shell: as it is when it holds only characters no shell treats
 /// specially, else in single quotes.
 pub fn shell_quote(text: &str) -> String {

@@ -7,13 +7,13 @@ use std::time::Instant;
 use netabase_store::kad::Record;
 use netabase_store::split_record_key;
 use netabase_store::tombstone::deleted_value;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bytes;
 use crate::output;
 
 /// A record in JSON.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecordJson {
     /// The key, escaped as Netabase prints keys (`/netabase/Note/\x07`).
     pub key: String,
@@ -56,6 +56,20 @@ impl RecordJson {
                 let left = deadline.saturating_duration_since(Instant::now());
                 u64::try_from(left.as_millis()).unwrap_or(u64::MAX)
             }),
+        }
+    }
+}
+
+impl RecordJson {
+    /// When the record expires, for people: `2026-12-02T17:00:00Z (in 1h 0m)`, or `never`.
+    pub fn expiry_text(&self) -> String {
+        match (self.expires_unix_ms, self.expires_in_ms) {
+            (Some(at), Some(left)) => format!(
+                "{} (in {})",
+                output::timestamp_ms(at),
+                output::approx(std::time::Duration::from_millis(left))
+            ),
+            _ => "never".to_owned(),
         }
     }
 }

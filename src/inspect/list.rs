@@ -6,7 +6,6 @@ use std::io::Write;
 use netabase_store::StoreReader;
 use serde::Serialize;
 
-use super::render::expiry_text;
 use crate::error::{CliError, CliResult};
 use crate::record_json::RecordJson;
 
@@ -59,7 +58,7 @@ pub fn print(
                 "{}  {} B  expires {}  publisher {}{}",
                 record.key,
                 record.value_bytes,
-                expiry_text(&record),
+                record.expiry_text(),
                 record.publisher.as_deref().unwrap_or("(none)"),
                 if record.deleted { "  (deleted)" } else { "" }
             )

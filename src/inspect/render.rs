@@ -1,7 +1,5 @@
 //! The summary of a store as aligned tables, for people.
 
-use std::time::Duration;
-
 use super::summary::{NO_PREFIX, StoreReport};
 use crate::output::{self, Align, Table};
 use crate::record_json::RecordJson;
@@ -154,18 +152,6 @@ pub fn render_record(record: &RecordJson) -> String {
             "publisher".into(),
             record.publisher.clone().unwrap_or_else(|| "(none)".into()),
         ])
-        .row(vec!["expires".into(), expiry_text(record)]);
+        .row(vec!["expires".into(), record.expiry_text()]);
     table.render(2)
-}
-
-/// When a record expires: `2026-12-02T17:00:00Z (in 1h 0m)`, or `never`.
-pub fn expiry_text(record: &RecordJson) -> String {
-    match (record.expires_unix_ms, record.expires_in_ms) {
-        (Some(at), Some(left)) => format!(
-            "{} (in {})",
-            output::timestamp_ms(at),
-            output::approx(Duration::from_millis(left))
-        ),
-        _ => "never".to_owned(),
-    }
 }

@@ -4,6 +4,8 @@
 //! One test binary holds every module, so the suite links once.
 
 mod args;
+#[cfg(unix)] // Unix sockets, and stops nodes with `kill -INT`
+mod control;
 mod demo;
 mod examples;
 mod inspect;

@@ -1,0 +1,273 @@
+//! The control socket of a running `netabase node`: `control.sock` in its data directory, a Unix
+//! socket only its owner may use (mode 0600, and the node's identity and store are in the same
+//! directory). `netabase get/put --node DIR` send one request as one line of JSON and read one
+//! line of JSON back; the node runs the request through its own handle, so the command needs no
+//! peer of its own and the node's log shows no connection for it.
+//!
+//! Requests: `{"op": "get", "key_hex": ...}` and `{"op": "put", "key_hex": ..., "value_hex": ...,
+//! "ttl_ms": ..., "quorum": ...}`. Answers: `{"got": <get --json>}`, `{"put": <put --json>}` or
+//! `{"error": {"message": ..., "not_found": bool}}`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use netabase_store::NodeHandle;
+use netabase_store::kad::{Record, RecordKey};
+use serde::{Deserialize, Serialize};
+#[cfg(unix)]
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+#[cfg(unix)]
+use tokio::net::{UnixListener, UnixStream};
+use tokio::task::JoinHandle;
+
+use crate::bytes;
+use crate::client::{self, GetOutput, PutOutput};
+use crate::error::{CliError, CliResult};
+
+/// The socket's file name in a node's data directory.
+pub const SOCKET_FILE: &str = "control.sock";
+
+/// The longest request line a node reads: a value of the largest size the node would accept, as
+/// hex, and room for the rest.
+const MAX_REQUEST_BYTES: u64 = 8 << 20;
+
+/// How long the node waits for a request line once a client connected.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A request to the node.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// `netabase get`.
+    Get {
+        /// The record key, hex.
+        key_hex: String,
+    },
+    /// `netabase put`.
+    Put {
+        /// The record key, hex.
+        key_hex: String,
+        /// The value, hex.
+        value_hex: String,
+        /// How long the record lives, in milliseconds.
+        ttl_ms: u64,
+        /// How many peers must store it.
+        quorum: u16,
+    },
+}
+
+/// The node's answer.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Response {
+    /// The record a get found.
+    Got(GetOutput),
+    /// What a put did.
+    Put(PutOutput),
+    /// Why the request failed.
+    Error {
+        /// The message the command prints.
+        message: String,
+        /// Whether no record was found (the command's exit status 3).
+        not_found: bool,
+    },
+}
+
+impl Response {
+    /// The command's error for an answer that is not the one asked for.
+    pub fn into_error(self, key: &RecordKey) -> CliError {
+        match self {
+            Response::Error {
+                not_found: true, ..
+            } => CliError::RecordNotFound {
+                key: bytes::escape(key.as_ref()),
+            },
+            Response::Error { message, .. } => CliError::Control { message },
+            Response::Got(_) | Response::Put(_) => CliError::Control {
+                message: "the node answered a different request".to_owned(),
+            },
+        }
+    }
+}
+
+/// The control socket of the node whose data directory is `dir`.
+pub fn socket_path(dir: &Path) -> PathBuf {
+    dir.join(SOCKET_FILE)
+}
+
+/// Sends `request` to the node running on `dir` and reads its answer, within `timeout`.
+#[cfg(unix)]
+pub async fn ask(dir: &Path, request: &Request, timeout: Duration) -> CliResult<Response> {
+    let path = socket_path(dir);
+    let exchange = async {
+        let mut stream =
+            UnixStream::connect(&path)
+                .await
+                .map_err(|source| CliError::NoControlSocket {
+                    path: path.clone(),
+                    source,
+                })?;
+        let mut line = serde_json::to_vec(request)?;
+        line.push(b'\n');
+        let io = |source| CliError::io("talk to the node through", path.clone(), source);
+        stream.write_all(&line).await.map_err(io)?;
+        let mut answer = String::new();
+        BufReader::new(stream)
+            .read_line(&mut answer)
+            .await
+            .map_err(io)?;
+        serde_json::from_str::<Response>(&answer).map_err(|error| CliError::Control {
+            message: format!("the node's answer is not one this netabase reads ({error})"),
+        })
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| CliError::Timeout {
+            operation: "the request to the node",
+            after: timeout,
+        })?
+}
+
+/// Control sockets are Unix sockets: elsewhere `--node` fails and says so.
+#[cfg(not(unix))]
+pub async fn ask(_dir: &Path, _request: &Request, _timeout: Duration) -> CliResult<Response> {
+    Err(CliError::Control {
+        message: "--node talks to a node through a Unix socket, which this system lacks; use \
+                  --bootstrap"
+            .to_owned(),
+    })
+}
+
+/// A running control socket.
+pub struct ControlServer {
+    path: PathBuf,
+    task: JoinHandle<()>,
+}
+
+impl ControlServer {
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops answering and removes the socket file.
+    pub fn stop(self) {
+        self.task.abort();
+        if let Err(error) = std::fs::remove_file(&self.path) {
+            tracing::debug!(%error, "could not remove the control socket");
+        }
+    }
+}
+
+/// Serves the control socket of the node `node` in its data directory `dir`. A socket file left
+/// by a node that did not stop cleanly is replaced (the store's lock already proved that no other
+/// node runs on `dir`).
+#[cfg(unix)]
+pub fn serve(dir: &Path, node: NodeHandle) -> CliResult<Option<ControlServer>> {
+    use std::os::unix::fs::PermissionsExt;
+
+    let path = socket_path(dir);
+    match std::fs::remove_file(&path) {
+        Ok(()) => tracing::debug!("replaced a control socket left by an earlier node"),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(CliError::io("replace", &path, source)),
+    }
+    let listener =
+        UnixListener::bind(&path).map_err(|source| CliError::io("create", &path, source))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|source| CliError::io("restrict", &path, source))?;
+    let node = Arc::new(node);
+    let task = tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let node = node.clone();
+                    tokio::spawn(async move { answer(stream, &node).await });
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "control socket: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    Ok(Some(ControlServer { path, task }))
+}
+
+/// No control socket where there are no Unix sockets: the node runs without one.
+#[cfg(not(unix))]
+pub fn serve(_dir: &Path, _node: NodeHandle) -> CliResult<Option<ControlServer>> {
+    Ok(None)
+}
+
+/// Reads one request from `stream`, runs it and writes the answer.
+#[cfg(unix)]
+async fn answer(stream: UnixStream, node: &NodeHandle) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = BufReader::new(read.take(MAX_REQUEST_BYTES));
+    let response = match tokio::time::timeout(REQUEST_TIMEOUT, reader.read_line(&mut line)).await {
+        Err(_) => return,
+        Ok(Err(error)) => failure(format!("cannot read the request: {error}")),
+        Ok(Ok(_)) => match serde_json::from_str::<Request>(&line) {
+            Ok(request) => run(request, node).await,
+            Err(error) => failure(format!("not a request this node reads: {error}")),
+        },
+    };
+    let Ok(mut bytes) = serde_json::to_vec(&response) else {
+        return;
+    };
+    bytes.push(b'\n');
+    if let Err(error) = write.write_all(&bytes).await {
+        tracing::debug!(%error, "control socket: the client left before the answer");
+    }
+}
+
+#[cfg(unix)]
+async fn run(request: Request, node: &NodeHandle) -> Response {
+    let hex = |what: &'static str, text: &str| {
+        bytes::from_hex(text).map_err(|source| CliError::BadBytes {
+            what,
+            input: text.to_owned(),
+            source,
+        })
+    };
+    let result = match request {
+        Request::Get { key_hex } => match hex("key", &key_hex) {
+            Ok(key) => client::get_through(node, &RecordKey::from(key))
+                .await
+                .map(Response::Got),
+            Err(error) => Err(error),
+        },
+        Request::Put {
+            key_hex,
+            value_hex,
+            ttl_ms,
+            quorum,
+        } => match (hex("key", &key_hex), hex("value", &value_hex)) {
+            (Ok(key), Ok(value)) => client::put_through(
+                node,
+                Record::new(key, value),
+                Duration::from_millis(ttl_ms),
+                quorum.max(1),
+                true,
+            )
+            .await
+            .map(Response::Put),
+            (Err(error), _) | (_, Err(error)) => Err(error),
+        },
+    };
+    result.unwrap_or_else(|error| Response::Error {
+        not_found: matches!(error, CliError::RecordNotFound { .. }),
+        message: crate::network::one_line(&error.to_string()),
+    })
+}
+
+#[cfg(unix)]
+fn failure(message: String) -> Response {
+    Response::Error {
+        message,
+        not_found: false,
+    }
+}
