@@ -135,4 +135,37 @@ mod tests {
         assert!(inbox.is_empty());
         assert_eq!(inbox.new_keys(), 0);
     }
+
+    /// A record that no longer fits at the group commit is dropped, and nothing of it is
+    /// committed with the others.
+    #[test]
+    fn a_record_without_room_leaves_nothing_behind() {
+        use redb::{ReadableDatabase, ReadableTableMetadata};
+
+        let store = crate::RedbStore::in_memory().unwrap();
+        let entry = crate::entry::record_header(None, None, 1).unwrap();
+        let mut inbox = Inbox::default();
+        inbox.insert(record(b"/other/Blob/a", &entry), true);
+        inbox.insert(record(b"/other/Blob/b", &entry), true);
+        let core = &store.inner;
+        let txn = core.db.begin_write().unwrap();
+        let mut dropped = Vec::new();
+        inbox
+            .write_into(&txn, 1, core.write_policy(), |key| {
+                dropped.push(key.to_vec())
+            })
+            .unwrap();
+        txn.commit().unwrap();
+        assert_eq!(dropped, [b"/other/Blob/b".to_vec()]);
+        let read = core.db.begin_read().unwrap();
+        let records = read.open_table(crate::tables::RECORDS).unwrap();
+        assert_eq!(records.len().unwrap(), 1);
+        assert!(records.get(&b"/other/Blob/b"[..]).unwrap().is_none());
+        let counted = read.open_table(crate::tables::UNKNOWN_KEYS).unwrap();
+        assert_eq!(
+            counted.len().unwrap(),
+            1,
+            "the dropped record is not charged to a quota"
+        );
+    }
 }

@@ -103,9 +103,9 @@ impl<'txn, 'r> Quotas<'txn, 'r> {
         }
     }
 
-    /// Before a new key is stored: counts it if it is unknown (charging `sender`, the delivering
-    /// peer's id bytes, when known), or refuses it when a quota is full.
-    pub(crate) fn admit_new(
+    /// Before a new key is stored: refuses it when it is unknown and a quota it would count in
+    /// (`sender` is the delivering peer's id bytes, when known) is full. Changes nothing.
+    pub(crate) fn check_new(
         &mut self,
         key: &[u8],
         sender: Option<&[u8]>,
@@ -118,8 +118,16 @@ impl<'txn, 'r> Quotas<'txn, 'r> {
                 return Err(WriteError::Quota(exceeded));
             }
         }
-        self.count_key(key, sender)?;
         Ok(())
+    }
+
+    /// Once a new key [`check_new`](Self::check_new) admitted is being stored: counts it if it is
+    /// unknown, charging `sender`.
+    pub(crate) fn count_new(&mut self, key: &[u8], sender: Option<&[u8]>) -> StoreResult<()> {
+        if !self.policy.is_unknown(key) {
+            return Ok(());
+        }
+        self.count_key(key, sender)
     }
 
     /// Adds `key` to the counted keys and its counts, unless it is counted already.

@@ -114,13 +114,27 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
         max_records: usize,
         now: &Now,
     ) -> Result<(), WriteError> {
+        // Every refusal before anything is written: it must leave nothing behind, also for a
+        // caller that goes on with the transaction (the group commit drops the record and
+        // commits the others). A new key of an unknown schema must fit its quotas, then the store.
+        let new_key = self.records.get(record.key)?.is_none();
+        if new_key {
+            self.quotas.check_new(record.key, record.sender)?;
+        }
+        if new_key && self.records.len()? >= max_records as u64 {
+            // One batch, soonest deadlines first: enough to make room, and a bounded cost for
+            // the write (often `RecordStore::put` on the swarm's task) however many records
+            // expired while the node was down; the node's sweep removes the rest.
+            self.sweep_expired(now.unix_ms(), SWEEP_CHUNK)?;
+            if self.records.len()? >= max_records as u64 {
+                return Err(WriteError::MaxRecords);
+            }
+        }
         // An owned write older than the key's mark never lands, whichever path brought it.
         self.marks
             .admit(record.key, record.entry, record.expires_ms, now.unix_ms())?;
-        // A new key of an unknown schema must fit its quotas (checked before the write, so a
-        // refusal leaves nothing behind).
-        if self.quotas.is_unknown(record.key) && self.records.get(record.key)?.is_none() {
-            self.quotas.admit_new(record.key, record.sender)?;
+        if new_key {
+            self.quotas.count_new(record.key, record.sender)?;
         }
         // `None`: the key is new. `Some(expiry)`: the replaced entry's deadline; a damaged entry
         // is replaced, and its stale index row, if any, is dropped by the sweep that meets it.
@@ -130,15 +144,6 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
                     .map(|entry| entry.expires_ms)
                     .unwrap_or(None)
             });
-        if previous.is_none() && self.records.len()? > max_records as u64 {
-            // One batch, soonest deadlines first: enough to make room, and a bounded cost for
-            // the write (often `RecordStore::put` on the swarm's task) however many records
-            // expired while the node was down; the node's sweep removes the rest.
-            self.sweep_expired(now.unix_ms(), SWEEP_CHUNK)?;
-            if self.records.len()? > max_records as u64 {
-                return Err(WriteError::MaxRecords);
-            }
-        }
         let old_expiry = previous.flatten();
         if now.is_expired(old_expiry) {
             // The replaced record had expired: it is gone, schedule and all, as if the sweep had
