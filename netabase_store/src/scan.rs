@@ -150,9 +150,11 @@ impl Cursor for RecordCursor {
                 return Ok(true);
             }
             rows += 1;
-            self.resume_after = Some(key.to_vec());
             push(page, to_record(key, entry.value(), now));
             if page_full(page, rows, page_size) {
+                // Only where the page stops: a copy of every key read would cost an allocation
+                // per record.
+                self.resume_after = Some(key.to_vec());
                 return Ok(false);
             }
         }
@@ -186,9 +188,9 @@ impl Cursor for ProviderCursor {
             let (row_key, entry) = row?;
             let (key, provider) = row_key.value();
             rows += 1;
-            self.resume_after = Some((key.to_vec(), provider.to_vec()));
             push(page, to_provider_record(key, provider, entry.value(), now));
             if page_full(page, rows, page_size) {
+                self.resume_after = Some((key.to_vec(), provider.to_vec()));
                 return Ok(false);
             }
         }

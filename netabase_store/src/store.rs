@@ -101,11 +101,14 @@ pub(crate) struct Core {
 }
 
 /// The writes not durable yet, and the records from peers buffered until they are written.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct GroupState {
     /// Writes not durable yet: buffered in the inbox or committed without an fsync.
     pending: usize,
     oldest: Option<Instant>,
+    /// A read transaction of the last commit, for records from peers to be resolved against
+    /// without beginning one each; dropped at every commit (so it never pins old pages for long).
+    snapshot: Option<ReadTransaction>,
 }
 
 struct Flusher {
@@ -643,7 +646,10 @@ impl Core {
                 false,
             ),
             None => {
-                let txn = self.read_committed()?;
+                let txn = match &mut group.snapshot {
+                    Some(txn) => txn,
+                    empty => empty.insert(self.read_committed()?),
+                };
                 let records = txn.open_table(tables::RECORDS).map_err(StoreError::from)?;
                 let stored = records.get(record.key).map_err(StoreError::from)?;
                 let new_key = stored.is_none();
@@ -663,7 +669,7 @@ impl Core {
                         // instead of being dropped at the group commit.
                         match crate::quota::room_for(
                             quotas,
-                            &txn,
+                            txn,
                             record.key,
                             record.sender,
                             pending,
@@ -713,7 +719,7 @@ impl Core {
         }
         self.write_inbox(&txn)?;
         txn.commit()?;
-        self.count_commit(durable);
+        self.count_commit(group, durable);
         self.lock_inbox().clear();
         if durable {
             group.clear();
@@ -740,7 +746,9 @@ impl Core {
         })
     }
 
-    fn count_commit(&self, durable: bool) {
+    /// Counts a commit and drops the snapshot it made stale; the caller holds `group`.
+    fn count_commit(&self, group: &mut GroupState, durable: bool) {
+        group.snapshot = None;
         self.commits.fetch_add(1, Ordering::Relaxed);
         if durable {
             self.durable_commits.fetch_add(1, Ordering::Relaxed);
@@ -785,7 +793,7 @@ impl Core {
         self.write_inbox(&txn)?;
         let value = body(&txn)?;
         txn.commit().map_err(StoreError::from)?;
-        self.count_commit(durable);
+        self.count_commit(&mut group, durable);
         self.lock_inbox().clear();
         if durable {
             group.clear();
@@ -912,5 +920,7 @@ impl Drop for Core {
         if let Err(error) = self.flush() {
             self.report("final group commit on close", &error);
         }
+        // No read transaction may outlive the database it reads.
+        self.lock_writer().snapshot = None;
     }
 }
