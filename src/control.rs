@@ -4,9 +4,10 @@
 //! line of JSON back; the node runs the request through its own handle, so the command needs no
 //! peer of its own and the node's log shows no connection for it.
 //!
-//! Requests: `{"op": "get", "key_hex": ...}` and `{"op": "put", "key_hex": ..., "value_hex": ...,
-//! "ttl_ms": ..., "quorum": ...}`. Answers: `{"got": <get --json>}`, `{"put": <put --json>}` or
-//! `{"error": {"message": ..., "not_found": bool}}`.
+//! Requests: `{"op": "get", "key_hex": ...}`, `{"op": "put", "key_hex": ..., "value_hex": ...,
+//! "ttl_ms": ..., "quorum": ...}` and `{"op": "inspect", "key_hex": null}`. Answers:
+//! `{"got": <get --json>}`, `{"put": <put --json>}`, `{"inspected": <a store of inspect --json>}`
+//! or `{"error": {"message": ..., "not_found": bool}}`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use tokio::task::JoinHandle;
 use crate::bytes;
 use crate::client::{self, GetOutput, PutOutput};
 use crate::error::{CliError, CliResult};
+use crate::inspect::{LiveStore, StoreReport};
 
 /// The socket's file name in a node's data directory.
 pub const SOCKET_FILE: &str = "control.sock";
@@ -55,6 +57,11 @@ pub enum Request {
         /// How many peers must store it.
         quorum: u16,
     },
+    /// `netabase inspect` of the node's store while the node holds it.
+    Inspect {
+        /// With `--key`: that record too, hex.
+        key_hex: Option<String>,
+    },
 }
 
 /// The node's answer.
@@ -65,6 +72,8 @@ pub enum Response {
     Got(GetOutput),
     /// What a put did.
     Put(PutOutput),
+    /// The summary of the node's store.
+    Inspected(Box<StoreReport>),
     /// Why the request failed.
     Error {
         /// The message the command prints.
@@ -84,7 +93,7 @@ impl Response {
                 key: bytes::escape(key.as_ref()),
             },
             Response::Error { message, .. } => CliError::Control { message },
-            Response::Got(_) | Response::Put(_) => CliError::Control {
+            Response::Got(_) | Response::Put(_) | Response::Inspected(_) => CliError::Control {
                 message: "the node answered a different request".to_owned(),
             },
         }
@@ -139,10 +148,18 @@ pub async fn ask(_dir: &Path, _request: &Request, _timeout: Duration) -> CliResu
     })
 }
 
+/// What the socket's requests run on. The store is taken out when the server stops, so that the
+/// node's shutdown closes the file even while a client is connected.
+struct Served {
+    node: NodeHandle,
+    store: std::sync::Mutex<Option<Arc<LiveStore>>>,
+}
+
 /// A running control socket.
 pub struct ControlServer {
     path: PathBuf,
     task: JoinHandle<()>,
+    served: Arc<Served>,
 }
 
 impl ControlServer {
@@ -151,9 +168,14 @@ impl ControlServer {
         &self.path
     }
 
-    /// Stops answering and removes the socket file.
+    /// Stops answering, lets go of the store and removes the socket file.
     pub fn stop(self) {
         self.task.abort();
+        self.served
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         if let Err(error) = std::fs::remove_file(&self.path) {
             tracing::debug!(%error, "could not remove the control socket");
         }
@@ -164,7 +186,7 @@ impl ControlServer {
 /// by a node that did not stop cleanly is replaced (the store's lock already proved that no other
 /// node runs on `dir`).
 #[cfg(unix)]
-pub fn serve(dir: &Path, node: NodeHandle) -> CliResult<Option<ControlServer>> {
+pub fn serve(dir: &Path, node: NodeHandle, store: LiveStore) -> CliResult<Option<ControlServer>> {
     use std::os::unix::fs::PermissionsExt;
 
     let path = socket_path(dir);
@@ -177,13 +199,17 @@ pub fn serve(dir: &Path, node: NodeHandle) -> CliResult<Option<ControlServer>> {
         UnixListener::bind(&path).map_err(|source| CliError::io("create", &path, source))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
         .map_err(|source| CliError::io("restrict", &path, source))?;
-    let node = Arc::new(node);
+    let served = Arc::new(Served {
+        node,
+        store: std::sync::Mutex::new(Some(Arc::new(store))),
+    });
+    let serving = served.clone();
     let task = tokio::spawn(async move {
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
-                    let node = node.clone();
-                    tokio::spawn(async move { answer(stream, &node).await });
+                    let served = serving.clone();
+                    tokio::spawn(async move { answer(stream, &served).await });
                 }
                 Err(error) => {
                     tracing::warn!(%error, "control socket: accept failed");
@@ -192,18 +218,22 @@ pub fn serve(dir: &Path, node: NodeHandle) -> CliResult<Option<ControlServer>> {
             }
         }
     });
-    Ok(Some(ControlServer { path, task }))
+    Ok(Some(ControlServer { path, task, served }))
 }
 
 /// No control socket where there are no Unix sockets: the node runs without one.
 #[cfg(not(unix))]
-pub fn serve(_dir: &Path, _node: NodeHandle) -> CliResult<Option<ControlServer>> {
+pub fn serve(
+    _dir: &Path,
+    _node: NodeHandle,
+    _store: LiveStore,
+) -> CliResult<Option<ControlServer>> {
     Ok(None)
 }
 
 /// Reads one request from `stream`, runs it and writes the answer.
 #[cfg(unix)]
-async fn answer(stream: UnixStream, node: &NodeHandle) {
+async fn answer(stream: UnixStream, served: &Served) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(MAX_REQUEST_BYTES));
@@ -211,7 +241,7 @@ async fn answer(stream: UnixStream, node: &NodeHandle) {
         Err(_) => return,
         Ok(Err(error)) => failure(format!("cannot read the request: {error}")),
         Ok(Ok(_)) => match serde_json::from_str::<Request>(&line) {
-            Ok(request) => run(request, node).await,
+            Ok(request) => run(request, served).await,
             Err(error) => failure(format!("not a request this node reads: {error}")),
         },
     };
@@ -225,7 +255,8 @@ async fn answer(stream: UnixStream, node: &NodeHandle) {
 }
 
 #[cfg(unix)]
-async fn run(request: Request, node: &NodeHandle) -> Response {
+async fn run(request: Request, served: &Served) -> Response {
+    let node = &served.node;
     let hex = |what: &'static str, text: &str| {
         bytes::from_hex(text).map_err(|source| CliError::BadBytes {
             what,
@@ -257,11 +288,35 @@ async fn run(request: Request, node: &NodeHandle) -> Response {
             .map(Response::Put),
             (Err(error), _) | (_, Err(error)) => Err(error),
         },
+        Request::Inspect { key_hex } => match key_hex.as_deref().map(|key| hex("key", key)) {
+            Some(Err(error)) => Err(error),
+            key => inspect(served, key.and_then(Result::ok)).await,
+        },
     };
     result.unwrap_or_else(|error| Response::Error {
         not_found: matches!(error, CliError::RecordNotFound { .. }),
         message: crate::network::one_line(&error.to_string()),
     })
+}
+
+/// The summary of the node's store, walked on a blocking thread (a large store takes seconds).
+#[cfg(unix)]
+async fn inspect(served: &Served, key: Option<Vec<u8>>) -> CliResult<Response> {
+    let store = served
+        .store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+        .ok_or_else(|| CliError::Control {
+            message: "the node is stopping".to_owned(),
+        })?;
+    let walked =
+        tokio::task::spawn_blocking(move || crate::inspect::live_summary(&store, key.as_deref()))
+            .await
+            .map_err(|error| CliError::Control {
+                message: format!("the walk of the store failed: {error}"),
+            })?;
+    Ok(Response::Inspected(Box::new(walked?)))
 }
 
 #[cfg(unix)]

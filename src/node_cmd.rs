@@ -14,6 +14,7 @@ use clap::ValueEnum;
 use crate::cli::NodeArgs;
 use crate::control;
 use crate::error::{CliError, CliResult};
+use crate::inspect::LiveStore;
 use crate::metrics_server;
 use crate::network;
 use crate::progress;
@@ -100,24 +101,28 @@ pub async fn run(args: NodeArgs) -> CliResult<()> {
     }
     let metrics = match (args.metrics, store_metrics) {
         (Some(address), Some(store_metrics)) => {
-            let served =
-                metrics_server::serve(address, registry, store_metrics, store, handle.clone())
-                    .await;
+            let served = metrics_server::serve(
+                address,
+                registry,
+                store_metrics,
+                store.clone(),
+                handle.clone(),
+            )
+            .await;
             match served {
                 Ok(server) => {
                     println!("metrics on http://{}/metrics", server.address);
                     Some(server)
                 }
                 Err(error) => {
+                    // Every clone of the store goes before the stop reopens the file.
+                    drop(store);
                     stop(&handle, task, &store_path).await?;
                     return Err(error);
                 }
             }
         }
-        _ => {
-            drop(store);
-            None
-        }
+        _ => None,
     };
     if !args.bootstrap.is_empty() {
         let spinner = progress::spinner("joining the network");
@@ -131,12 +136,20 @@ pub async fn run(args: NodeArgs) -> CliResult<()> {
                 );
             }
             Err(error) => {
+                if let Some(server) = metrics {
+                    server.stop();
+                }
+                drop(store);
                 stop(&handle, task, &store_path).await?;
                 return Err(error);
             }
         }
     }
-    let control = match control::serve(&args.data_dir, handle.clone()) {
+    let live = LiveStore {
+        store,
+        path: store_path.clone(),
+    };
+    let control = match control::serve(&args.data_dir, handle.clone(), live) {
         Ok(control) => control,
         Err(error) => {
             if let Some(server) = metrics {

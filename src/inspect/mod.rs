@@ -10,6 +10,7 @@ mod list;
 mod render;
 mod summary;
 mod top;
+mod view;
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,14 @@ use crate::cli::InspectArgs;
 use crate::error::{CliError, CliResult};
 
 pub use summary::StoreReport;
+pub use view::LiveStore;
+
+/// The summary of a running node's store, for its control socket.
+pub fn live_summary(store: &LiveStore, key: Option<&[u8]>) -> CliResult<StoreReport> {
+    let mut report = summary::inspect(store, key)?;
+    report.live = true;
+    Ok(report)
+}
 
 /// Runs `netabase inspect`.
 pub fn run(args: &InspectArgs) -> CliResult<()> {
@@ -42,32 +51,18 @@ pub fn run(args: &InspectArgs) -> CliResult<()> {
         .map(|prefix| parse("prefix", prefix))
         .transpose()?;
     let files = store_files(&args.path)?;
+    let one = |file: &Path| inspect_one(file, args, key.as_deref(), prefix.as_deref());
     if let [file] = files.as_slice() {
         // One file: its error is the command's.
-        let store = open(file, args.verify)?;
-        if args.list {
-            return list::print(&store, prefix.unwrap_or_default(), args.limit, args.json);
-        }
-        let report = summary::inspect(&store, key.as_deref())?;
-        return print_reports(&[report], &[], args.json);
+        return match one(file)? {
+            Some(report) => print_reports(&[report], &[], args.json),
+            None => Ok(()),
+        };
     }
     let mut reports = Vec::new();
     let mut failed = Vec::new();
     for file in &files {
-        let inspected = open(file, args.verify).and_then(|store| {
-            if args.list {
-                list::print(
-                    &store,
-                    prefix.clone().unwrap_or_default(),
-                    args.limit,
-                    args.json,
-                )
-                .map(|()| None)
-            } else {
-                summary::inspect(&store, key.as_deref()).map(Some)
-            }
-        });
-        match inspected {
+        match one(file) {
             Ok(Some(report)) => reports.push(report),
             Ok(None) => {}
             Err(error) => {
@@ -88,6 +83,60 @@ pub fn run(args: &InspectArgs) -> CliResult<()> {
             failed: count,
             total: files.len(),
         }),
+    }
+}
+
+/// Inspects one file: its summary (`None` with `--list`, which prints as it goes). A file a
+/// running node holds is summarised by that node, through the control socket in its directory.
+fn inspect_one(
+    file: &Path,
+    args: &InspectArgs,
+    key: Option<&[u8]>,
+    prefix: Option<&[u8]>,
+) -> CliResult<Option<StoreReport>> {
+    match open(file, args.verify) {
+        Ok(store) if args.list => {
+            list::print(
+                &store,
+                prefix.unwrap_or_default().to_vec(),
+                args.limit,
+                args.json,
+            )?;
+            Ok(None)
+        }
+        Ok(store) => summary::inspect(&store, key).map(Some),
+        Err(CliError::Locked(path)) => {
+            let dir = file.parent().unwrap_or(Path::new("."));
+            if args.list || !crate::control::socket_path(dir).exists() {
+                return Err(CliError::Locked(path));
+            }
+            let mut report = ask_live(dir, key)?;
+            report.path = file.display().to_string();
+            if key.is_some() && report.record.is_none() {
+                // JSON's null for "asked, and absent" reads back as "not asked".
+                report.record = Some(None);
+            }
+            Ok(Some(report))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The summary of the store of the node running on `dir`, from the node itself.
+fn ask_live(dir: &Path, key: Option<&[u8]>) -> CliResult<StoreReport> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::io("start", "the tokio runtime", source))?;
+    let request = crate::control::Request::Inspect {
+        key_hex: key.map(bytes::to_hex),
+    };
+    let timeout = std::time::Duration::from_secs(600);
+    match runtime.block_on(crate::control::ask(dir, &request, timeout))? {
+        crate::control::Response::Inspected(report) => Ok(*report),
+        other => Err(other.into_error(&netabase_store::kad::RecordKey::new(
+            &key.unwrap_or_default(),
+        ))),
     }
 }
 

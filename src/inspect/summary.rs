@@ -9,10 +9,11 @@ use std::time::Instant;
 
 use netabase_store::kad::RecordKey;
 use netabase_store::tombstone::deleted_value;
-use netabase_store::{PeerId, StoreReader, identity_path_beside, split_record_key};
-use serde::Serialize;
+use netabase_store::{PeerId, identity_path_beside, split_record_key};
+use serde::{Deserialize, Serialize};
 
 use super::top::TopCounter;
+use super::view::StoreView;
 use crate::bytes;
 use crate::error::{CliError, CliResult};
 use crate::output;
@@ -31,7 +32,7 @@ const PUBLISHERS_TRACKED: usize = 1000;
 const PUBLISHERS_SHOWN: usize = 10;
 
 /// What one store file holds.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct StoreReport {
     /// The file.
     pub path: String,
@@ -40,6 +41,9 @@ pub struct StoreReport {
     /// Whether opening the file verified every page (`--verify`, or a file that was not closed
     /// cleanly or was changed since).
     pub verified: bool,
+    /// Whether the running node that holds the file read it, through its control socket.
+    #[serde(default)]
+    pub live: bool,
     /// The peer id of the node that owns the store, from its identity file beside it.
     pub peer_id: Option<String>,
     /// Unexpired records.
@@ -59,12 +63,12 @@ pub struct StoreReport {
     /// Entries that could not be read (damaged behind the store's back); the walk went past them.
     pub damaged: DamageReport,
     /// The record asked for with `--key`, when one was asked for; `null` when absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<Option<RecordJson>>,
 }
 
 /// Entries of a store that could not be read: counted, the first few described, and skipped.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct DamageReport {
     /// How many record and provider entries could not be read.
     pub entries: u64,
@@ -87,7 +91,7 @@ impl DamageReport {
 }
 
 /// The records of one schema prefix.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct SchemaReport {
     /// `/<namespace>/<name>/`, escaped.
     pub prefix: String,
@@ -115,7 +119,7 @@ pub struct SchemaReport {
 }
 
 /// The heaviest publishers of a store.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PublishersReport {
     /// How many distinct publishers there are, when that is known (`exact`).
     pub distinct: Option<usize>,
@@ -127,7 +131,7 @@ pub struct PublishersReport {
 }
 
 /// The records one peer published.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PublisherReport {
     /// The publisher's peer id, or `null` for records without one.
     pub peer_id: Option<String>,
@@ -138,7 +142,7 @@ pub struct PublisherReport {
 }
 
 /// The provider records of a store: all of them, of every provider and key.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct ProviderReport {
     /// Unexpired provider records.
     pub records: u64,
@@ -189,7 +193,7 @@ impl Totals {
 }
 
 /// Reads the report of one store; with `key`, also that record.
-pub fn inspect(store: &StoreReader, key: Option<&[u8]>) -> CliResult<StoreReport> {
+pub fn inspect(store: &impl StoreView, key: Option<&[u8]>) -> CliResult<StoreReport> {
     let path = store.path();
     let file_bytes = std::fs::metadata(path)
         .map_err(|source| CliError::io("read", path, source))?
@@ -249,6 +253,7 @@ pub fn inspect(store: &StoreReader, key: Option<&[u8]>) -> CliResult<StoreReport
         path: path.display().to_string(),
         file_bytes,
         verified: store.verified_on_open(),
+        live: false,
         peer_id: peer_id.map(|peer| peer.to_string()),
         records,
         expired_awaiting_sweep: stored.saturating_sub(records + damaged_records),
@@ -283,7 +288,7 @@ pub fn inspect(store: &StoreReader, key: Option<&[u8]>) -> CliResult<StoreReport
 /// The provider records of `store`, and how many provider entries were damaged (noted in
 /// `damaged`).
 fn provider_report(
-    store: &StoreReader,
+    store: &impl StoreView,
     peer_id: Option<PeerId>,
     damaged: &mut DamageReport,
 ) -> CliResult<(ProviderReport, u64)> {

@@ -135,8 +135,28 @@ fn nodes_serve_raw_records_and_stop_cleanly_with_nothing_lost() {
     let line = one_line_error(&output.get_output().stderr);
     assert!(line.contains("no record under"), "{line}");
 
-    // The running node holds its store: inspect and a second node on the same directory refuse.
-    let output = netabase(["inspect".as_ref(), first_dir.as_os_str()])
+    // The running node holds its store: inspect asks the node itself (its control socket),
+    // --list refuses, and so does a second node on the same directory.
+    let output = netabase(["inspect".as_ref(), first_dir.as_os_str(), "--json".as_ref()])
+        .assert()
+        .success();
+    let json: Value = serde_json::from_slice(&output.get_output().stdout).expect("valid JSON");
+    assert_eq!(json["stores"][0]["live"], true, "{json}");
+    assert_eq!(json["stores"][0]["records"], 4, "{json}");
+    let output = netabase([
+        "inspect".as_ref(),
+        first_dir.as_os_str(),
+        "--key".as_ref(),
+        "/myapp/Thing/\\x09".as_ref(),
+    ])
+    .assert()
+    .success();
+    let text = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
+    assert!(
+        text.contains("no unexpired record under that key"),
+        "{text}"
+    );
+    let output = netabase(["inspect".as_ref(), first_dir.as_os_str(), "--list".as_ref()])
         .assert()
         .code(1);
     let line = one_line_error(&output.get_output().stderr);
