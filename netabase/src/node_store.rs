@@ -125,6 +125,15 @@ pub trait NodeStore: RecordStore + Send + 'static {
     /// survives restarts).
     fn schedule_republish(&mut self, key: &RecordKey, at: SystemTime) -> DatabaseResult<()>;
 
+    /// Schedules the records under `keys` to be republished at `at`, all or none. The provided
+    /// implementation calls [`schedule_republish`](Self::schedule_republish) for each; a store
+    /// that can write them in one transaction should override it (the republish job reschedules
+    /// every due record at once).
+    fn schedule_republish_all(&mut self, keys: &[RecordKey], at: SystemTime) -> DatabaseResult<()> {
+        keys.iter()
+            .try_for_each(|key| self.schedule_republish(key, at))
+    }
+
     /// Up to `limit` records whose republish time is at or before `now`, soonest first.
     fn due_for_republish(&self, now: SystemTime, limit: usize) -> DatabaseResult<Vec<Record>>;
 

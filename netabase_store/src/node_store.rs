@@ -270,14 +270,25 @@ impl NodeStore for RedbStore {
     /// Schedules the record under `key` for republishing at `at`. A key with no stored record is
     /// not scheduled.
     fn schedule_republish(&mut self, key: &RecordKey, at: SystemTime) -> DatabaseResult<()> {
+        self.schedule_republish_all(std::slice::from_ref(key), at)
+    }
+
+    /// Schedules every key in one write transaction (one commit for the republish job's whole
+    /// run, not one per record). Keys with no stored record are not scheduled.
+    fn schedule_republish_all(&mut self, keys: &[RecordKey], at: SystemTime) -> DatabaseResult<()> {
         let at_ms = system_time_to_unix_ms(at);
         self.inner
             .write(self.inner.config.network_durability, |txn| {
                 let mut tables = RecordTables::open(txn, self.inner.write_policy())?;
-                if tables.records.get(key.as_ref())?.is_some() {
-                    tables.schedule(key.as_ref(), at_ms)?;
-                } else {
-                    tracing::debug!(?key, "not scheduling the republish of a record not stored");
+                for key in keys {
+                    if tables.records.get(key.as_ref())?.is_some() {
+                        tables.schedule(key.as_ref(), at_ms)?;
+                    } else {
+                        tracing::debug!(
+                            ?key,
+                            "not scheduling the republish of a record not stored"
+                        );
+                    }
                 }
                 Ok::<_, StoreError>(())
             })

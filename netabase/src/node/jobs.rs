@@ -34,12 +34,13 @@ impl<S: NodeStore> EventLoop<S> {
             Err(error) => return self.storage_error("cannot read the republish schedule", error),
         };
         self.republish_backlog = due.len() >= budget;
+        // One write for the whole run: each record is rescheduled before it is sent.
+        let keys: Vec<_> = due.iter().map(|record| record.key.clone()).collect();
+        if let Err(error) = self.store().schedule_republish_all(&keys, now + interval) {
+            return self.storage_error("cannot reschedule the republications", error);
+        }
         let instant = Instant::now();
         for record in due {
-            if let Err(error) = self.store().schedule_republish(&record.key, now + interval) {
-                self.storage_error("cannot reschedule a republication", error);
-                continue;
-            }
             // A record about to expire is left to expire rather than republished.
             if record
                 .expires

@@ -66,6 +66,36 @@ fn remove_local_removes_the_record_and_its_schedule() {
     );
 }
 
+/// The republish job reschedules a whole run in one commit: every stored key gets its time, a
+/// key with no record gets none.
+#[test]
+fn a_batch_of_republish_times_is_one_commit() {
+    let mut store = memory_store();
+    let keys: Vec<RecordKey> = (0..5)
+        .map(|i| {
+            let record = user(i, "a").to_record().unwrap();
+            store.put_local(record.clone()).unwrap();
+            record.key
+        })
+        .collect();
+    let mut all = keys.clone();
+    all.push(user(99, "never stored").to_record().unwrap().key);
+    let (commits, _) = store.commit_counts();
+    let soon = SystemTime::now() - Duration::from_secs(1);
+    store.schedule_republish_all(&all, soon).unwrap();
+    assert_eq!(store.commit_counts().0, commits + 1);
+    let mut due: Vec<Vec<u8>> = store
+        .due_for_republish(SystemTime::now(), 100)
+        .unwrap()
+        .into_iter()
+        .map(|record| record.key.to_vec())
+        .collect();
+    due.sort();
+    let mut expected: Vec<Vec<u8>> = keys.iter().map(|key| key.to_vec()).collect();
+    expected.sort();
+    assert_eq!(due, expected);
+}
+
 #[test]
 fn remove_expired_sweeps_records_and_providers() {
     let mut store = memory_store();
