@@ -34,6 +34,9 @@ pub const SOCKET_FILE: &str = "control.sock";
 /// hex, and room for the rest.
 const MAX_REQUEST_BYTES: u64 = 8 << 20;
 
+/// Requests answered at once; more wait to be accepted.
+const MAX_CONNECTIONS: usize = 16;
+
 /// How long the node waits for a request line once a client connected.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -205,11 +208,18 @@ pub fn serve(dir: &Path, node: NodeHandle, store: LiveStore) -> CliResult<Option
     });
     let serving = served.clone();
     let task = tokio::spawn(async move {
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         loop {
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
             match listener.accept().await {
                 Ok((stream, _)) => {
                     let served = serving.clone();
-                    tokio::spawn(async move { answer(stream, &served).await });
+                    tokio::spawn(async move {
+                        answer(stream, &served).await;
+                        drop(slot);
+                    });
                 }
                 Err(error) => {
                     tracing::warn!(%error, "control socket: accept failed");

@@ -6,6 +6,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -17,9 +18,15 @@ use netabase_store::prometheus_client::encoding::text::encode;
 use netabase_store::prometheus_client::registry::Registry;
 use netabase_store::{NodeHandle, RedbStore, StoreMetrics};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use crate::error::{CliError, CliResult};
+
+/// Scrapes served at once; more wait to be accepted.
+const MAX_CONNECTIONS: usize = 16;
+/// The longest a connection stays open (Prometheus reconnects as it needs).
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The content type of Prometheus' text format.
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -86,23 +93,34 @@ pub async fn serve(
     let served = scrape.clone();
     let task = tokio::spawn(async move {
         let scrape = served;
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         loop {
+            // At most MAX_CONNECTIONS at once: a client that opens connections and sends nothing
+            // cannot make the node hold more.
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
             let (stream, peer) = match listener.accept().await {
                 Ok(accepted) => accepted,
                 Err(error) => {
                     tracing::warn!(%error, "metrics endpoint: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             };
             let scrape = scrape.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |request| answer(scrape.clone(), request));
-                if let Err(error) = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await
-                {
-                    tracing::debug!(%error, %peer, "metrics endpoint: connection failed");
+                let connection =
+                    http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                match tokio::time::timeout(CONNECTION_TIMEOUT, connection).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, %peer, "metrics endpoint: connection failed");
+                    }
+                    Err(_) => tracing::debug!(%peer, "metrics endpoint: connection timed out"),
                 }
+                drop(slot);
             });
         }
     });
