@@ -5,17 +5,17 @@ use std::time::Duration;
 
 use netabase_store::prometheus_client::registry::Registry;
 use netabase_store::{
-    Identity, Node, NodeConfig, NodeMetrics, RedbStore, SchemaRegistry, StoreMetrics,
+    Identity, Node, NodeConfig, NodeHandle, NodeMetrics, RedbStore, SchemaRegistry, StoreMetrics,
     UnknownSchemas, identity_path_beside,
 };
 
 use clap::ValueEnum;
 
 use crate::cli::NodeArgs;
-use crate::control;
+use crate::control::{self, ControlServer};
 use crate::error::{CliError, CliResult};
 use crate::inspect::LiveStore;
-use crate::metrics_server;
+use crate::metrics_server::{self, MetricsServer};
 use crate::network;
 use crate::progress;
 
@@ -99,67 +99,114 @@ pub async fn run(args: NodeArgs) -> CliResult<()> {
     for address in handle.listeners().await? {
         println!("listening on {}", network::with_peer(&address, peer));
     }
-    let metrics = match (args.metrics, store_metrics) {
-        (Some(address), Some(store_metrics)) => {
-            let served = metrics_server::serve(
-                address,
-                registry,
-                store_metrics,
-                store.clone(),
-                handle.clone(),
-            )
-            .await;
-            match served {
-                Ok(server) => {
-                    println!("metrics on http://{}/metrics", server.address);
-                    Some(server)
-                }
-                Err(error) => {
-                    // Every clone of the store goes before the stop reopens the file.
-                    drop(store);
-                    stop(&handle, task, &store_path).await?;
-                    return Err(error);
-                }
-            }
+    let mut endpoints = Endpoints::default();
+    let served = serve(
+        &args,
+        &handle,
+        &mut task,
+        Served {
+            store,
+            registry,
+            store_metrics,
+        },
+        &store_path,
+        &mut endpoints,
+    )
+    .await;
+    // Every clone of the store goes before `stop` reopens the file.
+    endpoints.stop();
+    match served {
+        Ok(Ended::ByItself) => Err(CliError::Node(netabase_store::NodeError::Stopped)),
+        Ok(Ended::BySignal) => {
+            println!(
+                "stopping: committing received records to {}",
+                store_path.display()
+            );
+            stop(&handle, task, &store_path).await
         }
-        _ => None,
-    };
+        Err(error) => {
+            stop(&handle, task, &store_path).await?;
+            Err(error)
+        }
+    }
+}
+
+/// What the local endpoints serve: the store (moved in, so it is dropped when serving ends) and
+/// the metrics registry.
+struct Served {
+    store: RedbStore,
+    registry: Registry,
+    store_metrics: Option<StoreMetrics>,
+}
+
+/// The node's local endpoints, stopped together.
+#[derive(Default)]
+struct Endpoints {
+    metrics: Option<MetricsServer>,
+    control: Option<ControlServer>,
+}
+
+impl Endpoints {
+    /// Stops both; neither holds the store afterwards.
+    fn stop(self) {
+        if let Some(server) = self.metrics {
+            server.stop();
+        }
+        if let Some(control) = self.control {
+            control.stop();
+        }
+    }
+}
+
+/// How serving ended.
+enum Ended {
+    /// Ctrl-C or SIGTERM.
+    BySignal,
+    /// The node's task ended on its own.
+    ByItself,
+}
+
+/// Starts the metrics endpoint and the control socket (into `endpoints`, which the caller stops
+/// whatever happens), joins the network, and serves until a signal or the node's own end.
+async fn serve(
+    args: &NodeArgs,
+    handle: &NodeHandle,
+    task: &mut tokio::task::JoinHandle<()>,
+    served: Served,
+    store_path: &Path,
+    endpoints: &mut Endpoints,
+) -> CliResult<Ended> {
+    let Served {
+        store,
+        registry,
+        store_metrics,
+    } = served;
+    if let (Some(address), Some(store_metrics)) = (args.metrics, store_metrics) {
+        let server = metrics_server::serve(
+            address,
+            registry,
+            store_metrics,
+            store.clone(),
+            handle.clone(),
+        )
+        .await?;
+        println!("metrics on http://{}/metrics", server.address);
+        endpoints.metrics = Some(server);
+    }
     if !args.bootstrap.is_empty() {
         let spinner = progress::spinner("joining the network");
-        let joined = network::join(&handle, &args.bootstrap, JOIN_TIMEOUT).await;
+        let joined = network::join(handle, &args.bootstrap, JOIN_TIMEOUT).await;
         spinner.finish_and_clear();
-        match joined {
-            Ok(reached) => {
-                let known = handle.stats().await?.routing_table_size;
-                println!(
-                    "joined the network through {reached} bootstrap peer(s); {known} peer(s) known"
-                );
-            }
-            Err(error) => {
-                if let Some(server) = metrics {
-                    server.stop();
-                }
-                drop(store);
-                stop(&handle, task, &store_path).await?;
-                return Err(error);
-            }
-        }
+        let reached = joined?;
+        let known = handle.stats().await?.routing_table_size;
+        println!("joined the network through {reached} bootstrap peer(s); {known} peer(s) known");
     }
     let live = LiveStore {
         store,
-        path: store_path.clone(),
+        path: store_path.to_path_buf(),
     };
-    let control = match control::serve(&args.data_dir, handle.clone(), live) {
-        Ok(control) => control,
-        Err(error) => {
-            if let Some(server) = metrics {
-                server.stop();
-            }
-            stop(&handle, task, &store_path).await?;
-            return Err(error);
-        }
-    };
-    if let Some(control) = &control {
+    endpoints.control = control::serve(&args.data_dir, handle.clone(), live)?;
+    if let Some(control) = &endpoints.control {
         println!(
             "control   {} (netabase get/put --node {})",
             control.path().display(),
@@ -167,30 +214,14 @@ pub async fn run(args: NodeArgs) -> CliResult<()> {
         );
     }
     let mut signals = Signals::listen()?;
-    let events = network::log_events(&handle);
+    let events = network::log_events(handle);
     println!("serving; stop with Ctrl-C");
-    let stopped_by_itself = tokio::select! {
-        signal = signals.recv() => {
-            signal?;
-            false
-        }
-        _ = &mut task => true,
+    let ended = tokio::select! {
+        signal = signals.recv() => signal.map(|()| Ended::BySignal),
+        _ = task => Ok(Ended::ByItself),
     };
     events.abort();
-    if let Some(server) = metrics {
-        server.stop();
-    }
-    if let Some(control) = control {
-        control.stop();
-    }
-    if stopped_by_itself {
-        return Err(CliError::Node(netabase_store::NodeError::Stopped));
-    }
-    println!(
-        "stopping: committing received records to {}",
-        store_path.display()
-    );
-    stop(&handle, task, &store_path).await
+    ended
 }
 
 /// Shuts the node down (its final commit makes every received record durable), waits for its task,
