@@ -11,7 +11,12 @@ use netabase_store::{Multiaddr, StoreLimits};
 /// Start with `netabase demo`. Logs go to stderr and follow RUST_LOG (for example
 /// RUST_LOG=netabase=debug).
 #[derive(Debug, Parser)]
-#[command(name = "netabase", version, propagate_version = true)]
+#[command(
+    name = "netabase",
+    version,
+    propagate_version = true,
+    args_override_self = true
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -94,6 +99,11 @@ pub struct DemoArgs {
 /// `netabase node`.
 #[derive(Debug, Args)]
 pub struct NodeArgs {
+    /// Read settings from this TOML file: each key is a flag of this command without its dashes
+    /// (`max-records = 2000000`, `listen = ["/ip4/0.0.0.0/tcp/4001"]`, `mdns = true`). Flags given
+    /// on the command line win over the file; repeatable flags add to it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// The node's directory: its store `node.redb` and its identity `node.key` (so its peer id
     /// survives restarts). Created if missing.
     #[arg(long, value_name = "DIR", default_value = "netabase-data")]

@@ -53,6 +53,14 @@ pub enum CliError {
         /// How many there were.
         total: usize,
     },
+    /// The `--config` file of `netabase node` cannot be used.
+    #[error("{}: {reason}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// `--node` names a directory where no node answers.
     #[error(
         "no node answers at {} ({source}); start `netabase node --data-dir` on that directory, \

@@ -14,6 +14,7 @@
 mod bytes;
 mod cli;
 mod client;
+mod config_file;
 mod control;
 mod demo;
 mod error;
@@ -36,7 +37,15 @@ use crate::cli::{Cli, Command};
 use crate::error::{CliError, CliResult};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match config_file::expand(&args) {
+        Ok(Some(expanded)) => Cli::parse_from(expanded),
+        Ok(None) => Cli::parse_from(args),
+        Err(error) => {
+            eprintln!("error: {}", network::one_line(&error.to_string()));
+            return ExitCode::from(error.exit_code());
+        }
+    };
     init_logging(&cli.command);
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,

@@ -360,3 +360,29 @@ fn unknown_schemas_replace_by_default_and_byte_order_on_request() {
     let (ok, printed) = byte_order.interrupt();
     assert!(ok, "the byte-order node failed to stop: {printed:?}");
 }
+
+#[test]
+fn a_config_file_sets_flags_and_the_command_line_wins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        "max-records = 5\ncache-mib = 8\nstats-interval = \"none\"\n",
+    )
+    .expect("write");
+    let config_arg = config.to_str().expect("utf-8 path");
+    let mut node = RunningNode::start(
+        &dir.path().join("node"),
+        &["--config", config_arg, "--max-records", "7"],
+    );
+    let store_line = node.wait_for_line("store ");
+    assert!(store_line.contains("at most 7 records"), "{store_line}");
+    assert!(store_line.contains("cache 8 MiB"), "{store_line}");
+    let (ok, printed) = node.interrupt();
+    assert!(ok, "{printed:?}");
+
+    std::fs::write(&config, "max-recrods = 5\n").expect("write");
+    let output = netabase(["node", "--config", config_arg]).assert().code(1);
+    let line = one_line_error(&output.get_output().stderr);
+    assert!(line.contains("unknown setting `max-recrods`"), "{line}");
+}
