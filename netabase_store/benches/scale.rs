@@ -12,6 +12,9 @@
 //! and of a node serving it at rest, the same for an empty store, and the time from the process's
 //! start to a node listening. `SCALE_BENCH_SIZES=10000,50000` picks other sizes.
 
+#[path = "support/user.rs"]
+mod user_schema;
+
 use std::hint::black_box;
 use std::path::Path;
 use std::process::Command;
@@ -23,17 +26,7 @@ use libp2p::kad::store::RecordStore;
 use libp2p::multihash::Multihash;
 use netabase_store::{NetabaseSchema, Node, NodeConfig, NodeStore, RedbStore};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, NetabaseSchema)]
-#[netabase(namespace = "bench")]
-struct User {
-    #[key]
-    id: u64,
-    name: String,
-    email: String,
-    age: u32,
-}
+use user_schema::{User, user};
 
 const RAW: TableDefinition<&[u8], &[u8]> = TableDefinition::new("raw");
 const FILL_BATCH: u64 = 10_000;
@@ -43,15 +36,6 @@ const GETS: u64 = 20_000;
 /// What a child process is asked to measure, and the store it measures.
 const CHILD_VAR: &str = "SCALE_BENCH_CHILD";
 const CHILD_STORE_VAR: &str = "SCALE_BENCH_CHILD_STORE";
-
-fn user(id: u64) -> User {
-    User {
-        id,
-        name: format!("user number {id}"),
-        email: format!("user{id}@example.org"),
-        age: (id % 90) as u32,
-    }
-}
 
 fn key_of(id: u64) -> Vec<u8> {
     User::record_key(&user(id).key()).expect("key").to_vec()

@@ -7,6 +7,9 @@
 //!
 //! Run: `cargo bench -p netabase_store --bench store`
 
+#[path = "support/user.rs"]
+mod user_schema;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -17,28 +20,10 @@ use libp2p::kad::{Record, RecordKey};
 use libp2p::multihash::Multihash;
 use netabase_store::{Durability, NetabaseSchema, RedbStore};
 use redb::{ReadableDatabase, TableDefinition};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, NetabaseSchema)]
-struct User {
-    #[key]
-    id: u64,
-    name: String,
-    email: String,
-    age: u32,
-}
+use user_schema::{User, user};
 
 const RAW: TableDefinition<&[u8], &[u8]> = TableDefinition::new("raw");
 const STORED: u64 = 10_000;
-
-fn user(id: u64) -> User {
-    User {
-        id,
-        name: format!("user number {id}"),
-        email: format!("user{id}@example.org"),
-        age: (id % 90) as u32,
-    }
-}
 
 fn users(from: u64, count: u64) -> Vec<User> {
     (from..from + count).map(user).collect()
