@@ -90,6 +90,11 @@ pub(crate) struct Quotas<'txn, 'r> {
 }
 
 impl<'txn, 'r> Quotas<'txn, 'r> {
+    /// Whether `key` belongs to no registered schema: a key these quotas count.
+    pub(crate) fn is_unknown(&self, key: &[u8]) -> bool {
+        self.policy.is_unknown(key)
+    }
+
     pub(crate) fn new(txn: &'txn WriteTransaction, policy: QuotaPolicy<'r>) -> Self {
         Quotas {
             policy,

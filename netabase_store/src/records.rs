@@ -117,11 +117,15 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
         // Every refusal before anything is written: it must leave nothing behind, also for a
         // caller that goes on with the transaction (the group commit drops the record and
         // commits the others). A new key of an unknown schema must fit its quotas, then the store.
-        let new_key = self.records.get(record.key)?.is_none();
+        let at_limit = self.records.len()? >= max_records as u64;
+        // Whether the key is new matters only at the limit and for a key the quotas count: the
+        // lookup is skipped otherwise, since every write of the group commit comes through here.
+        let new_key = (at_limit || self.quotas.is_unknown(record.key))
+            && self.records.get(record.key)?.is_none();
         if new_key {
             self.quotas.check_new(record.key, record.sender)?;
         }
-        if new_key && self.records.len()? >= max_records as u64 {
+        if new_key && at_limit {
             // One batch, soonest deadlines first: enough to make room, and a bounded cost for
             // the write (often `RecordStore::put` on the swarm's task) however many records
             // expired while the node was down; the node's sweep removes the rest.
