@@ -137,6 +137,11 @@ pub trait NodeStore: RecordStore + Send + 'static {
     /// Up to `limit` records whose republish time is at or before `now`, soonest first.
     fn due_for_republish(&self, now: SystemTime, limit: usize) -> DatabaseResult<Vec<Record>>;
 
+    /// How many records are on the republish schedule, due or not (the node keeps its republish
+    /// rate high enough to get through all of them in half the republish interval). Called on
+    /// each run of the republish job, so it should be cheap.
+    fn scheduled_for_republish(&self) -> DatabaseResult<u64>;
+
     /// How many storage errors `RecordStore` methods met and could not return (kad's error type
     /// has no I/O variant); each was also logged.
     fn storage_errors(&self) -> u64;

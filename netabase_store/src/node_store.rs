@@ -5,7 +5,7 @@ use std::time::{Instant, SystemTime};
 use libp2p::PeerId;
 use libp2p::kad::{Record, RecordKey};
 use netabase::{DatabaseError, DatabaseResult, NodeStore, SchemaRegistry};
-use redb::ReadableTable;
+use redb::{ReadableTable, ReadableTableMetadata};
 
 use crate::clock::{Now, system_time_to_unix_ms, unix_ms_to_system_time};
 use crate::error::{StoreError, StoreResult};
@@ -293,6 +293,15 @@ impl NodeStore for RedbStore {
                 Ok::<_, StoreError>(())
             })
             .map_err(DatabaseError::from)
+    }
+
+    fn scheduled_for_republish(&self) -> DatabaseResult<u64> {
+        let read = || -> StoreResult<u64> {
+            let txn = self.inner.read()?;
+            // redb keeps each table's length in its header: no scan.
+            Ok(txn.open_table(tables::REPUBLISH_QUEUE)?.len()?)
+        };
+        Ok(read()?)
     }
 
     fn due_for_republish(&self, now: SystemTime, limit: usize) -> DatabaseResult<Vec<Record>> {

@@ -1,7 +1,7 @@
 //! [`NodeConfig`]: everything a node is started with, libp2p-style setters with documented defaults.
 
 use std::net::Ipv4Addr;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -40,6 +40,9 @@ pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The default [`NodeConfig::set_expiry_sweep_batch`].
 pub const DEFAULT_EXPIRY_SWEEP_BATCH: usize = 1024;
+
+/// The default [`NodeConfig::set_republish_rate`]: republications started per second.
+pub const DEFAULT_REPUBLISH_RATE: u32 = 50;
 
 /// Caps a configured duration at [`MAX_DURATION`].
 fn capped(duration: Duration) -> Duration {
@@ -119,6 +122,7 @@ pub struct NodeConfig {
     pub(crate) event_capacity: usize,
     pub(crate) command_capacity: usize,
     pub(crate) max_background_queries: usize,
+    pub(crate) republish_rate: Option<NonZeroU32>,
     pub(crate) mdns: bool,
     pub(crate) acknowledgements: Acknowledgements,
     pub(crate) registry: SchemaRegistry,
@@ -162,6 +166,7 @@ impl NodeConfig {
             event_capacity: 1024,
             command_capacity: 256,
             max_background_queries: 32,
+            republish_rate: NonZeroU32::new(DEFAULT_REPUBLISH_RATE),
             mdns: false,
             acknowledgements: Acknowledgements::Validated,
             registry: SchemaRegistry::new(),
@@ -365,6 +370,20 @@ impl NodeConfig {
         self
     }
 
+    /// How many republications the node starts per second, on average (bursts of one second's
+    /// worth). Each one is a lookup and a store on up to the replication factor's peers, so a
+    /// backlog (a bulk import coming due at once, a node back from downtime) is spread over time
+    /// instead of loading this node and its peers all at once, and the user's own puts and gets
+    /// stay fast meanwhile. The limit never lets the node fall behind: when its schedule holds
+    /// more records than this rate gets through in half the republish interval (4 million at
+    /// the defaults), the node goes as fast as that needs instead. `None`: only
+    /// [`set_max_background_queries`](Self::set_max_background_queries) limits it. Default:
+    /// [`DEFAULT_REPUBLISH_RATE`] (50 per second).
+    pub fn set_republish_rate(&mut self, per_second: Option<NonZeroU32>) -> &mut Self {
+        self.republish_rate = per_second;
+        self
+    }
+
     /// Records the node's metrics in `metrics` (libp2p's and Netabase's, see
     /// [`NodeMetrics`](crate::NodeMetrics)), which the application serves from its registry.
     /// Default: none.
@@ -457,6 +476,11 @@ impl NodeConfig {
     /// How often expired records are swept.
     pub fn expiry_sweep_interval(&self) -> Duration {
         self.expiry_sweep_interval
+    }
+
+    /// How many republications the node starts per second at most.
+    pub fn republish_rate(&self) -> Option<NonZeroU32> {
+        self.republish_rate
     }
 
     /// How many expired records one sweep removes at most.

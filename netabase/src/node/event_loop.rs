@@ -26,6 +26,7 @@ use super::error::NodeError;
 use super::events::{NodeEvent, NodeStats, RejectionCounts};
 use super::ops::{PutOptions, PutReport};
 use super::publication::Publication;
+use super::rate_limit::RateLimit;
 use super::store_protocol::{StoreRequest, StoreResponse};
 use crate::error::{DatabaseError, DatabaseResult};
 use crate::node_store::{NodeStore, PendingDurability};
@@ -232,6 +233,8 @@ pub(crate) struct EventLoop<S: NodeStore> {
     /// Whether the last republish run found as many due records as it could take: more may be
     /// due, so the job runs again as soon as one of its publications finishes.
     pub(crate) republish_backlog: bool,
+    /// Spreads the republish job's publications over time, if the node limits their rate.
+    pub(crate) republish_rate: Option<RateLimit>,
     /// The store's own error count when it was last reported.
     pub(crate) store_errors_seen: u64,
     /// Local writes becoming durable off the loop (`NodeStore::put_local_deferred`).

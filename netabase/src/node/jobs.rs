@@ -12,20 +12,42 @@ use super::queries::MIN_PUBLISH_TTL;
 use crate::node_store::NodeStore;
 
 impl<S: NodeStore> EventLoop<S> {
-    /// Republishes the records whose time has come, as many as the background query budget allows.
-    /// When that budget was the limit, the job runs again as each publication finishes, so a
-    /// backlog (a large store, or a node back from downtime) is worked off with the budget in
-    /// flight all the time, not one budget per check interval. Each record is rescheduled before
-    /// it is sent, so it is never republished twice for one due time, also across a restart.
+    /// Republishes the records whose time has come, as many as the background query budget and
+    /// the republish rate allow. When either was the limit, the job runs again as soon as it can
+    /// take more (a publication finishes, or the rate allows the next one), so a backlog (a large
+    /// store, or a node back from downtime) is worked off at the configured rate, not one budget
+    /// per check interval. Each record is rescheduled before it is sent, so it is never
+    /// republished twice for one due time, also across a restart.
     pub(crate) fn run_republish_job(&mut self) {
         let Some(interval) = self.settings.republish_interval else {
             return;
         };
-        let budget = self
+        let in_flight_budget = self
             .settings
             .max_background_queries
             .saturating_sub(self.background_queries);
+        let instant = Instant::now();
+        if self.republish_rate.is_some() {
+            // Never so slow that the schedule outgrows the interval: the whole of it fits in half.
+            let scheduled = match self.store().scheduled_for_republish() {
+                Ok(scheduled) => scheduled as f64,
+                Err(error) => {
+                    return self.storage_error("cannot read the republish schedule", error);
+                }
+            };
+            let needed = 2.0 * scheduled / interval.as_secs_f64().max(f64::MIN_POSITIVE);
+            if let Some(rate) = &mut self.republish_rate {
+                rate.keep_up_with(instant, needed);
+            }
+        }
+        let budget = match &mut self.republish_rate {
+            Some(rate) => rate.take(instant, in_flight_budget),
+            None => in_flight_budget,
+        };
         if budget == 0 {
+            if in_flight_budget > 0 {
+                self.resume_republishing_when_the_rate_allows();
+            }
             return;
         }
         let now = SystemTime::now();
@@ -39,7 +61,7 @@ impl<S: NodeStore> EventLoop<S> {
         if let Err(error) = self.store().schedule_republish_all(&keys, now + interval) {
             return self.storage_error("cannot reschedule the republications", error);
         }
-        let instant = Instant::now();
+        let mut started = 0;
         for record in due {
             // A record about to expire is left to expire rather than republished.
             if record
@@ -48,12 +70,28 @@ impl<S: NodeStore> EventLoop<S> {
             {
                 continue;
             }
+            started += 1;
             self.background_queries += 1;
             self.publish(
                 record,
                 PutOptions::new(Quorum::One),
                 PublishReply::Republish,
             );
+        }
+        if let Some(rate) = &mut self.republish_rate {
+            rate.give_back(budget - started);
+        }
+        if self.republish_backlog {
+            self.resume_republishing_when_the_rate_allows();
+        }
+    }
+
+    /// With a backlog, runs the republish job again when the rate allows the next publication
+    /// (a publication finishing also runs it, for the in-flight budget).
+    fn resume_republishing_when_the_rate_allows(&mut self) {
+        if let Some(rate) = &self.republish_rate {
+            let at = tokio::time::Instant::from_std(rate.next_start());
+            self.timers.republish.reset_at(at);
         }
     }
 

@@ -30,6 +30,7 @@ mod metrics;
 mod ops;
 mod publication;
 mod queries;
+mod rate_limit;
 mod store_protocol;
 
 use std::time::Duration;
@@ -41,8 +42,8 @@ use tokio::task::JoinHandle;
 
 pub use config::{
     Acknowledgements, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_EXPIRY_SWEEP_BATCH, DEFAULT_KAD_PROTOCOL,
-    DEFAULT_MAX_VALUE_SIZE, IDENTIFY_PROTOCOL_VERSION, Identity, MAX_DURATION, NodeConfig,
-    PACKET_OVERHEAD, identity_path_beside,
+    DEFAULT_MAX_VALUE_SIZE, DEFAULT_REPUBLISH_RATE, IDENTIFY_PROTOCOL_VERSION, Identity,
+    MAX_DURATION, NodeConfig, PACKET_OVERHEAD, identity_path_beside,
 };
 pub use error::{AddressError, IdentityError, NodeError, NodeResult, SpawnError};
 pub use events::{NodeEvent, NodeStats, RejectionCounts};
@@ -180,6 +181,9 @@ impl Node {
             stats: Default::default(),
             background_queries: 0,
             republish_backlog: false,
+            republish_rate: config
+                .republish_rate
+                .map(|rate| rate_limit::RateLimit::new(rate, std::time::Instant::now())),
             store_errors_seen,
             durability: Default::default(),
             flushing: None,

@@ -139,6 +139,10 @@ impl NodeStore for Observed {
         self.inner.due_for_republish(now, limit)
     }
 
+    fn scheduled_for_republish(&self) -> DatabaseResult<u64> {
+        self.inner.scheduled_for_republish()
+    }
+
     fn storage_errors(&self) -> u64 {
         self.inner.storage_errors()
     }

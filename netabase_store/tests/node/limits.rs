@@ -3,6 +3,7 @@
 //! store full of expired records.
 
 use std::io::Read;
+use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use crate::support::*;
@@ -265,6 +266,69 @@ async fn a_republish_backlog_is_worked_off_without_waiting_for_the_next_check() 
     })
     .await;
     assert_eq!((stats.republished, stats.republish_failed), (0, 10));
+    within("shutdown", handle.shutdown()).await.unwrap();
+    within("task", task).await.unwrap();
+}
+
+/// A lone node whose store holds `count` of its own records, all due now.
+fn store_with_due_records(count: u64) -> RedbStore {
+    let mut store = memory_store();
+    let now = std::time::SystemTime::now();
+    for id in 0..count {
+        let record = profile(id, "due").to_record().unwrap();
+        let key = record.key.clone();
+        store.put_local(record).unwrap();
+        store.schedule_republish(&key, now).unwrap();
+    }
+    store
+}
+
+/// Waits until `handle`'s node has finished `count` republications (failed ones included).
+async fn republications_reach(handle: &netabase_store::NodeHandle, count: u64) {
+    eventually("every due record is republished", || async {
+        let stats = handle.stats().await.unwrap();
+        (stats.republished + stats.republish_failed >= count).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_republish_backlog_goes_no_faster_than_the_republish_rate() {
+    // Fifty due at 20 per second with room for all in flight: the first second's worth (20) at
+    // once, the other 30 over at least 1.5 s. Only a lower bound: a busy machine is slower.
+    let mut config = fast_config(Net::Memory);
+    config
+        .set_max_background_queries(100)
+        .set_republish_check_interval(Duration::from_secs(600))
+        .set_republish_rate(NonZeroU32::new(20));
+    let started = Instant::now();
+    let (handle, task) = within("spawn", Node::spawn(config, store_with_due_records(50)))
+        .await
+        .expect("spawn");
+    republications_reach(&handle, 50).await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(1500),
+        "50 republications at 20/s took only {elapsed:?}"
+    );
+    within("shutdown", handle.shutdown()).await.unwrap();
+    within("task", task).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_republish_rate_rises_to_get_through_the_schedule_in_half_the_interval() {
+    // 100 records and a 4 s interval need 50 per second; at the configured one per second they
+    // would take 99 s, far beyond the test's step.
+    let mut config = fast_config(Net::Memory);
+    config
+        .set_max_background_queries(100)
+        .set_republish_interval(Some(Duration::from_secs(4)))
+        .set_republish_check_interval(Duration::from_secs(600))
+        .set_republish_rate(NonZeroU32::new(1));
+    let (handle, task) = within("spawn", Node::spawn(config, store_with_due_records(100)))
+        .await
+        .expect("spawn");
+    republications_reach(&handle, 100).await;
     within("shutdown", handle.shutdown()).await.unwrap();
     within("task", task).await.unwrap();
 }
