@@ -1,5 +1,6 @@
 //! The command-line arguments, parsed with clap's derive API.
 
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -126,6 +127,12 @@ pub struct NodeArgs {
     /// How often this node republishes its own records ("none": never).
     #[arg(long, value_name = "DURATION", default_value = "22h", value_parser = parse_optional_duration)]
     pub republish_interval: Limit,
+    /// How many republications the node starts per second, so a backlog (many records due at
+    /// once) does not slow its users' puts and gets ("none": as fast as the in-flight budget
+    /// allows). It goes faster when needed to get through all its records in half the republish
+    /// interval.
+    #[arg(long, value_name = "PER_SECOND", default_value_t = RepublishRate(NonZeroU32::new(netabase_store::DEFAULT_REPUBLISH_RATE)), value_parser = parse_republish_rate)]
+    pub republish_rate: RepublishRate,
     /// How often expired records are swept from the store.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
     pub expiry_sweep_interval: Duration,
@@ -308,6 +315,32 @@ fn parse_optional_duration(text: &str) -> Result<Limit, String> {
         _ => humantime::parse_duration(text)
             .map(|duration| Limit(Some(duration)))
             .map_err(|error| format!("{error} (examples: 90s, 48h, none)")),
+    }
+}
+
+/// A rate that may be switched off: `None` for `none` on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepublishRate(pub Option<NonZeroU32>);
+
+impl std::fmt::Display for RepublishRate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(rate) => write!(f, "{rate}"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
+/// A positive count per second, or `none` for no limit.
+fn parse_republish_rate(text: &str) -> Result<RepublishRate, String> {
+    match text {
+        "none" => Ok(RepublishRate(None)),
+        _ => match text.parse::<u32>() {
+            Ok(rate) => NonZeroU32::new(rate)
+                .map(|rate| RepublishRate(Some(rate)))
+                .ok_or_else(|| "a rate of 0 would never republish; use --republish-interval none to stop republishing".to_string()),
+            Err(error) => Err(format!("{error} (examples: 50, 500, none)")),
+        },
     }
 }
 

@@ -67,6 +67,7 @@ pub async fn run(args: NodeArgs) -> CliResult<()> {
         .set_unknown_schemas(unknown_schemas)
         .set_record_ttl(args.record_ttl.0)
         .set_republish_interval(args.republish_interval.0)
+        .set_republish_rate(args.republish_rate.0)
         .set_expiry_sweep_interval(args.expiry_sweep_interval)
         .set_flush_interval(args.flush_interval)
         .set_max_value_size(args.max_value_size)
