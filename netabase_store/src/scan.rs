@@ -1,5 +1,6 @@
-//! Walking the store in pages: each page is read in its own short read transaction, so a walk
-//! over millions of records holds one page in memory and never pins an old snapshot of the file.
+//! Walking the store in pages: each page of rows is read in its own read transaction, straight
+//! from redb's range as the walk is consumed, so a walk over millions of records holds no buffer
+//! and pins a snapshot of the file only for the rows of one page.
 //!
 //! The walks read through a [`ReadSource`], so a [`RedbStore`](crate::RedbStore) and a read-only
 //! [`StoreReader`](crate::StoreReader) share them.
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use libp2p::kad::{ProviderRecord, Record};
 use netabase::DatabaseResult;
-use redb::ReadTransaction;
+use redb::{AccessGuard, Key, Range, ReadTransaction, Value};
 
 use crate::clock::Now;
 use crate::error::StoreResult;
@@ -21,42 +22,68 @@ use crate::records::to_record;
 use crate::store::Inner;
 use crate::tables;
 
-/// Rows one page may read, per record it returns, before it stops early (when most rows it meets
-/// have expired and await the next sweep).
-const MAX_ROWS_PER_RESULT: usize = 4;
-
 /// Where the read paths get their read transactions: a store open for writing or a read-only
 /// reader of a file. Walks hold the source, so the file stays open while one is under way.
 pub(crate) trait ReadSource: Send + Sync {
     /// Begins a read transaction: a snapshot of the last commit.
     fn begin_read(&self) -> StoreResult<ReadTransaction>;
 
-    /// How many results one page of a walk holds (at least 1).
+    /// How many rows one page of a walk reads in one read transaction (at least 1).
     fn page_size(&self) -> usize;
 }
 
-/// What one kind of walk reads: it remembers where it stopped and reads the next page from there.
+/// What one row of a walk turned out to be.
+enum Row<T> {
+    /// A result (`Err`: a damaged entry, returned in its place).
+    Item(StoreResult<T>),
+    /// Nothing to return (an expired record awaiting the sweep).
+    Skip,
+    /// The row is past what the walk covers: the walk is over.
+    End,
+}
+
+/// What one kind of walk reads: the table and where to start, and what each row gives.
 trait Cursor {
     /// What the walk returns.
     type Item;
+    /// The table's key type.
+    type Key: Key + 'static;
+    /// The table's value type.
+    type Value: Value + 'static;
 
-    /// Reads the rows after the cursor into `page`, moving the cursor past each row read. Stops
-    /// after `page_size` results or `page_size * MAX_ROWS_PER_RESULT` rows; returns whether the
-    /// rows ran out.
-    fn fetch(
-        &mut self,
-        txn: &ReadTransaction,
-        page_size: usize,
+    /// The rows after the cursor, in `txn`'s snapshot (the range keeps the snapshot alive).
+    fn rows(&self, txn: &ReadTransaction) -> StoreResult<Range<'static, Self::Key, Self::Value>>;
+
+    /// What the row `key`, `value` gives.
+    fn read(
+        &self,
+        key: &AccessGuard<'_, Self::Key>,
+        value: &AccessGuard<'_, Self::Value>,
         now: &Now,
-        page: &mut VecDeque<StoreResult<Self::Item>>,
-    ) -> StoreResult<bool>;
+    ) -> Row<Self::Item>;
+
+    /// Makes the next [`rows`](Self::rows) start after `key`.
+    fn resume_after(&mut self, key: &AccessGuard<'_, Self::Key>);
 }
 
-/// A walk in pages over the rows a [`Cursor`] reads, each page in its own read transaction.
+/// The rows of one page: a range over one read transaction's snapshot.
+struct Page<C: Cursor> {
+    rows: Range<'static, C::Key, C::Value>,
+    /// Rows this page may still read before it ends.
+    left: usize,
+    now: Now,
+}
+
+/// A walk over the rows a [`Cursor`] reads, a page at a time. Rows are read as the walk is
+/// consumed, straight from redb's range (no copy into a buffer, which cost as much as the read
+/// itself): each page is a range over its own read transaction, which lives until the page's
+/// rows have been consumed or the walk is dropped.
 struct Walk<C: Cursor> {
     source: Arc<dyn ReadSource>,
     cursor: C,
-    page: VecDeque<StoreResult<C::Item>>,
+    page: Option<Page<C>>,
+    /// A damaged entry [`Walk::next_page`] met after results: the next call returns it.
+    held: Option<StoreResult<C::Item>>,
     done: bool,
 }
 
@@ -65,145 +92,185 @@ impl<C: Cursor> Walk<C> {
         Walk {
             source,
             cursor,
-            page: VecDeque::new(),
+            page: None,
+            held: None,
             done: false,
         }
     }
 
-    /// Reads the next page (possibly nothing while not done).
-    fn fetch(&mut self) -> StoreResult<()> {
-        let page_size = self.source.page_size().max(1);
+    /// Opens the next page's range.
+    fn open_page(&mut self) -> StoreResult<Page<C>> {
         let txn = self.source.begin_read()?;
-        let now = Now::read();
-        self.done = self.cursor.fetch(&txn, page_size, &now, &mut self.page)?;
-        Ok(())
+        Ok(Page {
+            rows: self.cursor.rows(&txn)?,
+            left: self.source.page_size().max(1),
+            now: Now::read(),
+        })
     }
 
-    /// The next result or damaged entry, reading a page when none is buffered; `None` at the end.
-    /// A failure to read a page is returned once and ends the walk.
+    /// The next result or damaged entry; `None` at the end. A failure to read is returned once
+    /// and ends the walk.
     fn next_entry(&mut self) -> Option<StoreResult<C::Item>> {
-        while self.page.is_empty() && !self.done {
-            if let Err(error) = self.fetch() {
-                self.done = true;
-                return Some(Err(error));
+        if let Some(held) = self.held.take() {
+            return Some(held);
+        }
+        loop {
+            if self.done {
+                return None;
+            }
+            if self.page.is_none() {
+                match self.open_page() {
+                    Ok(page) => self.page = Some(page),
+                    Err(error) => {
+                        self.done = true;
+                        return Some(Err(error));
+                    }
+                }
+            }
+            let page = self.page.as_mut()?;
+            let (key, value) = match page.rows.next() {
+                None => {
+                    self.done = true;
+                    return None;
+                }
+                Some(Err(error)) => {
+                    self.done = true;
+                    return Some(Err(error.into()));
+                }
+                Some(Ok(row)) => row,
+            };
+            let row = self.cursor.read(&key, &value, &page.now);
+            page.left -= 1;
+            if page.left == 0 {
+                // The page ends here and its snapshot with it; only now is a key copied.
+                self.cursor.resume_after(&key);
+                self.page = None;
+            }
+            match row {
+                Row::Item(item) => return Some(item),
+                Row::Skip => {}
+                Row::End => {
+                    self.page = None;
+                    self.done = true;
+                    return None;
+                }
             }
         }
-        self.page.pop_front()
     }
 
-    /// The next page: the buffered results up to the next damaged entry, or that entry's error.
+    /// The next page: up to `page_size` results before the next damaged entry, or that entry's
+    /// error.
     fn next_page(&mut self) -> Option<DatabaseResult<Vec<C::Item>>> {
         let mut items = match self.next_entry()? {
             Ok(item) => vec![item],
             Err(error) => return Some(Err(error.into())),
         };
-        while let Some(Ok(_)) = self.page.front() {
-            if let Some(Ok(item)) = self.page.pop_front() {
-                items.push(item);
+        let page_size = self.source.page_size().max(1);
+        while items.len() < page_size {
+            match self.next_entry() {
+                Some(Ok(item)) => items.push(item),
+                Some(Err(error)) => {
+                    self.held = Some(Err(error));
+                    break;
+                }
+                None => break,
             }
         }
         Some(Ok(items))
     }
 }
 
-/// Pushes a decoded row onto a page: a result, nothing for an expired row, or a damaged entry.
-fn push<T>(page: &mut VecDeque<StoreResult<T>>, decoded: StoreResult<Option<T>>) {
+/// A decoded row as a [`Row`].
+fn row<T>(decoded: StoreResult<Option<T>>) -> Row<T> {
     match decoded {
-        Ok(Some(item)) => page.push_back(Ok(item)),
-        Ok(None) => {}
-        Err(damaged) => page.push_back(Err(damaged)),
+        Ok(Some(item)) => Row::Item(Ok(item)),
+        Ok(None) => Row::Skip,
+        Err(damaged) => Row::Item(Err(damaged)),
     }
-}
-
-/// Whether a page is full: `page_size` results, or enough rows read for them.
-fn page_full<T>(page: &VecDeque<T>, rows: usize, page_size: usize) -> bool {
-    page.len() >= page_size || rows >= page_size.saturating_mul(MAX_ROWS_PER_RESULT)
 }
 
 /// The records whose key starts with a prefix, from after the last key read.
 struct RecordCursor {
     prefix: Vec<u8>,
-    /// The last key read; the next page starts after it.
+    /// Where the last page stopped; the next page starts after it.
     resume_after: Option<Vec<u8>>,
 }
 
 impl Cursor for RecordCursor {
     type Item = Record;
+    type Key = &'static [u8];
+    type Value = &'static [u8];
 
-    fn fetch(
-        &mut self,
-        txn: &ReadTransaction,
-        page_size: usize,
-        now: &Now,
-        page: &mut VecDeque<StoreResult<Record>>,
-    ) -> StoreResult<bool> {
+    fn rows(&self, txn: &ReadTransaction) -> StoreResult<Range<'static, Self::Key, Self::Value>> {
         let table = txn.open_table(tables::RECORDS)?;
         let start = match &self.resume_after {
             Some(last) => Bound::Excluded(last.as_slice()),
             None => Bound::Included(self.prefix.as_slice()),
         };
-        let mut rows = 0;
-        for row in table.range::<&[u8]>((start, Bound::Unbounded))? {
-            let (key, entry) = row?;
-            let key = key.value();
-            if !key.starts_with(&self.prefix) {
-                return Ok(true);
-            }
-            rows += 1;
-            push(page, to_record(key, entry.value(), now));
-            if page_full(page, rows, page_size) {
-                // Only where the page stops: a copy of every key read would cost an allocation
-                // per record.
-                self.resume_after = Some(key.to_vec());
-                return Ok(false);
-            }
+        Ok(table.range::<&[u8]>((start, Bound::Unbounded))?)
+    }
+
+    fn read(
+        &self,
+        key: &AccessGuard<'_, Self::Key>,
+        value: &AccessGuard<'_, Self::Value>,
+        now: &Now,
+    ) -> Row<Record> {
+        let key = key.value();
+        if !key.starts_with(&self.prefix) {
+            return Row::End;
         }
-        Ok(true)
+        row(to_record(key, value.value(), now))
+    }
+
+    fn resume_after(&mut self, key: &AccessGuard<'_, Self::Key>) {
+        self.resume_after = Some(key.value().to_vec());
     }
 }
 
 /// Every provider record, ordered by record key and then by provider peer id bytes.
 struct ProviderCursor {
-    /// The last (record key, provider) row read; the next page starts after it.
+    /// Where the last page stopped: (record key, provider); the next page starts after it.
     resume_after: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Cursor for ProviderCursor {
     type Item = ProviderRecord;
+    type Key = (&'static [u8], &'static [u8]);
+    type Value = &'static [u8];
 
-    fn fetch(
-        &mut self,
-        txn: &ReadTransaction,
-        page_size: usize,
-        now: &Now,
-        page: &mut VecDeque<StoreResult<ProviderRecord>>,
-    ) -> StoreResult<bool> {
+    fn rows(&self, txn: &ReadTransaction) -> StoreResult<Range<'static, Self::Key, Self::Value>> {
         let table = txn.open_table(tables::PROVIDERS)?;
         let start = match &self.resume_after {
             Some((key, provider)) => Bound::Excluded((key.as_slice(), provider.as_slice())),
             None => Bound::Unbounded,
         };
-        let mut rows = 0;
-        for row in table.range::<(&[u8], &[u8])>((start, Bound::Unbounded))? {
-            let (row_key, entry) = row?;
-            let (key, provider) = row_key.value();
-            rows += 1;
-            push(page, to_provider_record(key, provider, entry.value(), now));
-            if page_full(page, rows, page_size) {
-                self.resume_after = Some((key.to_vec(), provider.to_vec()));
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        Ok(table.range::<(&[u8], &[u8])>((start, Bound::Unbounded))?)
+    }
+
+    fn read(
+        &self,
+        key: &AccessGuard<'_, Self::Key>,
+        value: &AccessGuard<'_, Self::Value>,
+        now: &Now,
+    ) -> Row<ProviderRecord> {
+        let (key, provider) = key.value();
+        row(to_provider_record(key, provider, value.value(), now))
+    }
+
+    fn resume_after(&mut self, key: &AccessGuard<'_, Self::Key>) {
+        let (key, provider) = key.value();
+        self.resume_after = Some((key.to_vec(), provider.to_vec()));
     }
 }
 
 /// An iterator over the unexpired records whose key starts with a prefix, in key order.
 ///
-/// It reads the store a page at a time (see
+/// It reads the store a page of rows at a time (see
 /// [`RedbStoreBuilder::set_page_size`](crate::RedbStoreBuilder::set_page_size)), each page in its
-/// own read transaction: memory stays flat however large the store is, and writes proceed while a
-/// walk is under way. The walk is not a snapshot: a record written or removed during the walk may
+/// own read transaction, which lives until the page's rows have been consumed (or the scan is
+/// dropped): memory stays flat however large the store is, and writes proceed while a walk is
+/// under way. The walk is not a snapshot: a record written or removed during the walk may
 /// or may not be seen, and each key is returned at most once. A damaged entry is returned as an
 /// error in its place (a [`StoreError::CorruptEntry`](crate::StoreError::CorruptEntry) inside
 /// `DatabaseError::Storage`) and the walk goes on; a failure of the storage itself is returned
@@ -219,7 +286,6 @@ impl std::fmt::Debug for RecordScan {
                 "prefix",
                 &self.walk.cursor.prefix.escape_ascii().to_string(),
             )
-            .field("buffered", &self.walk.page.len())
             .field("done", &self.walk.done)
             .finish_non_exhaustive()
     }
@@ -246,8 +312,8 @@ impl RecordScan {
         }
     }
 
-    /// The next record or damaged entry, reading a page when none is buffered; `None` at the end.
-    /// A failure to read a page is returned once and ends the walk.
+    /// The next record or damaged entry; `None` at the end. A failure to read is returned once
+    /// and ends the walk.
     pub(crate) fn next_entry(&mut self) -> Option<StoreResult<Record>> {
         self.walk.next_entry()
     }
@@ -284,7 +350,6 @@ pub struct ProviderScan {
 impl std::fmt::Debug for ProviderScan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProviderScan")
-            .field("buffered", &self.walk.page.len())
             .field("done", &self.walk.done)
             .finish_non_exhaustive()
     }
@@ -409,7 +474,7 @@ impl<'a> ProvidedIter<'a> {
                     Err(damaged) => self.inner.report("RecordStore::provided", &damaged),
                 }
             }
-            if page_full(&self.page, rows, page_size) {
+            if rows >= page_size {
                 break;
             }
         }

@@ -214,9 +214,10 @@ impl RedbStoreBuilder {
         self
     }
 
-    /// How many records one read transaction fetches when walking the store
-    /// (`RecordStore::records`, [`RedbStore::scan`], `sync_to_network`). Bounds the memory of a
-    /// walk. Default: 256.
+    /// How many rows one read transaction reads when walking the store (`RecordStore::records`,
+    /// [`RedbStore::scan`], `sync_to_network`), so a walk pins a snapshot of the file (keeping
+    /// the pages its later writes free from reuse) only for one page; also the most records
+    /// [`RecordScan::next_page`](crate::RecordScan::next_page) returns. Default: 256.
     pub fn set_page_size(&mut self, records: usize) -> &mut Self {
         self.config.page_size = records.max(1);
         self
