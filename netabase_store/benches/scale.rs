@@ -9,8 +9,8 @@
 //! group commit, against raw redb committing the same records 512 at a time); file size; reopen
 //! of the cleanly closed file (against raw redb's open, and with `set_verify_on_open(true)`);
 //! point gets; a full scan; and, in a fresh process each, the resident memory of the opened store
-//! and of a node serving it at rest, the same for an empty store, and the time from the process's
-//! start to a node listening. `SCALE_BENCH_SIZES=10000,50000` picks other sizes.
+//! and of a node serving it at rest and while working off a republish backlog, the same for an
+//! empty store, and the time from the process's start to a node listening. `SCALE_BENCH_SIZES=10000,50000` picks other sizes.
 
 #[path = "support/user.rs"]
 mod user_schema;
@@ -18,13 +18,13 @@ mod user_schema;
 use std::hint::black_box;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use libp2p::PeerId;
-use libp2p::kad::Record;
 use libp2p::kad::store::RecordStore;
+use libp2p::kad::{Record, RecordKey};
 use libp2p::multihash::Multihash;
-use netabase_store::{NetabaseSchema, Node, NodeConfig, NodeStore, RedbStore};
+use netabase_store::{NetabaseSchema, Node, NodeConfig, NodeHandle, NodeStore, RedbStore};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use user_schema::{User, user};
 
@@ -36,6 +36,10 @@ const GETS: u64 = 20_000;
 /// What a child process is asked to measure, and the store it measures.
 const CHILD_VAR: &str = "SCALE_BENCH_CHILD";
 const CHILD_STORE_VAR: &str = "SCALE_BENCH_CHILD_STORE";
+/// The most records the republishing child schedules due (the rest stay unscheduled).
+const REPUBLISH_BACKLOG: u64 = 1_000_000;
+/// How long the republishing child lets its node work before measuring.
+const REPUBLISHING_FOR: Duration = Duration::from_secs(5);
 
 fn key_of(id: u64) -> Vec<u8> {
     User::record_key(&user(id).key()).expect("key").to_vec()
@@ -261,7 +265,8 @@ fn run_size(n: u64, dir: &Path) {
         let table = txn.open_table(RAW).expect("table");
         for row in table.iter().expect("iter") {
             let (key, value) = row.expect("row");
-            black_box((key.value().len(), value.value().to_vec()));
+            // What a walk over records hands out: the key and the value, owned.
+            black_box((key.value().to_vec(), value.value().to_vec()));
             raw_scanned += 1;
         }
     }
@@ -286,11 +291,15 @@ fn run_size(n: u64, dir: &Path) {
 }
 
 /// The resident memory of a fresh process holding the store at `path`, then of one running a node
-/// on it.
+/// on it at rest; then one process schedules up to [`REPUBLISH_BACKLOG`] of its records due, and a
+/// last one measures a node working that backlog off (a lone node: each republication fails for
+/// want of peers at once, so the job turns over as fast as it can).
 fn print_memory(path: &Path) {
     for (what, label) in [
         ("store", "store opened, 1000 gets"),
         ("node", "node serving it, at rest"),
+        ("schedule", "republish schedule"),
+        ("republishing", "node republishing that backlog"),
     ] {
         match child(what, path) {
             Some(report) => println!("  {label}: {report}"),
@@ -327,6 +336,28 @@ fn resident_mb() -> String {
         .map_or_else(|| "n/a".to_owned(), |kb| format!("{:.1} MB", kb / 1024.0))
 }
 
+/// Runs a node on `store` with `config` listening on loopback, runs `measure` with its handle, and
+/// returns what `measure` returned once the node has stopped.
+fn with_node<F, Fut>(store: RedbStore, mut config: NodeConfig, measure: F) -> String
+where
+    F: FnOnce(NodeHandle) -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        config.set_listen_addrs(vec!["/ip4/127.0.0.1/tcp/0".parse().expect("address")]);
+        let (handle, task) = Node::spawn(config, store).await.expect("node");
+        let report = measure(handle.clone()).await;
+        handle.shutdown().await.expect("shutdown");
+        task.await.expect("task");
+        report
+    })
+}
+
 /// The child's part: what it measures goes to stdout as one line.
 fn run_child(what: &str, path: &Path, started: Instant) {
     let store = store_builder().open(path).expect("child store");
@@ -343,15 +374,7 @@ fn run_child(what: &str, path: &Path, started: Instant) {
             println!("resident {}", resident_mb());
         }
         "node" => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async {
-                let mut config = NodeConfig::new();
-                config.set_listen_addrs(vec!["/ip4/127.0.0.1/tcp/0".parse().expect("address")]);
-                let (handle, task) = Node::spawn(config, store).await.expect("node");
+            let report = with_node(store, NodeConfig::new(), |handle| async move {
                 let listening = loop {
                     if !handle.listeners().await.expect("listeners").is_empty() {
                         break started.elapsed();
@@ -359,14 +382,44 @@ fn run_child(what: &str, path: &Path, started: Instant) {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 };
                 tokio::time::sleep(Duration::from_secs(2)).await;
-                println!(
+                format!(
                     "resident {}; start to listening {:.1} ms",
                     resident_mb(),
                     listening.as_secs_f64() * 1e3
-                );
-                handle.shutdown().await.expect("shutdown");
-                task.await.expect("task");
+                )
             });
+            println!("{report}");
+        }
+        "schedule" => {
+            let mut store = store;
+            let backlog = store.record_count().expect("count").min(REPUBLISH_BACKLOG);
+            let due = SystemTime::now() - Duration::from_secs(1);
+            let mut from = 0;
+            while from < backlog {
+                let to = (from + FILL_BATCH).min(backlog);
+                let keys: Vec<RecordKey> =
+                    (from..to).map(|id| RecordKey::new(&key_of(id))).collect();
+                store.schedule_republish_all(&keys, due).expect("schedule");
+                from = to;
+            }
+            println!("{backlog} records due");
+        }
+        "republishing" => {
+            let backlog = store.record_count().expect("count").min(REPUBLISH_BACKLOG);
+            // No rate limit: the job runs as fast as it can, the most it ever holds at once.
+            let mut config = NodeConfig::new();
+            config.set_republish_rate(None);
+            let report = with_node(store, config, |handle| async move {
+                tokio::time::sleep(REPUBLISHING_FOR).await;
+                let stats = handle.stats().await.expect("stats");
+                format!(
+                    "resident {}; {} of {backlog} due records republished in {} s",
+                    resident_mb(),
+                    stats.republished + stats.republish_failed,
+                    REPUBLISHING_FOR.as_secs()
+                )
+            });
+            println!("{report}");
         }
         other => panic!("unknown child task {other}"),
     }
