@@ -159,7 +159,7 @@ fn run_size(n: u64, dir: &Path) {
             .collect();
         let started = Instant::now();
         for record in records {
-            store_mut.put(record).expect("inbound put");
+            RecordStore::put(&mut store_mut, record).expect("inbound put");
         }
         netabase_time += started.elapsed();
         let started = Instant::now();

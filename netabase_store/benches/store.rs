@@ -152,7 +152,7 @@ fn record_store_vs_memory_store(c: &mut Criterion) {
         },
     );
     for id in 0..STORED {
-        store.put(record(id)).expect("fill");
+        RecordStore::put(&mut store, record(id)).expect("fill");
         memory.put(record(id)).expect("fill");
     }
     store.flush().expect("flush");
@@ -163,7 +163,12 @@ fn record_store_vs_memory_store(c: &mut Criterion) {
     group.bench_function("redb_store", |b| {
         b.iter(|| {
             i = (i + 7919) % keys.len();
-            black_box(store.get(&keys[i]).expect("stored").value.len())
+            black_box(
+                RecordStore::get(&store, &keys[i])
+                    .expect("stored")
+                    .value
+                    .len(),
+            )
         })
     });
     let mut i = 0;
@@ -184,7 +189,7 @@ fn record_store_vs_memory_store(c: &mut Criterion) {
                 n += 1;
                 greater_record(n)
             },
-            |r| store.put(r).expect("put"),
+            |r| RecordStore::put(&mut store, r).expect("put"),
             BatchSize::SmallInput,
         )
     });
@@ -220,7 +225,7 @@ fn inbound_put_throughput(c: &mut Criterion) {
             b.iter(|| {
                 for _ in 0..100 {
                     next += 1;
-                    store.put(record(next)).expect("put");
+                    RecordStore::put(&mut store, record(next)).expect("put");
                 }
             })
         });

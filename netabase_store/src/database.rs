@@ -29,7 +29,34 @@ struct Checked {
     expires_ms: Option<u64>,
 }
 
+/// The typed `put` and `get` are inherent methods, so `store.put(key, value)` and `store.get(&key)`
+/// mean the typed calls wherever they are written: also where kad's `RecordStore` trait, whose
+/// `put` and `get` take a `kad::Record` and a `RecordKey`, is in scope (with two traits alone the
+/// call would be ambiguous, E0034). Call kad's on a `RedbStore` as
+/// `RecordStore::put(&mut store, record)` and `RecordStore::get(&store, &key)`.
 impl RedbStore {
+    /// Stores `value` under `key`, replacing what was there: the seed's
+    /// [`NetabaseDatabase::put`], durable on return by default. Fails with
+    /// [`DatabaseError::KeyMismatch`] if `key` is not `value.key()`. [`put_value`](Self::put_value)
+    /// is the same write without the key or the `await`.
+    pub async fn put<V: NetabaseSchema>(&self, key: V::Key, value: V) -> DatabaseResult<()> {
+        let value_key = value.key();
+        if value_key != key {
+            return Err(DatabaseError::KeyMismatch {
+                schema: V::NAME,
+                record_key: escape_key(&V::record_key(&key)?),
+                value_key: escape_key(&V::record_key(&value_key)?),
+            });
+        }
+        self.put_value(&value)
+    }
+
+    /// The unexpired value of schema `V` under `key`: the seed's [`NetabaseDatabase::get`].
+    /// [`get_value`](Self::get_value) is the same read without the `await`.
+    pub async fn get<V: NetabaseSchema>(&self, key: &V::Key) -> DatabaseResult<Option<V>> {
+        self.get_value::<V>(key)
+    }
+
     /// Stores `value` under its key, replacing what was there, with the user durability
     /// (durable on return by default). The publisher is the local peer id, if set; the record has
     /// no expiry. The synchronous form of [`NetabaseDatabase::put`].
@@ -250,19 +277,11 @@ where
     V: NetabaseSchema<Key = K>,
 {
     async fn put(&mut self, key: K, value: V) -> DatabaseResult<()> {
-        let value_key = value.key();
-        if value_key != key {
-            return Err(DatabaseError::KeyMismatch {
-                schema: V::NAME,
-                record_key: escape_key(&V::record_key(&key)?),
-                value_key: escape_key(&V::record_key(&value_key)?),
-            });
-        }
-        self.put_value(&value)
+        RedbStore::put(self, key, value).await
     }
 
     async fn get(&self, key: &K) -> DatabaseResult<Option<V>> {
-        self.get_value::<V>(key)
+        RedbStore::get(self, key).await
     }
 
     /// Stores a record of `V`, keeping its publisher and expiry. A stored value that wins under

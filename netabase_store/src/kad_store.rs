@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn records_from_peers_wait_in_the_inbox_yet_every_read_sees_them() {
         let mut store = RedbStore::in_memory().expect("store");
-        store.put(record("/app/a", "1")).expect("put");
+        RecordStore::put(&mut store, record("/app/a", "1")).expect("put");
         assert!(
             !committed(&store, "/app/a"),
             "no write transaction per record"
@@ -292,7 +292,7 @@ mod tests {
     #[test]
     fn inbox_readers_do_not_wait_for_a_write_in_progress() {
         let mut store = RedbStore::in_memory().expect("store");
-        store.put(record("/app/a", "1")).expect("put");
+        RecordStore::put(&mut store, record("/app/a", "1")).expect("put");
         // A writer holds the write lock (as during a commit's fsync); a reader on another thread
         // still answers from the inbox. The bound only keeps a regression from hanging the test.
         let writing = store.inner.lock_writer();
@@ -316,15 +316,15 @@ mod tests {
     #[test]
     fn a_buffered_record_meets_later_copies_under_the_conflict_rule() {
         let mut store = RedbStore::in_memory().expect("store");
-        store.put(record("/app/a", "m")).expect("put");
+        RecordStore::put(&mut store, record("/app/a", "m")).expect("put");
         // Byte order for a key of no registered schema: a smaller value loses, a greater wins.
-        store.put(record("/app/a", "c")).expect("put");
+        RecordStore::put(&mut store, record("/app/a", "c")).expect("put");
         assert_eq!(value_of(&store, "/app/a"), Some(b"m".to_vec()));
-        store.put(record("/app/a", "x")).expect("put");
+        RecordStore::put(&mut store, record("/app/a", "x")).expect("put");
         assert_eq!(value_of(&store, "/app/a"), Some(b"x".to_vec()));
         // The same against a committed record, and through a write that commits the inbox.
         store.flush().expect("flush");
-        store.put(record("/app/a", "b")).expect("put");
+        RecordStore::put(&mut store, record("/app/a", "b")).expect("put");
         assert_eq!(value_of(&store, "/app/a"), Some(b"x".to_vec()));
         RecordStore::remove(&mut store, &RecordKey::new(&"/app/a"));
         assert_eq!(value_of(&store, "/app/a"), None);
@@ -336,14 +336,14 @@ mod tests {
             .set_max_records(2)
             .in_memory()
             .expect("store");
-        store.put(record("/app/a", "1")).expect("put");
-        store.put(record("/app/b", "1")).expect("put");
+        RecordStore::put(&mut store, record("/app/a", "1")).expect("put");
+        RecordStore::put(&mut store, record("/app/b", "1")).expect("put");
         assert!(matches!(
-            store.put(record("/app/c", "1")),
+            RecordStore::put(&mut store, record("/app/c", "1")),
             Err(Error::MaxRecords)
         ));
         // Replacing a buffered key needs no room.
-        store.put(record("/app/b", "2")).expect("replace");
+        RecordStore::put(&mut store, record("/app/b", "2")).expect("replace");
         assert_eq!(store.record_count().expect("count"), 2);
         assert_eq!(value_of(&store, "/app/b"), Some(b"2".to_vec()));
         assert_eq!(value_of(&store, "/app/c"), None);
@@ -354,7 +354,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("store.redb");
         let mut store = RedbStore::create(&path).expect("create");
-        store.put(record("/app/a", "1")).expect("put");
+        RecordStore::put(&mut store, record("/app/a", "1")).expect("put");
         drop(store);
         let store = RedbStore::open(&path).expect("reopen");
         assert_eq!(value_of(&store, "/app/a"), Some(b"1".to_vec()));

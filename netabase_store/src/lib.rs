@@ -37,9 +37,12 @@
 //! - [`OpenError`] and [`StoreError`]: what fails when opening a file and when using it;
 //!   `StoreError` reaches the database traits as `DatabaseError::Storage`.
 //!
-//! `RecordStore` and `NetabaseDatabase` both name methods `get` and `put`: with both traits in
-//! scope, call the inherent [`RedbStore::put_value`] / [`RedbStore::get_value`] (synchronous), or
-//! the trait methods with a path (`RecordStore::get(&store, &key)`).
+//! `RecordStore` and `NetabaseDatabase` both name methods `get` and `put`. On a `RedbStore`,
+//! `store.put(key, value).await` and `store.get(&key).await` are always the typed calls (inherent
+//! methods, [`RedbStore::put`] and [`RedbStore::get`], which win over both traits; the
+//! synchronous [`RedbStore::put_value`] and [`RedbStore::get_value`] do the same without
+//! `await`). Call kad's with a path: `RecordStore::put(&mut store, record)`,
+//! `RecordStore::get(&store, &key)`.
 //!
 //! `docs/store-layout.md` describes the tables and their invariants, `docs/durability.md` what
 //! each write path guarantees after a crash.

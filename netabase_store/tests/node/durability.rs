@@ -51,7 +51,7 @@ impl RecordStore for Observed {
     type ProvidedIter<'a> = <RedbStore as RecordStore>::ProvidedIter<'a>;
 
     fn get(&self, key: &RecordKey) -> Option<Cow<'_, Record>> {
-        self.inner.get(key)
+        RecordStore::get(&self.inner, key)
     }
 
     fn put(&mut self, record: Record) -> StoreResult<()> {

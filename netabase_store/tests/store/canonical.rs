@@ -50,24 +50,25 @@ fn the_padded_encoding_decodes_to_the_same_value() {
 fn a_padded_value_from_a_peer_is_refused_and_the_stored_one_kept() {
     let mut store = memory_store();
     let honest = user(12, "a").to_record().unwrap();
-    store.put(honest.clone()).unwrap();
+    RecordStore::put(&mut store, honest.clone()).unwrap();
     let forged = Record::new(honest.key.clone(), PADDED_VALUE.to_vec());
     assert!(
         forged.value > honest.value,
         "the forged bytes sort higher, so byte order alone would pick them"
     );
-    store.put(forged).unwrap();
-    assert_eq!(store.get(&honest.key).unwrap().value, honest.value);
+    RecordStore::put(&mut store, forged).unwrap();
+    assert_eq!(
+        RecordStore::get(&store, &honest.key).unwrap().value,
+        honest.value
+    );
     assert_eq!(store.rejected_record_count(), 1);
 }
 
 #[test]
 fn a_padded_key_from_a_peer_is_refused() {
     let mut store = memory_store();
-    store
-        .put(Record::new(padded_key(), vec![12, 1, b'a']))
-        .unwrap();
-    assert!(store.get(&padded_key()).is_none());
+    RecordStore::put(&mut store, Record::new(padded_key(), vec![12, 1, b'a'])).unwrap();
+    assert!(RecordStore::get(&store, &padded_key()).is_none());
     assert_eq!(store.rejected_record_count(), 1);
     assert_eq!(store.record_count().unwrap(), 0);
 }
@@ -118,9 +119,11 @@ fn a_typed_read_refuses_a_value_stored_under_another_key() {
     // could: user 2's value under user 1's key.
     let mut raw_store = RedbStore::in_memory().unwrap();
     let key = User::record_key(&user_key(1)).unwrap();
-    raw_store
-        .put(Record::new(key, user(2, "bob").to_bytes().unwrap()))
-        .unwrap();
+    RecordStore::put(
+        &mut raw_store,
+        Record::new(key, user(2, "bob").to_bytes().unwrap()),
+    )
+    .unwrap();
     let error = raw_store.get_value::<User>(&user_key(1)).unwrap_err();
     assert!(
         matches!(error, DatabaseError::KeyMismatch { schema: "User", .. }),

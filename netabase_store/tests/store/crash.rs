@@ -47,9 +47,11 @@ fn crash_child() {
         println!("ack {id}");
         let group: Vec<u64> = (id + 1..id + 6).collect();
         for i in &group {
-            store
-                .put(user(*i, "inbound, grouped").to_record().unwrap())
-                .expect("inbound put");
+            RecordStore::put(
+                &mut store,
+                user(*i, "inbound, grouped").to_record().unwrap(),
+            )
+            .expect("inbound put");
         }
         NodeStore::flush(&mut store).expect("flush");
         for i in &group {
@@ -58,9 +60,11 @@ fn crash_child() {
         // Left to group commit: the GROUP-th write commits durably, or the window passes.
         let group: Vec<u64> = (id + 6..id + 6 + GROUP as u64).collect();
         for i in &group {
-            store
-                .put(user(*i, "inbound, group commit").to_record().unwrap())
-                .expect("inbound put");
+            RecordStore::put(
+                &mut store,
+                user(*i, "inbound, group commit").to_record().unwrap(),
+            )
+            .expect("inbound put");
         }
         let give_up = Instant::now() + Duration::from_secs(10);
         while store.pending_writes() > 0 && Instant::now() < give_up {

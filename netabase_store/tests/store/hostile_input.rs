@@ -23,7 +23,7 @@ fn empty_huge_and_nested_keys_are_plain_keys() {
     let mut store = memory_store();
     let huge = vec![0xAB; 1 << 20];
     for key in [&b""[..], &huge, b"/a", b"/a/", b"/a/b", b"/a/b/"] {
-        store.put(raw(key, key.get(..4).unwrap_or(key))).unwrap();
+        RecordStore::put(&mut store, raw(key, key.get(..4).unwrap_or(key))).unwrap();
     }
     assert_eq!(store.records().count(), 6);
     assert_eq!(
@@ -32,25 +32,30 @@ fn empty_huge_and_nested_keys_are_plain_keys() {
         "`/a` is not under `/a/`"
     );
     assert_eq!(
-        store.get(&RecordKey::new(&b"")).map(|r| r.value.clone()),
+        RecordStore::get(&store, &RecordKey::new(&b"")).map(|r| r.value.clone()),
         Some(Vec::new())
     );
     store.remove(&RecordKey::new(&b"/a"));
-    assert!(store.get(&RecordKey::new(&b"/a")).is_none());
+    assert!(RecordStore::get(&store, &RecordKey::new(&b"/a")).is_none());
     assert!(
-        store.get(&RecordKey::new(&b"/a/")).is_some(),
+        RecordStore::get(&store, &RecordKey::new(&b"/a/")).is_some(),
         "a key is not removed with its prefix"
     );
-    assert_eq!(store.get(&RecordKey::new(&huge)).unwrap().value, &huge[..4]);
+    assert_eq!(
+        RecordStore::get(&store, &RecordKey::new(&huge))
+            .unwrap()
+            .value,
+        &huge[..4]
+    );
     assert_eq!(store.storage_error_count(), 0);
 }
 
 #[test]
 fn a_value_of_exactly_the_limit_is_stored_on_every_path() {
     let mut store = builder().set_max_value_bytes(64).in_memory().unwrap();
-    store.put(raw(b"/x/y/1", &[7; 64])).unwrap();
+    RecordStore::put(&mut store, raw(b"/x/y/1", &[7; 64])).unwrap();
     assert!(matches!(
-        store.put(raw(b"/x/y/2", &[7; 65])),
+        RecordStore::put(&mut store, raw(b"/x/y/2", &[7; 65])),
         Err(Error::ValueTooLarge)
     ));
     let fits = user(1, &"n".repeat(62));
@@ -70,9 +75,8 @@ fn deadlines_far_ahead_and_far_behind_do_not_overflow() {
     let mut store = memory_store();
     let mut far = raw(b"/x/y/far", b"v");
     far.expires = Some(far_future());
-    store.put(far.clone()).unwrap();
-    let read = store
-        .get(&far.key)
+    RecordStore::put(&mut store, far.clone()).unwrap();
+    let read = RecordStore::get(&store, &far.key)
         .expect("a far deadline is alive")
         .into_owned();
     assert!(read.expires.expect("kept") > Instant::now() + Duration::from_secs(86_400));
@@ -80,8 +84,11 @@ fn deadlines_far_ahead_and_far_behind_do_not_overflow() {
     if let Some(past) = far_past() {
         let mut old = raw(b"/x/y/old", b"v");
         old.expires = Some(past);
-        store.put(old.clone()).unwrap();
-        assert!(store.get(&old.key).is_none(), "already expired");
+        RecordStore::put(&mut store, old.clone()).unwrap();
+        assert!(
+            RecordStore::get(&store, &old.key).is_none(),
+            "already expired"
+        );
         assert_eq!(store.remove_expired(past).unwrap(), 0);
         let mut provider = ProviderRecord::new(b"p".to_vec(), peer(0), Vec::new());
         provider.expires = Some(past);
@@ -177,7 +184,7 @@ fn extreme_settings_do_not_overflow() {
         .in_memory()
         .unwrap();
     for i in 0..3u8 {
-        store.put(raw(&[b'k', i], b"v")).unwrap();
+        RecordStore::put(&mut store, raw(&[b'k', i], b"v")).unwrap();
         store
             .add_provider(ProviderRecord::new(vec![b'p', i], peer(0), Vec::new()))
             .unwrap();
@@ -193,7 +200,10 @@ fn extreme_settings_do_not_overflow() {
         .set_max_provided_keys(0)
         .in_memory()
         .unwrap();
-    assert!(matches!(none.put(raw(b"k", b"")), Err(Error::MaxRecords)));
+    assert!(matches!(
+        RecordStore::put(&mut none, raw(b"k", b"")),
+        Err(Error::MaxRecords)
+    ));
     assert!(matches!(
         none.add_provider(ProviderRecord::new(b"p".to_vec(), peer(1), Vec::new())),
         Err(Error::MaxProvidedKeys)
@@ -224,7 +234,7 @@ fn a_full_store_sweeps_a_bounded_batch_to_make_room() {
     while Instant::now() <= deadline + Duration::from_millis(5) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    store.put(raw(b"/x/y/new", b"v")).unwrap();
+    RecordStore::put(&mut store, raw(b"/x/y/new", b"v")).unwrap();
     let left = store.record_count().unwrap();
     assert!(
         left > 1 && left < FULL as u64,

@@ -14,8 +14,10 @@ fn put_get_remove() {
     let mut record = raw(b"/app/Thing/1", b"value");
     record.publisher = Some(peer(7));
     record.expires = Some(Instant::now() + Duration::from_secs(60));
-    store.put(record.clone()).unwrap();
-    let got = store.get(&record.key).expect("stored").into_owned();
+    RecordStore::put(&mut store, record.clone()).unwrap();
+    let got = RecordStore::get(&store, &record.key)
+        .expect("stored")
+        .into_owned();
     assert_eq!(got.key, record.key);
     assert_eq!(got.value, record.value);
     assert_eq!(got.publisher, Some(peer(7)));
@@ -29,7 +31,7 @@ fn put_get_remove() {
     };
     assert!(diff <= Duration::from_millis(2), "{diff:?}");
     store.remove(&record.key);
-    assert!(store.get(&record.key).is_none());
+    assert!(RecordStore::get(&store, &record.key).is_none());
     store.remove(&record.key);
 }
 
@@ -40,7 +42,7 @@ fn records_lists_everything_once() {
     for i in 0..20u8 {
         let record = raw(&[b'/', b'k', i], &[i]);
         wanted.insert(record.key.clone());
-        store.put(record).unwrap();
+        RecordStore::put(&mut store, record).unwrap();
     }
     let listed: Vec<RecordKey> = store.records().map(|r| r.key.clone()).collect();
     assert_eq!(listed.len(), 20);
@@ -55,18 +57,18 @@ fn value_size_and_record_count_limits() {
         .in_memory()
         .unwrap();
     assert!(matches!(
-        store.put(raw(b"/a", b"12345")),
+        RecordStore::put(&mut store, raw(b"/a", b"12345")),
         Err(Error::ValueTooLarge)
     ));
-    store.put(raw(b"/a", b"1234")).unwrap();
-    store.put(raw(b"/b", b"1")).unwrap();
+    RecordStore::put(&mut store, raw(b"/a", b"1234")).unwrap();
+    RecordStore::put(&mut store, raw(b"/b", b"1")).unwrap();
     assert!(matches!(
-        store.put(raw(b"/c", b"1")),
+        RecordStore::put(&mut store, raw(b"/c", b"1")),
         Err(Error::MaxRecords)
     ));
-    store.put(raw(b"/b", b"2")).unwrap();
+    RecordStore::put(&mut store, raw(b"/b", b"2")).unwrap();
     store.remove(&RecordKey::new(b"/a"));
-    store.put(raw(b"/c", b"1")).unwrap();
+    RecordStore::put(&mut store, raw(b"/c", b"1")).unwrap();
 }
 
 #[test]
@@ -74,10 +76,10 @@ fn a_full_store_sweeps_expired_records_to_make_room() {
     let mut store = builder().set_max_records(2).in_memory().unwrap();
     let mut short = raw(b"/short", b"1");
     short.expires = Some(Instant::now() + Duration::from_millis(20));
-    store.put(short).unwrap();
-    store.put(raw(b"/b", b"1")).unwrap();
+    RecordStore::put(&mut store, short).unwrap();
+    RecordStore::put(&mut store, raw(b"/b", b"1")).unwrap();
     std::thread::sleep(Duration::from_millis(40));
-    store.put(raw(b"/c", b"1")).unwrap();
+    RecordStore::put(&mut store, raw(b"/c", b"1")).unwrap();
     assert_eq!(store.record_count().unwrap(), 2);
 }
 
@@ -86,8 +88,8 @@ fn expired_records_are_not_stored_or_returned() {
     let mut store = memory_store();
     let mut record = raw(b"/x/y/1", b"v");
     record.expires = Some(Instant::now());
-    store.put(record.clone()).unwrap();
-    assert!(store.get(&record.key).is_none());
+    RecordStore::put(&mut store, record.clone()).unwrap();
+    assert!(RecordStore::get(&store, &record.key).is_none());
     assert_eq!(store.record_count().unwrap(), 0);
 }
 
@@ -100,13 +102,13 @@ fn a_record_about_to_expire_is_not_handed_to_kad_for_the_wire() {
     soon.expires = Some(Instant::now() + MIN_SERVED_TTL - Duration::from_millis(300));
     let mut later = raw(b"/x/y/later", b"v");
     later.expires = Some(Instant::now() + MIN_SERVED_TTL + Duration::from_secs(5));
-    store.put(soon.clone()).unwrap();
-    store.put(later.clone()).unwrap();
+    RecordStore::put(&mut store, soon.clone()).unwrap();
+    RecordStore::put(&mut store, later.clone()).unwrap();
     assert!(
-        store.get(&soon.key).is_none(),
+        RecordStore::get(&store, &soon.key).is_none(),
         "not served with under 2 s left"
     );
-    assert!(store.get(&later.key).is_some());
+    assert!(RecordStore::get(&store, &later.key).is_some());
     // The node's own reads still see it until it expires.
     assert!(store.get_local(&soon.key).unwrap().is_some());
 }
@@ -116,23 +118,27 @@ fn put_resolves_conflicts_through_the_registry() {
     let mut store = memory_store();
     let newer = doc("a", 300, "aaa").to_record().unwrap();
     let older = doc("a", 200, "zzz").to_record().unwrap();
-    store.put(newer.clone()).unwrap();
-    store.put(older).unwrap();
+    RecordStore::put(&mut store, newer.clone()).unwrap();
+    RecordStore::put(&mut store, older).unwrap();
     assert_eq!(
-        store.get(&newer.key).unwrap().value,
+        RecordStore::get(&store, &newer.key).unwrap().value,
         newer.value,
         "the older version is not stored"
     );
     // Unknown schemas resolve by byte order.
-    store.put(raw(b"/unknown/S/1", b"b")).unwrap();
-    store.put(raw(b"/unknown/S/1", b"a")).unwrap();
+    RecordStore::put(&mut store, raw(b"/unknown/S/1", b"b")).unwrap();
+    RecordStore::put(&mut store, raw(b"/unknown/S/1", b"a")).unwrap();
     assert_eq!(
-        store.get(&RecordKey::new(b"/unknown/S/1")).unwrap().value,
+        RecordStore::get(&store, &RecordKey::new(b"/unknown/S/1"))
+            .unwrap()
+            .value,
         b"b"
     );
-    store.put(raw(b"/unknown/S/1", b"c")).unwrap();
+    RecordStore::put(&mut store, raw(b"/unknown/S/1", b"c")).unwrap();
     assert_eq!(
-        store.get(&RecordKey::new(b"/unknown/S/1")).unwrap().value,
+        RecordStore::get(&store, &RecordKey::new(b"/unknown/S/1"))
+            .unwrap()
+            .value,
         b"c"
     );
 }
@@ -143,17 +149,23 @@ fn equal_values_keep_the_later_expiry() {
     let now = Instant::now();
     let mut record = user(1, "a").to_record().unwrap();
     record.expires = Some(now + Duration::from_secs(10));
-    store.put(record.clone()).unwrap();
+    RecordStore::put(&mut store, record.clone()).unwrap();
     record.expires = Some(now + Duration::from_secs(100));
-    store.put(record.clone()).unwrap();
-    let expires = store.get(&record.key).unwrap().expires.unwrap();
+    RecordStore::put(&mut store, record.clone()).unwrap();
+    let expires = RecordStore::get(&store, &record.key)
+        .unwrap()
+        .expires
+        .unwrap();
     assert!(
         expires > now + Duration::from_secs(99),
         "a republish refreshes the expiry"
     );
     record.expires = Some(now + Duration::from_secs(5));
-    store.put(record.clone()).unwrap();
-    let expires = store.get(&record.key).unwrap().expires.unwrap();
+    RecordStore::put(&mut store, record.clone()).unwrap();
+    let expires = RecordStore::get(&store, &record.key)
+        .unwrap()
+        .expires
+        .unwrap();
     assert!(
         expires > now + Duration::from_secs(99),
         "an older copy does not shorten it"
@@ -165,12 +177,12 @@ fn records_that_do_not_decode_as_their_schema_are_refused() {
     let mut store = memory_store();
     let mut record = user(1, "a").to_record().unwrap();
     record.value = vec![0xff, 0xff];
-    store.put(record.clone()).unwrap();
-    assert!(store.get(&record.key).is_none());
+    RecordStore::put(&mut store, record.clone()).unwrap();
+    assert!(RecordStore::get(&store, &record.key).is_none());
     assert_eq!(store.rejected_record_count(), 1);
     // Unknown prefixes are stored raw, as kad needs.
-    store.put(raw(b"no-schema-at-all", b"x")).unwrap();
-    assert!(store.get(&RecordKey::new(b"no-schema-at-all")).is_some());
+    RecordStore::put(&mut store, raw(b"no-schema-at-all", b"x")).unwrap();
+    assert!(RecordStore::get(&store, &RecordKey::new(b"no-schema-at-all")).is_some());
 }
 
 fn provider(key: &[u8], seed: u8) -> ProviderRecord {
@@ -260,15 +272,12 @@ fn provided_is_empty_without_a_local_peer_id() {
 fn the_swarm_and_the_application_share_one_store() {
     let store = memory_store();
     let mut kad_side = store.clone();
-    kad_side
-        .put(user(5, "from kad").to_record().unwrap())
-        .unwrap();
+    RecordStore::put(&mut kad_side, user(5, "from kad").to_record().unwrap()).unwrap();
     assert_eq!(
         store.get_value::<User>(&user_key(5)).unwrap(),
         Some(user(5, "from kad"))
     );
-    let record: Record = kad_side
-        .get(&User::record_key(&user_key(5)).unwrap())
+    let record: Record = RecordStore::get(&kad_side, &User::record_key(&user_key(5)).unwrap())
         .unwrap()
         .into_owned();
     assert_eq!(User::from_record(&record).unwrap(), user(5, "from kad"));
@@ -280,8 +289,8 @@ fn damaged_entries_are_reported_and_counted_never_returned() {
     let path = dir.path().join("s.redb");
     {
         let mut store = builder().create(&path).unwrap();
-        store.put(raw(b"/a/B/1", b"fine")).unwrap();
-        store.put(raw(b"/a/B/3", b"fine")).unwrap();
+        RecordStore::put(&mut store, raw(b"/a/B/1", b"fine")).unwrap();
+        RecordStore::put(&mut store, raw(b"/a/B/3", b"fine")).unwrap();
     }
     {
         // Write an entry with unknown header flags behind the store's back.
@@ -294,7 +303,7 @@ fn damaged_entries_are_reported_and_counted_never_returned() {
         txn.commit().unwrap();
     }
     let store = builder().open(&path).unwrap();
-    assert!(store.get(&RecordKey::new(b"/a/B/2")).is_none());
+    assert!(RecordStore::get(&store, &RecordKey::new(b"/a/B/2")).is_none());
     assert_eq!(
         store.storage_error_count(),
         1,

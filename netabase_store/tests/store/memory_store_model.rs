@@ -140,7 +140,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 record.publisher = publisher.map(peer);
                 record.expires = expires_in_s.map(|s| base + Duration::from_secs(u64::from(s)));
                 let existing = theirs.get(&record.key).map(|r| r.into_owned());
-                let ours_result = ours.put(record.clone());
+                let ours_result = RecordStore::put(&mut ours, record.clone());
                 // Difference 2: conflict resolution decides what MemoryStore is given.
                 let expected = match existing {
                     Some(existing)
@@ -183,7 +183,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 );
             }
             Op::Get(k) => {
-                let a = ours.get(&key(k)).map(|r| r.into_owned());
+                let a = RecordStore::get(&ours, &key(k)).map(|r| r.into_owned());
                 let b = theirs.get(&key(k)).map(|r| r.into_owned());
                 let same = match (&a, &b) {
                     (Some(a), Some(b)) => same_record(a, b),

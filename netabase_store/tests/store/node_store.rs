@@ -103,11 +103,11 @@ fn remove_expired_sweeps_records_and_providers() {
     for i in 0..10u64 {
         let mut record = user(i, "x").to_record().unwrap();
         record.expires = Some(now + Duration::from_secs(i + 1));
-        store.put(record).unwrap();
+        RecordStore::put(&mut store, record).unwrap();
     }
     let mut forever = user(100, "forever").to_record().unwrap();
     forever.expires = None;
-    store.put(forever).unwrap();
+    RecordStore::put(&mut store, forever).unwrap();
     let mut provider = netabase_store::kad::ProviderRecord::new(b"p".to_vec(), peer(0), vec![]);
     provider.expires = Some(now + Duration::from_millis(2500));
     store.add_provider(provider).unwrap();
@@ -188,7 +188,7 @@ fn grouped_writes_are_visible_at_once_and_flush_makes_them_durable() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = grouped_store(&dir, 1000);
     for i in 0..10 {
-        store.put(user(i, "g").to_record().unwrap()).unwrap();
+        RecordStore::put(&mut store, user(i, "g").to_record().unwrap()).unwrap();
     }
     assert_eq!(store.pending_writes(), 10);
     assert_eq!(
@@ -202,7 +202,7 @@ fn grouped_writes_are_visible_at_once_and_flush_makes_them_durable() {
     NodeStore::flush(&mut store).unwrap();
     assert_eq!(store.pending_writes(), 0);
     // A user write is durable, and so makes everything before it durable.
-    store.put(user(20, "g").to_record().unwrap()).unwrap();
+    RecordStore::put(&mut store, user(20, "g").to_record().unwrap()).unwrap();
     store
         .put_local(user(21, "mine").to_record().unwrap())
         .unwrap();
@@ -214,7 +214,7 @@ fn a_deferred_flush_leaves_the_commit_to_its_job() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = grouped_store(&dir, 1000);
     assert!(store.flush_deferred().unwrap().is_done(), "nothing pending");
-    store.put(user(1, "g").to_record().unwrap()).unwrap();
+    RecordStore::put(&mut store, user(1, "g").to_record().unwrap()).unwrap();
     let job = store.flush_deferred().unwrap();
     assert!(!job.is_done());
     assert_eq!(store.pending_writes(), 1, "the job has not run yet");
@@ -232,10 +232,10 @@ fn the_group_is_committed_when_full() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = grouped_store(&dir, 4);
     for i in 0..3 {
-        store.put(user(i, "g").to_record().unwrap()).unwrap();
+        RecordStore::put(&mut store, user(i, "g").to_record().unwrap()).unwrap();
     }
     assert_eq!(store.pending_writes(), 3);
-    store.put(user(3, "g").to_record().unwrap()).unwrap();
+    RecordStore::put(&mut store, user(3, "g").to_record().unwrap()).unwrap();
     assert_eq!(
         store.pending_writes(),
         0,
@@ -250,7 +250,7 @@ fn the_background_thread_commits_after_the_window() {
         .set_group_commit(GroupCommit::new(Duration::from_millis(20), 1000))
         .create(dir.path().join("s.redb"))
         .unwrap();
-    store.put(user(1, "g").to_record().unwrap()).unwrap();
+    RecordStore::put(&mut store, user(1, "g").to_record().unwrap()).unwrap();
     // Bounded wait for the flush thread; the assertion is on what happened, not on timing.
     let deadline = Instant::now() + Duration::from_secs(10);
     while store.pending_writes() > 0 && Instant::now() < deadline {
@@ -266,7 +266,7 @@ fn immediate_network_durability_commits_every_write() {
         .set_network_durability(Durability::Immediate)
         .create(dir.path().join("s.redb"))
         .unwrap();
-    store.put(user(1, "g").to_record().unwrap()).unwrap();
+    RecordStore::put(&mut store, user(1, "g").to_record().unwrap()).unwrap();
     assert_eq!(store.pending_writes(), 0);
     assert_eq!(store.storage_errors(), 0);
 }

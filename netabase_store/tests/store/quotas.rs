@@ -26,21 +26,21 @@ fn stranger(namespace: &str, id: u32) -> Record {
 fn strangers_get_their_quota_and_registered_records_keep_the_reserve() {
     let mut store = limited().in_memory().unwrap();
     for id in 0..3 {
-        store.put(stranger("a", id)).unwrap();
+        RecordStore::put(&mut store, stranger("a", id)).unwrap();
     }
     // The namespace is full; another namespace still has room in the total.
     assert!(matches!(
-        store.put(stranger("a", 3)),
+        RecordStore::put(&mut store, stranger("a", 3)),
         Err(Error::MaxRecords)
     ));
-    store.put(stranger("b", 0)).unwrap();
+    RecordStore::put(&mut store, stranger("b", 0)).unwrap();
     // The total is full.
     assert!(matches!(
-        store.put(stranger("c", 0)),
+        RecordStore::put(&mut store, stranger("c", 0)),
         Err(Error::MaxRecords)
     ));
     // Replacing a counted key needs no room.
-    store.put(raw(b"/a/Thing/0", b"newer")).unwrap();
+    RecordStore::put(&mut store, raw(b"/a/Thing/0", b"newer")).unwrap();
     // Registered records use the rest of max_records: 4 strangers + 6 users.
     for id in 0..6 {
         store.put_value(&user(id, "u")).unwrap();
@@ -65,19 +65,19 @@ fn removal_and_expiry_give_the_room_back() {
     let mut store = limited().in_memory().unwrap();
     let mut short = stranger("a", 0);
     short.expires = Some(Instant::now() + Duration::from_millis(30));
-    store.put(short).unwrap();
-    store.put(stranger("a", 1)).unwrap();
-    store.put(stranger("a", 2)).unwrap();
-    assert!(store.put(stranger("a", 3)).is_err());
+    RecordStore::put(&mut store, short).unwrap();
+    RecordStore::put(&mut store, stranger("a", 1)).unwrap();
+    RecordStore::put(&mut store, stranger("a", 2)).unwrap();
+    assert!(RecordStore::put(&mut store, stranger("a", 3)).is_err());
 
     store.remove(&RecordKey::new(&b"/a/Thing/1"));
-    store.put(stranger("a", 3)).unwrap();
-    assert!(store.put(stranger("a", 4)).is_err());
+    RecordStore::put(&mut store, stranger("a", 3)).unwrap();
+    assert!(RecordStore::put(&mut store, stranger("a", 4)).is_err());
 
     std::thread::sleep(Duration::from_millis(60));
     store.flush().unwrap();
     assert!(store.remove_expired(Instant::now()).unwrap() >= 1);
-    store.put(stranger("a", 4)).unwrap();
+    RecordStore::put(&mut store, stranger("a", 4)).unwrap();
     store.flush().unwrap();
     assert!(RecordStore::get(&store, &RecordKey::new(&b"/a/Thing/4")).is_some());
 }
@@ -89,13 +89,16 @@ fn counts_survive_a_reopen_and_old_stores_are_counted_once() {
     {
         let mut store = limited().create(&path).unwrap();
         for id in 0..3 {
-            store.put(stranger("a", id)).unwrap();
+            RecordStore::put(&mut store, stranger("a", id)).unwrap();
         }
         store.flush().unwrap();
     }
     {
         let mut store = limited().open(&path).unwrap();
-        assert!(store.put(stranger("a", 3)).is_err(), "the count was kept");
+        assert!(
+            RecordStore::put(&mut store, stranger("a", 3)).is_err(),
+            "the count was kept"
+        );
     }
     {
         // A store written before quotas existed has no count tables: drop them.
@@ -109,10 +112,10 @@ fn counts_survive_a_reopen_and_old_stores_are_counted_once() {
     }
     let mut store = limited().open(&path).unwrap();
     assert!(
-        store.put(stranger("a", 3)).is_err(),
+        RecordStore::put(&mut store, stranger("a", 3)).is_err(),
         "opening counted the existing records"
     );
-    store.put(stranger("b", 0)).unwrap();
+    RecordStore::put(&mut store, stranger("b", 0)).unwrap();
 }
 
 #[test]
@@ -126,13 +129,12 @@ fn a_key_counted_before_its_schema_was_registered_is_uncounted_on_removal() {
             .set_max_unknown_records(1)
             .create(&path)
             .unwrap();
-        store
-            .put(Record::new(
-                user_key.clone(),
-                user(1, "u").to_bytes().unwrap(),
-            ))
-            .unwrap();
-        assert!(store.put(stranger("a", 0)).is_err());
+        RecordStore::put(
+            &mut store,
+            Record::new(user_key.clone(), user(1, "u").to_bytes().unwrap()),
+        )
+        .unwrap();
+        assert!(RecordStore::put(&mut store, stranger("a", 0)).is_err());
     }
     let mut store = RedbStore::builder()
         .register::<User>()
@@ -140,7 +142,7 @@ fn a_key_counted_before_its_schema_was_registered_is_uncounted_on_removal() {
         .open(&path)
         .unwrap();
     store.remove(&user_key);
-    store.put(stranger("a", 0)).unwrap();
+    RecordStore::put(&mut store, stranger("a", 0)).unwrap();
 }
 
 #[test]
@@ -160,7 +162,7 @@ fn one_peer_gets_its_share_and_others_theirs() {
     ));
     // Another peer, and records given to the store without a peer, are not charged to it.
     store.put_validated(stranger("a", 2), other).unwrap();
-    store.put(stranger("a", 3)).unwrap();
+    RecordStore::put(&mut store, stranger("a", 3)).unwrap();
     // A replacement needs no room; a removal gives the greedy peer's room back.
     store
         .put_validated(raw(b"/a/Thing/0", b"newer"), greedy)

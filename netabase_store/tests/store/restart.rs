@@ -31,8 +31,8 @@ fn everything_comes_back_after_a_restart() {
     {
         let mut store = builder().create(&path).unwrap();
         store.put_value(&user(1, "typed")).unwrap();
-        store.put(inbound.clone()).unwrap();
-        store.put(raw(b"/unknown/Thing/1", b"raw bytes")).unwrap();
+        RecordStore::put(&mut store, inbound.clone()).unwrap();
+        RecordStore::put(&mut store, raw(b"/unknown/Thing/1", b"raw bytes")).unwrap();
         store
             .schedule_republish(&inbound.key, republish_at)
             .unwrap();
@@ -113,14 +113,12 @@ fn records_past_their_deadline_at_reopen_are_gone() {
         for i in 0..10 {
             let mut record = user(i, "short-lived").to_record().unwrap();
             record.expires = Some(short);
-            store.put(record).unwrap();
+            RecordStore::put(&mut store, record).unwrap();
         }
         let mut provider = ProviderRecord::new(b"p".to_vec(), peer(0), vec![]);
         provider.expires = Some(short);
         store.add_provider(provider).unwrap();
-        store
-            .put(user(100, "long-lived").to_record().unwrap())
-            .unwrap();
+        RecordStore::put(&mut store, user(100, "long-lived").to_record().unwrap()).unwrap();
     }
     std::thread::sleep(Duration::from_millis(300));
     let mut store = builder().open(&path).unwrap();
@@ -142,7 +140,7 @@ fn a_store_reopens_many_times() {
     drop(RedbStore::create(&path).unwrap());
     for round in 0..20u64 {
         let mut store = builder().open(&path).unwrap();
-        store.put(user(round, "r").to_record().unwrap()).unwrap();
+        RecordStore::put(&mut store, user(round, "r").to_record().unwrap()).unwrap();
         assert_eq!(store.record_count().unwrap(), round + 1);
     }
 }
@@ -168,7 +166,7 @@ fn the_last_handle_anywhere_closes_the_file_with_its_pending_writes() {
                 let mut store = store.clone();
                 std::thread::spawn(move || {
                     let id = round * 100 + t;
-                    store.put(user(id, "grouped").to_record().unwrap()).unwrap();
+                    RecordStore::put(&mut store, user(id, "grouped").to_record().unwrap()).unwrap();
                 })
             })
             .collect();

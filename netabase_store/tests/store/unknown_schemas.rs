@@ -37,9 +37,12 @@ fn generic_store(policy: UnknownSchemas) -> RedbStore {
 
 /// Puts `older`, then `newer`, and returns the value the store holds afterwards.
 fn after_update(store: &mut RedbStore, older: &Record, newer: &Record) -> Vec<u8> {
-    store.put(older.clone()).expect("older stored");
-    store.put(newer.clone()).expect("newer handled");
-    store.get(&newer.key).expect("a record").into_owned().value
+    RecordStore::put(store, older.clone()).expect("older stored");
+    RecordStore::put(store, newer.clone()).expect("newer handled");
+    RecordStore::get(store, &newer.key)
+        .expect("a record")
+        .into_owned()
+        .value
 }
 
 #[test]
@@ -80,8 +83,10 @@ fn accept_replacing_leaves_a_registered_schema_to_its_rule() {
         .in_memory()
         .expect("in-memory store opens");
     assert_eq!(after_update(&mut store, &older, &newer), newer.value);
-    store.put(older.clone()).expect("older handled");
-    let held = store.get(&newer.key).expect("a record").into_owned();
+    RecordStore::put(&mut store, older.clone()).expect("older handled");
+    let held = RecordStore::get(&store, &newer.key)
+        .expect("a record")
+        .into_owned();
     assert_eq!(held.value, newer.value, "the higher version stays");
 }
 
@@ -95,13 +100,15 @@ fn accept_replacing_still_merges_expiry_and_publisher_of_an_identical_value() {
     let mut first = newer.clone();
     first.expires = Some(later);
     first.publisher = Some(peer(9));
-    store.put(first).expect("stored");
+    RecordStore::put(&mut store, first).expect("stored");
     let mut again = newer.clone();
     again.expires = Some(soon);
     again.publisher = Some(peer(1));
-    store.put(again).expect("handled");
+    RecordStore::put(&mut store, again).expect("handled");
 
-    let held = store.get(&newer.key).expect("a record").into_owned();
+    let held = RecordStore::get(&store, &newer.key)
+        .expect("a record")
+        .into_owned();
     assert_eq!(held.value, newer.value);
     let expires = held.expires.expect("an expiry");
     assert!(
