@@ -184,6 +184,15 @@ pub enum DatabaseError {
         /// The configured limit.
         max: usize,
     },
+    /// A value was to be stored with a lifetime of zero, so it would have expired on arrival.
+    #[error(
+        "a value of `{schema}` was to be stored with a TTL of zero, so it would have expired \
+         before any read; give a positive TTL, or remove the value instead"
+    )]
+    ZeroTtl {
+        /// The schema of the value.
+        schema: &'static str,
+    },
     /// The underlying storage failed (I/O error, corrupt file, full disk, ...).
     #[error("storage failed: {0}")]
     Storage(#[source] Box<dyn StdError + Send + Sync>),

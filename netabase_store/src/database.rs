@@ -40,14 +40,7 @@ impl RedbStore {
     /// [`DatabaseError::KeyMismatch`] if `key` is not `value.key()`. [`put_value`](Self::put_value)
     /// is the same write without the key or the `await`.
     pub async fn put<V: NetabaseSchema>(&self, key: V::Key, value: V) -> DatabaseResult<()> {
-        let value_key = value.key();
-        if value_key != key {
-            return Err(DatabaseError::KeyMismatch {
-                schema: V::NAME,
-                record_key: escape_key(&V::record_key(&key)?),
-                value_key: escape_key(&V::record_key(&value_key)?),
-            });
-        }
+        check_value_key(&key, &value)?;
         self.put_value(&value)
     }
 
@@ -96,6 +89,47 @@ impl RedbStore {
         &self,
         values: impl IntoIterator<Item = &'v V>,
     ) -> DatabaseResult<()> {
+        self.write_values(values, None)
+    }
+
+    /// Stores `value` under its key, replacing what was there, for `ttl` from now: after that
+    /// no read returns it and the expiry sweep removes it (a node's sweep, or
+    /// [`NodeStore::remove_expired`](crate::NodeStore::remove_expired)). `ttl` is capped at
+    /// [`MAX_DURATION`](netabase::MAX_DURATION). Fails with [`DatabaseError::ZeroTtl`] for a zero
+    /// `ttl`, which would store a value that has already expired. The local form of the node's
+    /// `put_expiring`: peers learn of it only when it is published.
+    pub fn put_value_expiring<V: NetabaseSchema>(
+        &self,
+        value: &V,
+        ttl: Duration,
+    ) -> DatabaseResult<()> {
+        if ttl.is_zero() {
+            return Err(DatabaseError::ZeroTtl { schema: V::NAME });
+        }
+        let ttl_ms = u64::try_from(ttl.min(netabase::MAX_DURATION).as_millis()).unwrap_or(u64::MAX);
+        let deadline = Now::read().unix_ms().saturating_add(ttl_ms.max(1));
+        self.write_values(std::iter::once(value), Some(deadline))
+    }
+
+    /// Removes the value of schema `V` under `key` from this store, with its expiry and republish
+    /// schedule; returns whether one was stored (an expired value not swept yet counts as
+    /// stored). Local only: peers that hold the record keep it until it expires. To delete a
+    /// value on the network, remove it through the node (`NodeHandle::remove`), which publishes a
+    /// tombstone.
+    pub fn remove_value<V: NetabaseSchema>(&self, key: &V::Key) -> DatabaseResult<bool> {
+        let record_key = V::record_key(key)?;
+        self.inner.write(self.inner.config.user_durability, |txn| {
+            let mut tables = RecordTables::open(txn, self.inner.write_policy())?;
+            Ok::<_, DatabaseError>(tables.remove(record_key.as_ref())?)
+        })
+    }
+
+    /// [`put_values`](Self::put_values) with every value expiring at `expires_ms` (unix ms).
+    fn write_values<'v, V: NetabaseSchema>(
+        &self,
+        values: impl IntoIterator<Item = &'v V>,
+        expires_ms: Option<u64>,
+    ) -> DatabaseResult<()> {
         if V::OWNED {
             return Err(DatabaseError::OwnedNeedsSignature { schema: V::NAME });
         }
@@ -115,21 +149,18 @@ impl RedbStore {
                         source,
                     }
                 })?;
-                let (entry, header_len) = typed_entry(value, publisher.as_ref())?;
-                let size = entry.len() - header_len;
-                if size > limits.max_value_bytes {
-                    return Err(DatabaseError::ValueTooLarge {
-                        schema: V::NAME,
-                        size,
-                        max: limits.max_value_bytes,
-                    });
-                }
+                let entry = typed_entry(
+                    value,
+                    expires_ms,
+                    publisher.as_ref(),
+                    limits.max_value_bytes,
+                )?;
                 tables
                     .overwrite(
                         &NewRecord {
                             key: &key,
                             entry: &entry,
-                            expires_ms: None,
+                            expires_ms,
                             sender: None,
                         },
                         limits.max_records,
@@ -436,6 +467,19 @@ where
             .map(drop)
             .map_err(|error| write_error(error, &self.inner.config.limits))
     }
+}
+
+/// Fails with [`DatabaseError::KeyMismatch`] unless `value` belongs under `key`.
+pub(crate) fn check_value_key<V: NetabaseSchema>(key: &V::Key, value: &V) -> DatabaseResult<()> {
+    let value_key = value.key();
+    if value_key != *key {
+        return Err(DatabaseError::KeyMismatch {
+            schema: V::NAME,
+            record_key: escape_key(&V::record_key(key)?),
+            value_key: escape_key(&V::record_key(&value_key)?),
+        });
+    }
+    Ok(())
 }
 
 fn escape_key(key: &RecordKey) -> String {

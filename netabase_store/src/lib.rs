@@ -29,6 +29,10 @@
 //! # Map of the crate
 //! - [`RedbStore`]: the store; [`RedbStoreBuilder`] configures [`StoreLimits`], [`Durability`]
 //!   and [`GroupCommit`], the local peer id and the schema registry.
+//! - Typed local reads and writes on `RedbStore`: [`RedbStore::put`] / [`RedbStore::get`] (the
+//!   seed's async spelling), [`RedbStore::put_value`], [`RedbStore::put_values`] (one
+//!   transaction), [`RedbStore::put_value_expiring`] (a TTL), [`RedbStore::remove_value`],
+//!   [`RedbStore::compare_and_swap`] (atomic; a [`SwapConflict`] carries the stored value).
 //! - Trait impls on `RedbStore`: `NetabaseDatabase` and `NetabaseDatabaseExt` for every schema,
 //!   `kad::store::RecordStore`, and `NodeStore` for the node.
 //! - [`RecordScan`] and [`ProviderScan`]: walk records and provider records a page at a time.
@@ -51,6 +55,7 @@
 
 mod clean_close;
 mod clock;
+mod compare_and_swap;
 mod config;
 mod database;
 mod entry;
@@ -75,6 +80,7 @@ mod view;
 
 pub use netabase::*;
 
+pub use compare_and_swap::SwapConflict;
 pub use config::{DEFAULT_CACHE_BYTES, Durability, GroupCommit, StoreLimits};
 pub use error::{OpenError, StoreError};
 pub use kad_store::MIN_SERVED_TTL;

@@ -472,12 +472,15 @@ pub(crate) fn entry_of(record: &Record, now: &Now) -> StoreResult<(Vec<u8>, Opti
     Ok((entry, expires_ms))
 }
 
-/// The entry header and value for a typed write, encoding the value straight after the header.
+/// The entry header and value for a typed write, encoding the value straight after the header;
+/// fails with `ValueTooLarge` when the value's encoding is over `max_value_bytes`.
 pub(crate) fn typed_entry<V: netabase::NetabaseSchema>(
     value: &V,
+    expires_ms: Option<u64>,
     publisher: Option<&PeerId>,
-) -> netabase::DatabaseResult<(Vec<u8>, usize)> {
-    let header = crate::entry::record_header(None, publisher, 64)?;
+    max_value_bytes: usize,
+) -> netabase::DatabaseResult<Vec<u8>> {
+    let header = crate::entry::record_header(expires_ms, publisher, 64)?;
     let header_len = header.len();
     let entry =
         postcard::to_extend(value, header).map_err(|source| netabase::DatabaseError::Encode {
@@ -485,5 +488,13 @@ pub(crate) fn typed_entry<V: netabase::NetabaseSchema>(
             what: "value",
             source,
         })?;
-    Ok((entry, header_len))
+    let size = entry.len() - header_len;
+    if size > max_value_bytes {
+        return Err(netabase::DatabaseError::ValueTooLarge {
+            schema: V::NAME,
+            size,
+            max: max_value_bytes,
+        });
+    }
+    Ok(entry)
 }

@@ -13,6 +13,7 @@ mod crash;
 mod damaged_entries;
 mod hostile_input;
 mod kad_store;
+mod local_writes;
 mod memory_store_model;
 mod node_store;
 mod open;
