@@ -32,7 +32,9 @@
 //! - Typed local reads and writes on `RedbStore`: [`RedbStore::put`] / [`RedbStore::get`] (the
 //!   seed's async spelling), [`RedbStore::put_value`], [`RedbStore::put_values`] (one
 //!   transaction), [`RedbStore::put_value_expiring`] (a TTL), [`RedbStore::remove_value`],
-//!   [`RedbStore::compare_and_swap`] (atomic; a [`SwapConflict`] carries the stored value).
+//!   [`RedbStore::compare_and_swap`] (atomic; a [`SwapConflict`] carries the stored value);
+//!   [`RedbStore::values`] and [`RedbStore::values_with_key_prefix`] list typed values
+//!   ([`ValueScan`]).
 //! - Trait impls on `RedbStore`: `NetabaseDatabase` and `NetabaseDatabaseExt` for every schema,
 //!   `kad::store::RecordStore`, and `NodeStore` for the node.
 //! - [`RecordScan`] and [`ProviderScan`]: walk records and provider records a page at a time.
@@ -75,6 +77,7 @@ mod records;
 mod scan;
 mod store;
 mod tables;
+mod typed_scan;
 mod verify_on_open;
 mod view;
 
@@ -89,6 +92,7 @@ pub use metrics::StoreMetrics;
 pub use reader::StoreReader;
 pub use scan::{ProvidedIter, ProviderScan, RecordScan, RecordsIter};
 pub use store::{RedbStore, RedbStoreBuilder};
+pub use typed_scan::ValueScan;
 
 #[doc(hidden)]
 pub use netabase::__private;

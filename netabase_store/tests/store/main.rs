@@ -23,5 +23,6 @@ mod read_only;
 mod reopen_model;
 mod restart;
 mod typed;
+mod typed_queries;
 mod unknown_schemas;
 mod verify_on_open;
