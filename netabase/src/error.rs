@@ -184,6 +184,54 @@ pub enum DatabaseError {
         /// The configured limit.
         max: usize,
     },
+    /// A query named an index the schema does not declare.
+    #[error(
+        "schema `{schema}` has no index number {position}; query it with the handles its derive \
+         writes (`{schema}::by_<field>()`) for the fields marked `#[index]`"
+    )]
+    NoSuchIndex {
+        /// The schema.
+        schema: &'static str,
+        /// The position asked for.
+        position: usize,
+    },
+    /// A query named an index the store does not keep: the store was opened without the schema
+    /// that declares it registered, so its records are not indexed.
+    #[error(
+        "this store does not keep `{schema}`'s index `{index}`: register `{schema}` when opening \
+         the store (`RedbStoreBuilder::register`), which builds the index"
+    )]
+    IndexNotKept {
+        /// The schema.
+        schema: &'static str,
+        /// The index.
+        index: &'static str,
+    },
+    /// An index value could not be encoded (memcomparable supports every serde type but maps
+    /// and sequences of unknown length).
+    #[error(
+        "an index value of `{schema}` cannot be encoded: {detail}; index a field of a plain type \
+         (integers, strings, bytes, options, tuples, structs, enums)"
+    )]
+    IndexEncode {
+        /// The schema.
+        schema: &'static str,
+        /// What the encoder said.
+        detail: String,
+    },
+    /// A write would give a unique index value to a second value of the schema.
+    #[error(
+        "`{schema}`'s unique index `{index}` already holds this value for the record {holder}; \
+         change the value, or remove or change the record that holds it first"
+    )]
+    UniqueViolation {
+        /// The schema.
+        schema: &'static str,
+        /// The unique index.
+        index: &'static str,
+        /// The record key of the value that holds the index value, escaped for display.
+        holder: String,
+    },
     /// A value was to be stored with a lifetime of zero, so it would have expired on arrival.
     #[error(
         "a value of `{schema}` was to be stored with a TTL of zero, so it would have expired \

@@ -31,6 +31,8 @@
 //!   validation of records received from the network.
 //! - [`owned`]: owned records (`#[netabase(owned)]`), which only their owner's key or an
 //!   authorised writer can change: [`owned::Author`] signs, every entry point verifies.
+//! - [`index`]: secondary indexes a schema declares (`#[index]`), with typed [`index::Index`]
+//!   handles for queries and the order-preserving encoding of their values.
 //! - [`tombstone`]: how a delete travels as a record (the tombstone of a value) and how it is
 //!   ordered against values.
 //! - [`DatabaseError`]: every error, naming the schema and the cause.
@@ -45,6 +47,7 @@ mod codec;
 mod conflict;
 mod database;
 mod error;
+pub mod index;
 mod key_impls;
 mod node;
 mod node_store;
@@ -104,8 +107,11 @@ pub mod __private {
     pub trait OwnerField {}
 
     impl OwnerField for Owner {}
+    pub use crate::index::{Index, IndexDef, IndexKeys, order_key};
     pub use crate::schema::DEFAULT_NAMESPACE;
-    pub use crate::{ConflictRule, DatabaseError, NetabaseSchema, NetabaseSchemaKey};
+    pub use crate::{
+        ConflictRule, DatabaseError, DatabaseResult, NetabaseSchema, NetabaseSchemaKey,
+    };
     pub use core::cmp::Ordering;
     pub use core::convert::TryFrom;
     pub use core::result::Result;

@@ -12,6 +12,7 @@ use libp2p::kad::Record;
 
 use crate::conflict::{Winner, compare_raw_values, compare_values, winner_from};
 use crate::error::{DatabaseError, DatabaseResult};
+use crate::index::{IndexDef, IndexKeys};
 use crate::schema::{ConflictRule, NetabaseSchema};
 use crate::tombstone::{Stored, decode_record, decode_stored, payload_len};
 
@@ -27,6 +28,8 @@ pub struct SchemaInfo {
     compare: fn(&[u8], &[u8]) -> DatabaseResult<Ordering>,
     is_tombstone: fn(&[u8]) -> bool,
     owned: bool,
+    indexes: &'static [IndexDef],
+    index_keys: fn(&[u8], &[u8]) -> DatabaseResult<IndexKeys>,
 }
 
 impl SchemaInfo {
@@ -48,6 +51,15 @@ impl SchemaInfo {
                 }
             },
             owned: V::OWNED,
+            indexes: V::INDEXES,
+            index_keys: |key, value| {
+                // Stored bytes passed the gate when they arrived: their signatures are not
+                // verified again to find their index values.
+                match crate::tombstone::decode_stored_trusted::<V>(key, value)? {
+                    Stored::Value(value) => value.index_keys(),
+                    Stored::Deleted(_) => Ok(Vec::new()),
+                }
+            },
         }
     }
 
@@ -96,6 +108,17 @@ impl SchemaInfo {
     /// Whether `value` is the tombstone of a value of this schema ([`crate::tombstone`]).
     pub fn is_tombstone(&self, value: &[u8]) -> bool {
         (self.is_tombstone)(value)
+    }
+
+    /// The schema's secondary indexes ([`NetabaseSchema::INDEXES`]).
+    pub fn indexes(&self) -> &'static [IndexDef] {
+        self.indexes
+    }
+
+    /// The index values of the value stored under `key` as `value` (a stored entry's value
+    /// bytes, which the store checked when they arrived): none for a tombstone.
+    pub fn index_keys(&self, key: &[u8], value: &[u8]) -> DatabaseResult<IndexKeys> {
+        (self.index_keys)(key, value)
     }
 
     /// Orders two encoded values of this schema by its conflict rule, then by byte order.

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::codec::{decode_canonical, encode_into, encodes_as};
 use crate::error::{DatabaseError, DatabaseResult, escape_bytes};
+use crate::index::{IndexDef, IndexKeys};
 
 /// The namespace of record keys when a schema does not set `#[netabase(namespace = "...")]`.
 pub const DEFAULT_NAMESPACE: &str = "netabase";
@@ -84,8 +85,19 @@ pub trait NetabaseSchema: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// postcard value, and the highest (generation, sequence) wins whatever `CONFLICT_RULE` says.
     const OWNED: bool = false;
 
+    /// The schema's secondary indexes (`#[index]` and `#[index(unique)]` on its fields), in the
+    /// order [`index_keys`](Self::index_keys) numbers them. Default: none.
+    const INDEXES: &'static [IndexDef] = &[];
+
     /// The key of this value.
     fn key(&self) -> Self::Key;
+
+    /// This value's index values: for each entry of [`INDEXES`](Self::INDEXES), its position and
+    /// the order-preserving bytes of the field ([`order_key`](crate::index::order_key)). The
+    /// derive writes it; the default has none.
+    fn index_keys(&self) -> DatabaseResult<IndexKeys> {
+        Ok(Vec::new())
+    }
 
     /// Orders two values for conflict resolution: the greater wins, and [`Ordering::Equal`] falls
     /// back to byte order. The default says `Equal` for every pair ([`ConflictRule::ByteOrder`]).

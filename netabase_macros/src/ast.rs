@@ -56,6 +56,8 @@ pub(crate) struct Field<'a> {
     pub(crate) key: Option<&'a Attribute>,
     /// Its `#[version]` attribute, if marked.
     pub(crate) version: Option<&'a Attribute>,
+    /// Its `#[index]` or `#[index(unique)]` attribute, if marked, and whether it is unique.
+    pub(crate) index: Option<(&'a Attribute, bool)>,
 }
 
 impl<'a> Input<'a> {
@@ -131,6 +133,7 @@ impl<'a> Field<'a> {
             ty: &field.ty,
             key: marker(cx, &field.attrs, attr::KEY),
             version: marker(cx, &field.attrs, attr::VERSION),
+            index: index_marker(cx, &field.attrs),
         }
     }
 }
@@ -153,10 +156,30 @@ fn marker<'a>(cx: &mut Ctxt, attrs: &'a [Attribute], name: &str) -> Option<&'a A
     found
 }
 
-/// `#[key]` and `#[version]` mark fields; anywhere else they are an error.
+/// The first `#[index]` among `attrs`, with whether it is unique; every further one is a
+/// duplicate error.
+fn index_marker<'a>(cx: &mut Ctxt, attrs: &'a [Attribute]) -> Option<(&'a Attribute, bool)> {
+    let mut found = None;
+    for attr in attrs {
+        if let Some(unique) = attr::index_marker(cx, attr) {
+            if found.is_some() {
+                cx.error_spanned_by(
+                    attr,
+                    "duplicate `#[index]` on this field; a field has one index (write \
+                     `#[index(unique)]` for a unique one)",
+                );
+            } else {
+                found = Some((attr, unique));
+            }
+        }
+    }
+    found
+}
+
+/// `#[key]`, `#[version]` and `#[index]` mark fields; anywhere else they are an error.
 fn reject_markers(cx: &mut Ctxt, attrs: &[Attribute], place: &str, instead: &str) {
     for attr in attrs {
-        for name in [attr::KEY, attr::VERSION] {
+        for name in [attr::KEY, attr::VERSION, attr::INDEX] {
             if attr.path().is_ident(name) {
                 cx.error_spanned_by(
                     attr,

@@ -11,6 +11,10 @@ use crate::ctxt::Ctxt;
 pub(crate) const KEY: &str = "key";
 /// Field attribute marking the version field: `#[version]`.
 pub(crate) const VERSION: &str = "version";
+/// Field attribute declaring a secondary index on the field: `#[index]` or `#[index(unique)]`.
+pub(crate) const INDEX: &str = "index";
+/// The one option of `#[index(...)]`: at most one value holds each index value.
+pub(crate) const UNIQUE: &str = "unique";
 /// Container attribute holding the options below: `#[netabase(...)]`.
 pub(crate) const NETABASE: &str = "netabase";
 
@@ -200,6 +204,43 @@ fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
 
 /// Whether `attr` is the marker attribute `name` (`#[key]` or `#[version]`). A marker with
 /// arguments is reported in `cx` and still counts, so that one mistake gives one error.
+/// Whether `attr` is `#[index]` (`Some(false)`) or `#[index(unique)]` (`Some(true)`); anything
+/// else in the parentheses is recorded in `cx` (and read as not unique).
+pub(crate) fn index_marker(cx: &mut Ctxt, attr: &Attribute) -> Option<bool> {
+    if !attr.path().is_ident(INDEX) {
+        return None;
+    }
+    match &attr.meta {
+        syn::Meta::Path(_) => Some(false),
+        syn::Meta::List(_) => {
+            let mut unique = false;
+            let parsed = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident(UNIQUE) && !unique {
+                    unique = true;
+                    Ok(())
+                } else if meta.path.is_ident(UNIQUE) {
+                    Err(meta.error("duplicate `unique`; write it once"))
+                } else {
+                    Err(meta.error(
+                        "unknown index option; `#[index]` takes only `unique`: `#[index(unique)]`",
+                    ))
+                }
+            });
+            if let Err(error) = parsed {
+                cx.syn_error(error);
+            }
+            Some(unique)
+        }
+        syn::Meta::NameValue(_) => {
+            cx.error_spanned_by(
+                &attr.meta,
+                "`#[index]` takes no value; write `#[index]` or `#[index(unique)]`",
+            );
+            Some(false)
+        }
+    }
+}
+
 pub(crate) fn is_marker(cx: &mut Ctxt, attr: &Attribute, name: &str) -> bool {
     if !attr.path().is_ident(name) {
         return false;

@@ -17,7 +17,7 @@ use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
 #[doc = include_str!("schema.md")]
-#[proc_macro_derive(NetabaseSchema, attributes(key, version, netabase))]
+#[proc_macro_derive(NetabaseSchema, attributes(key, version, index, netabase))]
 pub fn derive_schema(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::derive_schema(&input).into()

@@ -17,9 +17,21 @@ pub(crate) struct Schema<'a> {
     pub(crate) key: Option<KeyPlan<'a>>,
     /// How conflicts are resolved.
     pub(crate) conflict: ConflictPlan<'a>,
+    /// The `#[index]` fields, in declaration order.
+    pub(crate) indexes: Vec<IndexPlan<'a>>,
     /// For `#[netabase(owned)]`: the type of the key's first field, which must be `Owner` (`None`
     /// when the derive cannot see it: a custom key type, checked when records are signed).
     pub(crate) owned: Option<Option<&'a Type>>,
+}
+
+/// One secondary index: a named field of a struct.
+pub(crate) struct IndexPlan<'a> {
+    /// The field's name.
+    pub(crate) ident: &'a Ident,
+    /// The field.
+    pub(crate) field: &'a Field<'a>,
+    /// `#[index(unique)]`.
+    pub(crate) unique: bool,
 }
 
 /// How a schema's key is computed.
@@ -91,12 +103,55 @@ pub(crate) fn check<'a>(cx: &mut Ctxt, input: &'a Input<'a>) -> Schema<'a> {
     check_deterministic(cx, input);
     let conflict = conflict_plan(cx, input);
     let owned = owned_plan(cx, input, key.as_ref(), &conflict);
+    let indexes = index_plan(cx, input);
     Schema {
         name,
         namespace,
         key: key.filter(|_| generics_ok),
         conflict,
+        indexes,
         owned,
+    }
+}
+
+/// The `#[index]` fields: named fields of a struct only (the name names the index and its
+/// `by_<field>()` handle).
+fn index_plan<'a>(cx: &mut Ctxt, input: &'a Input<'a>) -> Vec<IndexPlan<'a>> {
+    match &input.data {
+        Data::Struct(_, fields) => fields
+            .iter()
+            .filter_map(|field| {
+                let (attr, unique) = field.index?;
+                match &field.member {
+                    syn::Member::Named(ident) => Some(IndexPlan {
+                        ident,
+                        field,
+                        unique,
+                    }),
+                    syn::Member::Unnamed(_) => {
+                        cx.error_spanned_by(
+                            attr,
+                            "`#[index]` needs a named field: the field's name names the index \
+                             and its `by_<field>()` handle; give the struct named fields",
+                        );
+                        None
+                    }
+                }
+            })
+            .collect(),
+        Data::Enum(variants) => {
+            for field in variants.iter().flat_map(|variant| &variant.fields) {
+                if let Some((attr, _)) = field.index {
+                    cx.error_spanned_by(
+                        attr,
+                        "`#[index]` on an enum variant's field is not supported: a value of \
+                         another variant would have no index value; index a field of a struct",
+                    );
+                }
+            }
+            Vec::new()
+        }
+        Data::Union(_) => Vec::new(),
     }
 }
 
@@ -204,7 +259,7 @@ fn check_segment(cx: &mut Ctxt, opt: &Opt<LitStr>, what: &str) -> String {
 }
 
 /// The type's name as written, without a raw identifier's `r#`.
-fn unraw(ident: &Ident) -> String {
+pub(crate) fn unraw(ident: &Ident) -> String {
     let name = ident.to_string();
     match name.strip_prefix("r#") {
         Some(stripped) => stripped.to_owned(),

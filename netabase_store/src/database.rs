@@ -239,7 +239,8 @@ impl RedbStore {
         }
         let max_records = self.inner.config.limits.max_records;
         self.inner.write(self.inner.config.user_durability, |txn| {
-            let mut tables = RecordTables::open(txn, self.inner.write_policy())?;
+            // Records from the network: a unique index value goes to the lowest key.
+            let mut tables = RecordTables::open_for_peers(txn, self.inner.write_policy())?;
             for item in &checked {
                 tables
                     .resolve(

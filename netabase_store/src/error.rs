@@ -79,6 +79,25 @@ pub enum OpenError {
         /// The layout version this build reads and writes.
         supported: u32,
     },
+    /// A registered schema declares a unique index the stored records break: two of them share a
+    /// value, so it cannot be built.
+    #[error(
+        "{path}: `{schema}`'s unique index `{index}` cannot be built: the records {first} and \
+         {second} share a value; change or remove one of them (open without `unique`, fix the \
+         data, then add it back)"
+    )]
+    UniqueIndexConflict {
+        /// The path that was opened.
+        path: PathBuf,
+        /// The schema.
+        schema: &'static str,
+        /// The unique index.
+        index: &'static str,
+        /// One record key holding the value, escaped for display.
+        first: String,
+        /// The other, escaped for display.
+        second: String,
+    },
     /// The file is corrupt: a checksum or structure check failed, or a table has the wrong types.
     #[error(
         "{path} is corrupt: {detail}; restore it from a backup, or move it away and create a new \
@@ -251,6 +270,18 @@ pub enum StoreError {
         key: String,
         /// What is wrong with it.
         detail: &'static str,
+    },
+    /// The index values of a record being written could not be computed: its value does not
+    /// decode as the schema that declares the indexes, or a field cannot be encoded in order.
+    #[error(
+        "cannot index the record under key {key}: {detail}; the value does not match its \
+         registered schema: register the schema that wrote it, or remove the record"
+    )]
+    IndexValue {
+        /// The record key, escaped for display.
+        key: String,
+        /// What failed.
+        detail: String,
     },
     /// A peer id or address is too long for the store's layout.
     #[error("{what} of {len} bytes is longer than the {max} bytes the store layout allows")]

@@ -71,17 +71,19 @@ impl Inbox {
     }
 
     /// Writes every buffered record into `txn`, leaving the inbox as it is (the caller clears it
-    /// once the transaction has committed). A record that no longer fits under `max_records` is
-    /// passed to `dropped`: buffering checked the room, so only a lowered limit gets there.
+    /// once the transaction has committed). A record refused now is passed to `dropped` with the
+    /// reason: one that no longer fits under `max_records` (buffering checked the room, so only a
+    /// lowered limit gets there), an owned write a newer one overtook, or one whose unique index
+    /// value a lower record key holds.
     pub(crate) fn write_into(
         &self,
         txn: &WriteTransaction,
         max_records: usize,
         policy: WritePolicy<'_>,
-        mut dropped: impl FnMut(&[u8]),
+        mut dropped: impl FnMut(&[u8], &WriteError),
     ) -> StoreResult<()> {
         let now = Now::read();
-        let mut tables = RecordTables::open(txn, policy)?;
+        let mut tables = RecordTables::open_for_peers(txn, policy)?;
         for (key, buffered) in &self.entries {
             let record = NewRecord {
                 key,
@@ -91,12 +93,8 @@ impl Inbox {
             };
             match tables.overwrite(&record, max_records, &now) {
                 Ok(()) => {}
-                // A record lowered out of room, or an owned write that a newer one overtook
-                // while it waited (the gate checked its mark when it was buffered).
-                Err(WriteError::MaxRecords | WriteError::Quota(_) | WriteError::Stale { .. }) => {
-                    dropped(key)
-                }
                 Err(WriteError::Store(error)) => return Err(error),
+                Err(refused) => dropped(key, &refused),
             }
         }
         Ok(())
@@ -151,7 +149,8 @@ mod tests {
         let txn = core.db.begin_write().unwrap();
         let mut dropped = Vec::new();
         inbox
-            .write_into(&txn, 1, core.write_policy(), |key| {
+            .write_into(&txn, 1, core.write_policy(), |key, reason| {
+                assert!(matches!(reason, WriteError::MaxRecords), "{reason:?}");
                 dropped.push(key.to_vec())
             })
             .unwrap();

@@ -111,7 +111,7 @@ impl RedbStore {
         let written = match buffered {
             Ok(true) => Ok(()),
             Ok(false) => self.inner.write(durability, |txn| {
-                RecordTables::open(txn, self.inner.write_policy())?
+                RecordTables::open_for_peers(txn, self.inner.write_policy())?
                     .resolve(&new, &record.value, limits.max_records, &now, pick)
                     .map(drop)
             }),
@@ -123,6 +123,12 @@ impl RedbStore {
             Err(WriteError::MaxRecords | WriteError::Quota(_)) => Err(Error::MaxRecords),
             Err(WriteError::Stale { .. }) => {
                 self.inner.reject();
+                Ok(())
+            }
+            // A unique index value a lower record key holds: refused, as every replica does.
+            Err(WriteError::Unique(taken)) => {
+                self.inner.reject();
+                tracing::debug!(key = ?record.key, index = taken.index, "not storing a record whose unique index value a lower key holds");
                 Ok(())
             }
             Err(WriteError::Store(error)) => {

@@ -15,6 +15,8 @@ pub(crate) enum LayoutError {
     NotAStore(Vec<String>),
     /// A Netabase store of another layout version.
     Layout(u32),
+    /// A unique index declared by a registered schema cannot be built: two records share a value.
+    Unique(crate::indexes::UniqueConflict),
 }
 
 impl<E: Into<StoreError>> From<E> for LayoutError {
@@ -33,6 +35,13 @@ impl LayoutError {
                 path,
                 found,
                 supported: u32::try_from(tables::LAYOUT_VERSION).unwrap_or(u32::MAX),
+            },
+            LayoutError::Unique(conflict) => OpenError::UniqueIndexConflict {
+                path,
+                schema: conflict.schema,
+                index: conflict.index,
+                first: crate::error::escape(&conflict.keys.0),
+                second: crate::error::escape(&conflict.keys.1),
             },
         }
     }

@@ -35,6 +35,10 @@
 //!   [`RedbStore::compare_and_swap`] (atomic; a [`SwapConflict`] carries the stored value);
 //!   [`RedbStore::values`] and [`RedbStore::values_with_key_prefix`] list typed values
 //!   ([`ValueScan`]).
+//! - Secondary indexes (`#[index]`, `#[index(unique)]`, [`netabase::index`]): [`RedbStore::find`],
+//!   [`RedbStore::find_unique`], [`RedbStore::find_range`] and [`RedbStore::find_prefix`] walk
+//!   an index in its values' order ([`IndexScan`]); `indexes.rs` keeps the rows in step with every
+//!   write path.
 //! - Trait impls on `RedbStore`: `NetabaseDatabase` and `NetabaseDatabaseExt` for every schema,
 //!   `kad::store::RecordStore`, and `NodeStore` for the node.
 //! - [`RecordScan`] and [`ProviderScan`]: walk records and provider records a page at a time.
@@ -63,6 +67,8 @@ mod database;
 mod entry;
 mod error;
 mod inbox;
+mod index_query;
+mod indexes;
 mod kad_store;
 mod layout;
 mod lazy;
@@ -86,6 +92,7 @@ pub use netabase::*;
 pub use compare_and_swap::SwapConflict;
 pub use config::{DEFAULT_CACHE_BYTES, Durability, GroupCommit, StoreLimits};
 pub use error::{OpenError, StoreError};
+pub use index_query::IndexScan;
 pub use kad_store::MIN_SERVED_TTL;
 pub use marks::DEFAULT_OWNED_MARK_TTL;
 pub use metrics::StoreMetrics;

@@ -153,6 +153,11 @@ pub(crate) fn write_error(error: WriteError, limits: &crate::StoreLimits) -> Dat
             record_key: crate::error::escape(&key),
             problem,
         },
+        WriteError::Unique(taken) => DatabaseError::UniqueViolation {
+            schema: taken.schema,
+            index: taken.index,
+            holder: crate::error::escape(&taken.holder),
+        },
         WriteError::Store(error) => error.into(),
     }
 }

@@ -11,6 +11,7 @@ use redb::{
 use crate::clock::Now;
 use crate::entry::{RecordEntry, encode_record, encode_record_raw};
 use crate::error::{StoreError, StoreResult, escape};
+use crate::indexes::{Indexes, UniqueRule, UniqueTaken};
 use crate::lazy::LazyTable;
 use crate::marks::{MarkPolicy, Marks};
 use crate::quota::{Exceeded, QuotaPolicy, Quotas};
@@ -27,14 +28,18 @@ pub(crate) struct RecordTables<'txn, 'r> {
     republish_queue: LazyTable<'txn, (u64, &'static [u8]), ()>,
     marks: Marks<'txn, 'r>,
     quotas: Quotas<'txn, 'r>,
+    indexes: Indexes<'txn, 'r>,
+    unique: UniqueRule,
 }
 
 /// What a write transaction needs from the store beyond its tables: which keys keep high-water
-/// marks (`marks.rs`) and which count against the quotas for unknown schemas (`quota.rs`).
+/// marks (`marks.rs`), which count against the quotas for unknown schemas (`quota.rs`), and the
+/// schemas whose indexes it keeps (`indexes.rs`).
 #[derive(Clone, Copy)]
 pub(crate) struct WritePolicy<'r> {
     pub(crate) marks: MarkPolicy<'r>,
     pub(crate) quotas: QuotaPolicy<'r>,
+    pub(crate) registry: &'r netabase::SchemaRegistry,
 }
 
 /// Why a record was not written.
@@ -54,6 +59,8 @@ pub(crate) enum WriteError {
         /// `Replayed` or `Revoked`.
         problem: netabase::owned::OwnershipProblem,
     },
+    /// A unique index value it would take is held by another record (`indexes.rs`).
+    Unique(UniqueTaken),
     /// The store failed.
     Store(StoreError),
 }
@@ -103,7 +110,20 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
             republish_queue: LazyTable::new(txn, tables::REPUBLISH_QUEUE),
             marks: Marks::new(txn, policy.marks),
             quotas: Quotas::new(txn, policy.quotas),
+            indexes: Indexes::new(txn, policy.registry),
+            unique: UniqueRule::Refuse,
         })
+    }
+
+    /// The tables of `txn` for records that came from peers: a unique index value goes to the
+    /// lowest record key instead of refusing every newcomer (`indexes.rs`).
+    pub(crate) fn open_for_peers(
+        txn: &'txn WriteTransaction,
+        policy: WritePolicy<'r>,
+    ) -> StoreResult<Self> {
+        let mut tables = Self::open(txn, policy)?;
+        tables.unique = UniqueRule::LowestKeyWins;
+        Ok(tables)
     }
 
     /// Writes `record`, replacing whatever was stored under its key. A new key is refused with
@@ -134,20 +154,44 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
                 return Err(WriteError::MaxRecords);
             }
         }
+        // A unique index value held by another record: refused, or (between peers' records)
+        // the holder goes if this key is lower.
+        let evict = match self
+            .indexes
+            .unique_holders(record.key, record.entry, self.unique)?
+        {
+            Ok(evict) => evict,
+            Err(taken) => return Err(WriteError::Unique(taken)),
+        };
         // An owned write older than the key's mark never lands, whichever path brought it.
         self.marks
             .admit(record.key, record.entry, record.expires_ms, now.unix_ms())?;
+        for holder in &evict {
+            self.remove(holder)?;
+        }
         if new_key {
             self.quotas.count_new(record.key, record.sender)?;
         }
+        let indexed = self.indexes.covers(record.key);
         // `None`: the key is new. `Some(expiry)`: the replaced entry's deadline; a damaged entry
-        // is replaced, and its stale index row, if any, is dropped by the sweep that meets it.
-        let previous: Option<Option<u64>> =
-            self.records.insert(record.key, record.entry)?.map(|old| {
-                RecordEntry::decode(old.value())
-                    .map(|entry| entry.expires_ms)
-                    .unwrap_or(None)
-            });
+        // is replaced, and its stale expiry row, if any, is dropped by the sweep that meets it.
+        // The replaced entry itself is kept only when its index rows must go.
+        let (previous, replaced): (Option<Option<u64>>, Option<Vec<u8>>) =
+            match self.records.insert(record.key, record.entry)? {
+                Some(old) => (
+                    Some(
+                        RecordEntry::decode(old.value())
+                            .map(|entry| entry.expires_ms)
+                            .unwrap_or(None),
+                    ),
+                    indexed.then(|| old.value().to_vec()),
+                ),
+                None => (None, None),
+            };
+        if indexed {
+            self.indexes
+                .update(record.key, replaced.as_deref(), Some(record.entry))?;
+        }
         let old_expiry = previous.flatten();
         if now.is_expired(old_expiry) {
             // The replaced record had expired: it is gone, schedule and all, as if the sweep had
@@ -209,12 +253,19 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
     /// Removes the record under `key` with its index row and republish schedule; returns whether
     /// there was one.
     pub(crate) fn remove(&mut self, key: &[u8]) -> StoreResult<bool> {
-        let old_expiry = match self.records.remove(key)? {
-            Some(old) => RecordEntry::decode(old.value())
-                .map(|entry| entry.expires_ms)
-                .unwrap_or(None),
+        let indexed = self.indexes.covers(key);
+        let (old_expiry, removed) = match self.records.remove(key)? {
+            Some(old) => (
+                RecordEntry::decode(old.value())
+                    .map(|entry| entry.expires_ms)
+                    .unwrap_or(None),
+                indexed.then(|| old.value().to_vec()),
+            ),
             None => return Ok(false),
         };
+        if let Some(removed) = removed {
+            self.indexes.update(key, Some(&removed), None)?;
+        }
         if let Some(deadline) = old_expiry {
             self.expiry.open()?.remove((deadline, key))?;
         }
@@ -270,7 +321,15 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
                 // Index rows left by a damaged entry point at nothing current; only a record whose
                 // deadline is this row's is removed.
                 if current == Some(*deadline) {
-                    self.records.remove(key.as_slice())?;
+                    let indexed = self.indexes.covers(key);
+                    let swept = self
+                        .records
+                        .remove(key.as_slice())?
+                        .filter(|_| indexed)
+                        .map(|old| old.value().to_vec());
+                    if let Some(swept) = swept {
+                        self.indexes.update(key, Some(&swept), None)?;
+                    }
                     self.unschedule(key)?;
                     self.quotas.release(key)?;
                     removed += 1;

@@ -414,6 +414,7 @@ fn write_policy<'r>(registry: &'r SchemaRegistry, config: &StoreConfig) -> Write
             max_per_namespace: config.limits.max_unknown_per_namespace,
             max_per_peer: config.limits.max_unknown_per_peer,
         },
+        registry,
     }
 }
 
@@ -435,6 +436,10 @@ fn initialise(db: &Database, policy: WritePolicy<'_>) -> Result<(), LayoutError>
         drop(meta);
         tables::open_every_table!(&txn);
         crate::quota::count_existing(&txn, policy.quotas)?;
+        crate::indexes::reconcile(&txn, policy.registry).map_err(|error| match error {
+            crate::indexes::ReconcileError::Store(error) => LayoutError::Store(error),
+            crate::indexes::ReconcileError::Unique(conflict) => LayoutError::Unique(conflict),
+        })?;
     }
     txn.commit()?;
     Ok(())
@@ -736,14 +741,24 @@ impl Core {
             return Ok(());
         }
         let max_records = self.config.limits.max_records;
-        inbox.write_into(txn, max_records, self.write_policy(), |key| {
-            self.storage_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(
-                location = %self.location.display(),
-                key = %crate::error::escape(key),
-                max_records,
-                "dropped a record from a peer at the group commit: the store is full"
-            );
+        inbox.write_into(txn, max_records, self.write_policy(), |key, reason| {
+            let key = crate::error::escape(key);
+            match reason {
+                // Refusals of the record itself, as the gate would have made them.
+                WriteError::Stale { .. } | WriteError::Unique(_) => {
+                    self.reject();
+                    tracing::debug!(%key, ?reason, "dropped a record from a peer at the group commit");
+                }
+                _ => {
+                    self.storage_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(
+                        location = %self.location.display(),
+                        %key,
+                        max_records,
+                        "dropped a record from a peer at the group commit: the store is full"
+                    );
+                }
+            }
         })
     }
 

@@ -65,6 +65,16 @@ pub(crate) const UNKNOWN_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::
 pub(crate) const UNKNOWN_COUNTS: TableDefinition<&[u8], u64> =
     TableDefinition::new("unknown_counts");
 
+/// (index id: schema record key prefix + index name, index value as memcomparable bytes, record
+/// key) -> (). One row per index value of each stored record of a schema with `#[index]` fields
+/// (`indexes.rs`). Created by the first indexed write; readers that find it missing see empty
+/// indexes.
+pub(crate) const INDEX_ROWS: TableDefinition<IndexRowKey, ()> =
+    TableDefinition::new("index_entries");
+
+/// The key of an [`INDEX_ROWS`] row: (index id, index value, record key).
+pub(crate) type IndexRowKey = (&'static [u8], &'static [u8], &'static [u8]);
+
 /// Opens every table of the layout in a transaction (`ReadTransaction` or `WriteTransaction`),
 /// returning early with the error of the first that fails: a write transaction creates the
 /// missing ones, a read transaction checks that each exists with the right types.

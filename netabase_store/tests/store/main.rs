@@ -12,6 +12,7 @@ mod consistency;
 mod crash;
 mod damaged_entries;
 mod hostile_input;
+mod indexes;
 mod kad_store;
 mod local_writes;
 mod memory_store_model;
