@@ -12,6 +12,7 @@ mod consistency;
 mod crash;
 mod damaged_entries;
 mod hostile_input;
+mod index_model;
 mod indexes;
 mod kad_store;
 mod local_writes;
