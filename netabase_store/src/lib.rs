@@ -39,6 +39,9 @@
 //!   [`RedbStore::find_unique`], [`RedbStore::find_range`] and [`RedbStore::find_prefix`] walk
 //!   an index in its values' order ([`IndexScan`]); `indexes.rs` keeps the rows in step with every
 //!   write path.
+//! - Watching: [`RedbStore::watch`], [`RedbStore::watch_key`], [`RedbStore::watch_key_prefix`]
+//!   and [`RedbStore::watch_index`] give a [`Watch`] of typed [`ChangeEvent`]s after each commit.
+//!   `docs/local-database.md` walks through all of this.
 //! - Trait impls on `RedbStore`: `NetabaseDatabase` and `NetabaseDatabaseExt` for every schema,
 //!   `kad::store::RecordStore`, and `NodeStore` for the node.
 //! - [`RecordScan`] and [`ProviderScan`]: walk records and provider records a page at a time.
@@ -86,6 +89,7 @@ mod tables;
 mod typed_scan;
 mod verify_on_open;
 mod view;
+mod watch;
 
 pub use netabase::*;
 
@@ -100,6 +104,7 @@ pub use reader::StoreReader;
 pub use scan::{ProvidedIter, ProviderScan, RecordScan, RecordsIter};
 pub use store::{RedbStore, RedbStoreBuilder};
 pub use typed_scan::ValueScan;
+pub use watch::{Change, ChangeEvent, Origin, WATCH_CAPACITY, Watch, WatchEvent};
 
 #[doc(hidden)]
 pub use netabase::__private;

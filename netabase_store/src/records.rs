@@ -16,6 +16,7 @@ use crate::lazy::LazyTable;
 use crate::marks::{MarkPolicy, Marks};
 use crate::quota::{Exceeded, QuotaPolicy, Quotas};
 use crate::tables;
+use crate::watch::{Kind, Origin, Watchers};
 
 /// How many expired records one sweep step collects before removing them.
 const SWEEP_CHUNK: usize = 1024;
@@ -30,6 +31,7 @@ pub(crate) struct RecordTables<'txn, 'r> {
     quotas: Quotas<'txn, 'r>,
     indexes: Indexes<'txn, 'r>,
     unique: UniqueRule,
+    watchers: Option<&'r Watchers>,
 }
 
 /// What a write transaction needs from the store beyond its tables: which keys keep high-water
@@ -40,6 +42,8 @@ pub(crate) struct WritePolicy<'r> {
     pub(crate) marks: MarkPolicy<'r>,
     pub(crate) quotas: QuotaPolicy<'r>,
     pub(crate) registry: &'r netabase::SchemaRegistry,
+    /// Where the transaction notes its changes, while anyone watches (`watch.rs`).
+    pub(crate) watchers: Option<&'r Watchers>,
 }
 
 /// Why a record was not written.
@@ -112,7 +116,16 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
             quotas: Quotas::new(txn, policy.quotas),
             indexes: Indexes::new(txn, policy.registry),
             unique: UniqueRule::Refuse,
+            watchers: policy.watchers,
         })
+    }
+
+    /// Who the transaction writes for, as watchers are told.
+    fn origin(&self) -> Origin {
+        match self.unique {
+            UniqueRule::Refuse => Origin::Local,
+            UniqueRule::LowestKeyWins => Origin::Peer,
+        }
     }
 
     /// The tables of `txn` for records that came from peers: a unique index value goes to the
@@ -173,9 +186,10 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
             self.quotas.count_new(record.key, record.sender)?;
         }
         let indexed = self.indexes.covers(record.key);
+        let keep_replaced = indexed || self.watchers.is_some();
         // `None`: the key is new. `Some(expiry)`: the replaced entry's deadline; a damaged entry
         // is replaced, and its stale expiry row, if any, is dropped by the sweep that meets it.
-        // The replaced entry itself is kept only when its index rows must go.
+        // The replaced entry itself is kept only when its index rows must go or a watcher is told.
         let (previous, replaced): (Option<Option<u64>>, Option<Vec<u8>>) =
             match self.records.insert(record.key, record.entry)? {
                 Some(old) => (
@@ -184,13 +198,22 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
                             .map(|entry| entry.expires_ms)
                             .unwrap_or(None),
                     ),
-                    indexed.then(|| old.value().to_vec()),
+                    keep_replaced.then(|| old.value().to_vec()),
                 ),
                 None => (None, None),
             };
         if indexed {
             self.indexes
                 .update(record.key, replaced.as_deref(), Some(record.entry))?;
+        }
+        if let Some(watchers) = self.watchers {
+            watchers.note(
+                record.key,
+                replaced,
+                Some(record.entry),
+                Kind::Written,
+                self.origin(),
+            );
         }
         let old_expiry = previous.flatten();
         if now.is_expired(old_expiry) {
@@ -254,17 +277,21 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
     /// there was one.
     pub(crate) fn remove(&mut self, key: &[u8]) -> StoreResult<bool> {
         let indexed = self.indexes.covers(key);
+        let keep_removed = indexed || self.watchers.is_some();
         let (old_expiry, removed) = match self.records.remove(key)? {
             Some(old) => (
                 RecordEntry::decode(old.value())
                     .map(|entry| entry.expires_ms)
                     .unwrap_or(None),
-                indexed.then(|| old.value().to_vec()),
+                keep_removed.then(|| old.value().to_vec()),
             ),
             None => return Ok(false),
         };
-        if let Some(removed) = removed {
-            self.indexes.update(key, Some(&removed), None)?;
+        if indexed && let Some(removed) = &removed {
+            self.indexes.update(key, Some(removed), None)?;
+        }
+        if let Some(watchers) = self.watchers {
+            watchers.note(key, removed, None, Kind::Removed, self.origin());
         }
         if let Some(deadline) = old_expiry {
             self.expiry.open()?.remove((deadline, key))?;
@@ -325,10 +352,13 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
                     let swept = self
                         .records
                         .remove(key.as_slice())?
-                        .filter(|_| indexed)
+                        .filter(|_| indexed || self.watchers.is_some())
                         .map(|old| old.value().to_vec());
-                    if let Some(swept) = swept {
-                        self.indexes.update(key, Some(&swept), None)?;
+                    if indexed && let Some(swept) = &swept {
+                        self.indexes.update(key, Some(swept), None)?;
+                    }
+                    if let Some(watchers) = self.watchers {
+                        watchers.note(key, swept, None, Kind::Expired, Origin::Local);
                     }
                     self.unschedule(key)?;
                     self.quotas.release(key)?;

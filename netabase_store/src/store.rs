@@ -26,6 +26,7 @@ use crate::records::{NewRecord, Resolution, WriteError, WritePolicy, resolve_aga
 use crate::scan::{ProviderScan, ReadSource};
 use crate::tables;
 use crate::verify_on_open::Verification;
+use crate::watch::Watchers;
 
 /// A Netabase store in one redb file: the typed database of every schema and libp2p's Kademlia
 /// `RecordStore`, sharing the same records.
@@ -96,6 +97,8 @@ pub(crate) struct Core {
     pub(crate) in_memory: bool,
     /// Whether the open verified every page of the file.
     verified_on_open: bool,
+    /// The subscriptions to changes, and the changes of the write under way (`watch.rs`).
+    pub(crate) watchers: Watchers,
     /// Declared after `db`, so it stamps the file once redb has closed it.
     _stamp: StampOnDrop,
 }
@@ -365,7 +368,7 @@ impl RedbStoreBuilder {
         if verified_on_open {
             tracing::info!(location = %location.display(), "verified every page of the store on open");
         }
-        initialise(&db, write_policy(&self.registry, &self.config))
+        initialise(&db, write_policy(&self.registry, &self.config, None))
             .map_err(|error| error.into_open_error(location.clone()))?;
         let core = Arc::new(Core {
             db,
@@ -378,6 +381,7 @@ impl RedbStoreBuilder {
             rejected_records: AtomicU64::new(0),
             commits: AtomicU64::new(0),
             durable_commits: AtomicU64::new(0),
+            watchers: Watchers::default(),
             _stamp: if in_memory {
                 StampOnDrop::none()
             } else {
@@ -405,7 +409,11 @@ fn mark_policy<'r>(registry: &'r SchemaRegistry, config: &StoreConfig) -> MarkPo
     }
 }
 
-fn write_policy<'r>(registry: &'r SchemaRegistry, config: &StoreConfig) -> WritePolicy<'r> {
+fn write_policy<'r>(
+    registry: &'r SchemaRegistry,
+    config: &StoreConfig,
+    watchers: Option<&'r Watchers>,
+) -> WritePolicy<'r> {
     WritePolicy {
         marks: mark_policy(registry, config),
         quotas: QuotaPolicy {
@@ -415,6 +423,7 @@ fn write_policy<'r>(registry: &'r SchemaRegistry, config: &StoreConfig) -> Write
             max_per_peer: config.limits.max_unknown_per_peer,
         },
         registry,
+        watchers: watchers.filter(|watchers| watchers.active()),
     }
 }
 
@@ -607,7 +616,7 @@ impl Core {
 
     /// What every write transaction keeps besides the records: marks and quotas.
     pub(crate) fn write_policy(&self) -> WritePolicy<'_> {
-        write_policy(&self.registry, &self.config)
+        write_policy(&self.registry, &self.config, Some(&self.watchers))
     }
 
     /// A read transaction that sees every write, the buffered records from peers included (they
@@ -723,14 +732,24 @@ impl Core {
         if !durable {
             txn.set_durability(redb::Durability::None)?;
         }
-        self.write_inbox(&txn)?;
-        txn.commit()?;
+        let written = self.write_inbox(&txn).and_then(|()| Ok(txn.commit()?));
+        self.after_write(written.is_ok());
+        written?;
         self.count_commit(group, durable);
         self.lock_inbox().clear();
         if durable {
             group.clear();
         }
         Ok(())
+    }
+
+    /// Hands the changes a write noted to the watchers once it committed, or forgets them.
+    fn after_write(&self, committed: bool) {
+        if committed {
+            self.watchers.publish(&self.registry);
+        } else {
+            self.watchers.discard();
+        }
     }
 
     /// Writes the inbox into `txn`, the caller holding the writer lock; the caller clears the
@@ -806,9 +825,13 @@ impl Core {
                 .map_err(StoreError::from)?;
         }
         // Buffered records first, so that `body` sees them; they stay buffered if `body` fails.
-        self.write_inbox(&txn)?;
-        let value = body(&txn)?;
-        txn.commit().map_err(StoreError::from)?;
+        let written = self.write_inbox(&txn).map_err(E::from).and_then(|()| {
+            let value = body(&txn)?;
+            txn.commit().map_err(StoreError::from)?;
+            Ok(value)
+        });
+        self.after_write(written.is_ok());
+        let value = written?;
         self.count_commit(&mut group, durable);
         self.lock_inbox().clear();
         if durable {

@@ -77,16 +77,18 @@ impl RedbStore {
         &self,
         leading: &impl Serialize,
     ) -> DatabaseResult<ValueScan<V>> {
-        let prefix = postcard::to_extend(leading, V::record_prefix()).map_err(|source| {
-            DatabaseError::Encode {
-                schema: V::NAME,
-                what: "key prefix",
-                source,
-            }
-        })?;
         Ok(ValueScan {
-            scan: self.scan(prefix),
+            scan: self.scan(key_prefix::<V>(leading)?),
             _schema: PhantomData,
         })
     }
+}
+
+/// The record key prefix of the keys of schema `V` that start with the fields `leading`.
+pub(crate) fn key_prefix<V: NetabaseSchema>(leading: &impl Serialize) -> DatabaseResult<Vec<u8>> {
+    postcard::to_extend(leading, V::record_prefix()).map_err(|source| DatabaseError::Encode {
+        schema: V::NAME,
+        what: "key prefix",
+        source,
+    })
 }

@@ -20,3 +20,4 @@ mod network;
 mod owned;
 mod store_protocol;
 mod unknown_schemas;
+mod watch;

@@ -28,3 +28,4 @@ mod typed;
 mod typed_queries;
 mod unknown_schemas;
 mod verify_on_open;
+mod watch;
