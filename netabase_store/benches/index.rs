@@ -10,35 +10,18 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+#[path = "support/item.rs"]
+mod item_schema;
+
+use item_schema::{Item, PRICES, item};
 use netabase_store::index::order_key;
 use netabase_store::{NetabaseSchema, RedbStore};
 use redb::{ReadableDatabase, TableDefinition};
-use serde::{Deserialize, Serialize};
 
 const RAW_RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
 const RAW_INDEX: TableDefinition<(&[u8], &[u8]), ()> = TableDefinition::new("by_price");
 /// Values per transaction in the batched runs.
 const BATCH: u64 = 1000;
-/// Prices span 0..PRICES, so a range of a tenth of them selects about a tenth of the records.
-const PRICES: u64 = 10_000;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, NetabaseSchema)]
-#[netabase(namespace = "bench")]
-struct Item {
-    #[key]
-    id: u64,
-    #[index]
-    price: u64,
-    name: String,
-}
-
-fn item(id: u64) -> Item {
-    Item {
-        id,
-        price: id.wrapping_mul(7919) % PRICES,
-        name: format!("item number {id} with a short description"),
-    }
-}
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -128,7 +111,7 @@ fn main() {
         .set_cache_size(netabase_store::DEFAULT_CACHE_BYTES)
         .create(dir.path().join("raw.redb"))
         .expect("raw");
-    let items: Vec<Item> = (0..records).map(item).collect();
+    let items: Vec<Item> = (0..records).map(|id| item(id, 0)).collect();
     for chunk in items.chunks(BATCH as usize) {
         store.put_values(chunk).expect("fill");
         raw_put(&raw, chunk, false);
@@ -140,11 +123,7 @@ fn main() {
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for sample in 0..samples as u64 {
         let batch: Vec<Item> = (0..BATCH)
-            .map(|i| {
-                let mut item = item((sample * BATCH + i) % records);
-                item.price = (item.price + sample + 1) % PRICES;
-                item
-            })
+            .map(|i| item((sample * BATCH + i) % records, sample + 1))
             .collect();
         let started = Instant::now();
         store.put_values(&batch).expect("put");
@@ -164,8 +143,7 @@ fn main() {
     // One put per durable transaction.
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for sample in 0..(samples as u64 * 20) {
-        let mut one = item(sample % records);
-        one.price = (one.price + 7 * sample + 3) % PRICES;
+        let one = item(sample % records, 7 * sample + 3);
         let started = Instant::now();
         store.put_value(&one).expect("put");
         ours.push(started.elapsed());

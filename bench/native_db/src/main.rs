@@ -13,22 +13,15 @@ use std::time::{Duration, Instant};
 // `ToKey` is in scope for the code `#[native_db]` generates.
 use native_db::{Builder, Models, ToKey as _};
 use native_model::{Model, native_model};
-use netabase_store::{NetabaseSchema, RedbStore};
+use netabase_store::RedbStore;
 use serde::{Deserialize, Serialize};
 
-const BATCH: u64 = 1000;
-const PRICES: u64 = 10_000;
+#[path = "../../../netabase_store/benches/support/item.rs"]
+mod item_schema;
 
-/// Netabase's schema.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, NetabaseSchema)]
-#[netabase(namespace = "bench")]
-struct Item {
-    #[key]
-    id: u64,
-    #[index]
-    price: u64,
-    name: String,
-}
+use item_schema::{Item, PRICES, item};
+
+const BATCH: u64 = 1000;
 
 /// native_db's model of the same fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,14 +33,6 @@ struct NativeItem {
     #[secondary_key]
     price: u64,
     name: String,
-}
-
-fn item(id: u64, bump: u64) -> Item {
-    Item {
-        id,
-        price: (id.wrapping_mul(7919) + bump) % PRICES,
-        name: format!("item number {id} with a short description"),
-    }
 }
 
 fn native(item: &Item) -> NativeItem {
