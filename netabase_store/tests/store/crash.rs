@@ -177,3 +177,96 @@ fn acknowledged_records_survive_sigkill() {
         started.elapsed()
     );
 }
+
+const INDEX_STORE_VAR: &str = "CRASH_INDEX_CHILD_STORE";
+const INDEX_ROUNDS: u64 = 40;
+
+/// The child of `indexes_match_the_values_after_sigkill`: typed puts, updates that move index
+/// rows, removals, and groups of records from peers, forever. Does nothing unless run by it.
+#[test]
+fn crash_index_child() {
+    let Ok(path) = std::env::var(INDEX_STORE_VAR) else {
+        return;
+    };
+    let mut store = builder()
+        .register::<crate::indexes::Person>()
+        .set_group_commit(GroupCommit::new(Duration::from_millis(5), GROUP))
+        .create(&path)
+        .expect("the store opens in the child");
+    let mut step: u64 = 0;
+    loop {
+        let id = step % 64;
+        let age = (step * 7 % 90) as u32;
+        // The id's own email is unique to it, so no write here is refused.
+        let _ = store.put_value(&crate::indexes::person(id, age));
+        RecordStore::put(
+            &mut store,
+            crate::indexes::person(64 + step % 64, age + 1)
+                .to_record()
+                .unwrap(),
+        )
+        .expect("inbound put");
+        if step.is_multiple_of(5) {
+            let _ = store.remove_value::<crate::indexes::Person>(&crate::indexes::PersonKey(
+                (step / 5) % 64,
+            ));
+        }
+        step += 1;
+    }
+}
+
+#[test]
+fn indexes_match_the_values_after_sigkill() {
+    use crate::indexes::Person;
+    if std::env::var(STORE_VAR).is_ok() || std::env::var(INDEX_STORE_VAR).is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash-index.redb");
+    let mut delays = Delays(0x2545_F491_4F6C_DD1D);
+    let exe = std::env::current_exe().expect("test binary path");
+    let child_name = child_test_name().replace("crash_child", "crash_index_child");
+    let mut most = 0;
+    for round in 0..INDEX_ROUNDS {
+        let mut child = Command::new(&exe)
+            .arg(&child_name)
+            .args(["--exact", "--nocapture", "--test-threads=1"])
+            .env(INDEX_STORE_VAR, &path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("child starts");
+        std::thread::sleep(Duration::from_millis(30) + delays.next(80));
+        child.kill().expect("SIGKILL the child");
+        child.wait().expect("reap the child");
+        let store = builder()
+            .register::<Person>()
+            .open(&path)
+            .unwrap_or_else(|error| panic!("round {round}: the file does not open: {error}"));
+        // The model: what the stored values say the indexes hold.
+        let values: Vec<Person> = store.values::<Person>().collect::<Result<_, _>>().unwrap();
+        let mut by_age: Vec<(u32, u64)> = values.iter().map(|p| (p.age, p.id)).collect();
+        by_age.sort();
+        let indexed: Vec<(u32, u64)> = store
+            .find_range(Person::by_age(), ..)
+            .unwrap()
+            .map(|p| p.map(|p| (p.age, p.id)).unwrap())
+            .collect();
+        assert_eq!(indexed, by_age, "round {round}: the age index");
+        for value in &values {
+            assert_eq!(
+                store
+                    .find_unique(Person::by_email(), &value.email)
+                    .unwrap()
+                    .as_ref(),
+                Some(value),
+                "round {round}: the email index"
+            );
+        }
+        most = most.max(values.len());
+    }
+    assert!(
+        most > 0,
+        "the children wrote nothing: the test checked empty indexes"
+    );
+}
