@@ -184,6 +184,33 @@ pub enum DatabaseError {
         /// The configured limit.
         max: usize,
     },
+    /// A value was written by a newer version of its schema than this program knows.
+    #[error(
+        "a value of `{schema}` is of version {found}, newer than the version {known} this program \
+         knows; upgrade the program to read it (its record is left as it is)"
+    )]
+    NewerVersion {
+        /// The schema.
+        schema: &'static str,
+        /// The version the value carries.
+        found: u32,
+        /// The schema's version in this program.
+        known: u32,
+    },
+    /// A value is of an older version of its schema that the schema does not say how to read.
+    #[error(
+        "a value of `{schema}` is of version {found}, and version {known} of the schema does not \
+         say how to read it; declare the older type with `#[netabase(version = {known}, from = \
+         Older)]` and `impl From<Older> for {schema}`"
+    )]
+    UnknownVersion {
+        /// The schema.
+        schema: &'static str,
+        /// The version the value carries.
+        found: u32,
+        /// The schema's version in this program.
+        known: u32,
+    },
     /// A query named an index the schema does not declare.
     #[error(
         "schema `{schema}` has no index number {position}; query it with the handles its derive \

@@ -55,6 +55,7 @@ pub mod owned;
 mod registry;
 mod schema;
 pub mod tombstone;
+pub mod version;
 
 pub use async_trait::async_trait;
 pub use conflict::{

@@ -85,6 +85,11 @@ pub trait NetabaseSchema: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// postcard value, and the highest (generation, sequence) wins whatever `CONFLICT_RULE` says.
     const OWNED: bool = false;
 
+    /// The schema's version (`#[netabase(version = N)]`, 1 by default). A value of version 2 or
+    /// later carries it after its postcard bytes ([`crate::version`]), and a reader of an older
+    /// version refuses it; version 1 is the plain postcard encoding.
+    const VERSION: u32 = 1;
+
     /// The schema's secondary indexes (`#[index]` and `#[index(unique)]` on its fields), in the
     /// order [`index_keys`](Self::index_keys) numbers them. Default: none.
     const INDEXES: &'static [IndexDef] = &[];
@@ -112,16 +117,47 @@ pub trait NetabaseSchema: Serialize + DeserializeOwned + Send + Sync + 'static {
         prefix
     }
 
-    /// The postcard encoding of this value: exactly what a record of it carries as its value.
+    /// The postcard encoding of this value: exactly what a record of it carries as its value
+    /// (followed by its version from version 2 on, [`crate::version`]).
     fn to_bytes(&self) -> DatabaseResult<Vec<u8>> {
-        encode_into(self, Vec::new(), Self::NAME, "value")
+        self.encode_onto(Vec::new())
+    }
+
+    /// [`to_bytes`](Self::to_bytes) appended to `out` (a store writes its entry header first).
+    fn encode_onto(&self, out: Vec<u8>) -> DatabaseResult<Vec<u8>> {
+        let out = encode_into(self, out, Self::NAME, "value")?;
+        Ok(crate::version::append_suffix(out, Self::VERSION))
     }
 
     /// Decodes a value from exactly `bytes`, which must be its canonical encoding (what
     /// [`to_bytes`](Self::to_bytes) gives): trailing bytes and other encodings of the same value
-    /// are errors.
+    /// are errors. A value of an older version is decoded as that version and upgraded
+    /// ([`from_older`](Self::from_older)); one of a newer version is refused with
+    /// [`DatabaseError::NewerVersion`].
     fn from_bytes(bytes: &[u8]) -> DatabaseResult<Self> {
-        decode_canonical(bytes, Self::NAME, "value")
+        let (value, version) = crate::version::split(bytes);
+        match version.cmp(&Self::VERSION) {
+            Ordering::Equal => decode_canonical(value, Self::NAME, "value"),
+            Ordering::Less => Self::from_older(version, bytes),
+            Ordering::Greater => Err(DatabaseError::NewerVersion {
+                schema: Self::NAME,
+                found: version,
+                known: Self::VERSION,
+            }),
+        }
+    }
+
+    /// Reads `bytes`, a value of the older `version`, as this version: the derive of
+    /// `#[netabase(version = N, from = Previous)]` decodes it as `Previous` (which reads its own
+    /// older versions in turn) and converts with `From<Previous>`. The default knows no older
+    /// version and fails with [`DatabaseError::UnknownVersion`].
+    fn from_older(version: u32, bytes: &[u8]) -> DatabaseResult<Self> {
+        let _ = bytes;
+        Err(DatabaseError::UnknownVersion {
+            schema: Self::NAME,
+            found: version,
+            known: Self::VERSION,
+        })
     }
 
     /// The record key of `key`: the schema prefix followed by the key's postcard encoding.

@@ -34,10 +34,23 @@ pub(crate) const RESOLVER: &str = "resolver";
 pub(crate) const KEY_NAME: &str = "key_name";
 /// `#[netabase(owned)]`: records are signed by their owner, whose key leads the record key.
 pub(crate) const OWNED: &str = "owned";
+/// `#[netabase(version = 2)]`: the schema's version, carried by its values from 2 on.
+pub(crate) const SCHEMA_VERSION: &str = "version";
+/// `#[netabase(from = ProfileV1)]`: the previous version's type, read and converted with `From`.
+pub(crate) const FROM: &str = "from";
 
 /// The options `#[derive(NetabaseSchema)]` accepts, in the order error messages list them.
 pub(crate) const SCHEMA_OPTIONS: &[&str] = &[
-    NAME, NAMESPACE, CRATE, KEY_TYPE, KEY_FN, KEY_NAME, RESOLVER, OWNED,
+    NAME,
+    NAMESPACE,
+    CRATE,
+    KEY_TYPE,
+    KEY_FN,
+    KEY_NAME,
+    RESOLVER,
+    OWNED,
+    SCHEMA_VERSION,
+    FROM,
 ];
 /// The options `#[derive(NetabaseSchemaKey)]` accepts.
 pub(crate) const KEY_OPTIONS: &[&str] = &[CRATE];
@@ -61,6 +74,8 @@ pub(crate) struct Container {
     pub(crate) key_name: Option<Opt<Ident>>,
     pub(crate) resolver: Option<Opt<Path>>,
     pub(crate) owned: Option<Opt<()>>,
+    pub(crate) version: Option<Opt<syn::LitInt>>,
+    pub(crate) from: Option<Opt<Path>>,
 }
 
 impl Container {
@@ -118,6 +133,22 @@ impl Container {
                 return Err(meta.error("`owned` takes no value: write `#[netabase(owned)]`"));
             }
             set(cx, &mut self.owned, keyword, ());
+        } else if is(SCHEMA_VERSION) {
+            let expr: Expr = meta.value()?.parse()?;
+            match expr {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Int(lit), ..
+                }) => set(cx, &mut self.version, keyword, lit),
+                other => {
+                    return Err(syn::Error::new_spanned(
+                        other,
+                        "`version` takes an integer: `#[netabase(version = 2)]`",
+                    ));
+                }
+            }
+        } else if is(FROM) {
+            let value = path_like::<Path>(&meta, FROM, "from = ProfileV1")?;
+            set(cx, &mut self.from, keyword, value);
         } else if is(RESOLVER) {
             let value = path_like::<Path>(&meta, RESOLVER, "resolver = newest_first")?;
             set(cx, &mut self.resolver, keyword, value);

@@ -137,6 +137,7 @@ fn schema_impl(
         }
     });
     let (index_items, index_handles) = indexes(input, &schema.indexes, &private);
+    let version_items = versions(schema.version, &private);
     quote! {
         #generated_key
         #index_handles
@@ -151,6 +152,7 @@ fn schema_impl(
                 const CONFLICT_RULE: #private::ConflictRule = #private::ConflictRule::#rule;
                 #owned
                 #index_items
+                #version_items
 
                 #[inline]
                 fn key(&self) -> Self::Key {
@@ -163,6 +165,37 @@ fn schema_impl(
             #owner_check
             #record_conversions
         };
+    }
+}
+
+/// For `#[netabase(version = N, from = Previous)]`: `VERSION`, and `from_older` reading an older
+/// value as `Previous` (which reads its own older ones) and converting it with `From`.
+fn versions(version: Option<(u32, Option<&syn::Path>)>, private: &TokenStream) -> TokenStream {
+    let Some((number, from)) = version else {
+        return TokenStream::new();
+    };
+    let from_older = from.map(|from| {
+        let message = format!(
+            "`from` must name an older version of the schema: its `version` is below {number}"
+        );
+        quote! {
+            fn from_older(
+                version: u32,
+                bytes: &[u8],
+            ) -> #private::DatabaseResult<Self> {
+                const _: () = ::core::assert!(
+                    <#from as #private::NetabaseSchema>::VERSION < #number,
+                    #message
+                );
+                let _ = version;
+                <#from as #private::NetabaseSchema>::from_bytes(bytes)
+                    .map(<Self as ::core::convert::From<#from>>::from)
+            }
+        }
+    });
+    quote! {
+        const VERSION: u32 = #number;
+        #from_older
     }
 }
 

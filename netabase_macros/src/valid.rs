@@ -19,6 +19,8 @@ pub(crate) struct Schema<'a> {
     pub(crate) conflict: ConflictPlan<'a>,
     /// The `#[index]` fields, in declaration order.
     pub(crate) indexes: Vec<IndexPlan<'a>>,
+    /// `#[netabase(version = N, from = Previous)]`: the version, and the previous version's type.
+    pub(crate) version: Option<(u32, Option<&'a Path>)>,
     /// For `#[netabase(owned)]`: the type of the key's first field, which must be `Owner` (`None`
     /// when the derive cannot see it: a custom key type, checked when records are signed).
     pub(crate) owned: Option<Option<&'a Type>>,
@@ -104,14 +106,58 @@ pub(crate) fn check<'a>(cx: &mut Ctxt, input: &'a Input<'a>) -> Schema<'a> {
     let conflict = conflict_plan(cx, input);
     let owned = owned_plan(cx, input, key.as_ref(), &conflict);
     let indexes = index_plan(cx, input);
+    let version = version_plan(cx, input);
     Schema {
         name,
         namespace,
         key: key.filter(|_| generics_ok),
         conflict,
         indexes,
+        version,
         owned,
     }
+}
+
+/// `version = N` (at least 1) and `from = Previous` (only with a version above 1); not on owned
+/// schemas, whose signed envelopes carry no version yet.
+fn version_plan<'a>(cx: &mut Ctxt, input: &'a Input<'a>) -> Option<(u32, Option<&'a Path>)> {
+    let from = input.attrs.from.as_ref();
+    let Some(version) = &input.attrs.version else {
+        if let Some(from) = from {
+            cx.error_spanned_by(
+                &from.keyword,
+                "`from` names the previous version of the schema; give this one its version too: \
+                 `#[netabase(version = 2, from = ...)]`",
+            );
+        }
+        return None;
+    };
+    let number = match version.value.base10_parse::<u32>() {
+        Ok(number) if number >= 1 => number,
+        _ => {
+            cx.error_spanned_by(
+                &version.value,
+                "a schema version is a whole number from 1 (the unversioned format) up",
+            );
+            return None;
+        }
+    };
+    if number == 1
+        && let Some(from) = from
+    {
+        cx.error_spanned_by(
+            &from.keyword,
+            "version 1 is the first: no version comes before it to read `from`",
+        );
+    }
+    if let Some(owned) = &input.attrs.owned {
+        cx.error_spanned_by(
+            &owned.keyword,
+            "versions of an owned schema are not supported yet: its signed values carry no \
+             version; keep the owned schema unversioned",
+        );
+    }
+    Some((number, from.map(|from| &from.value)))
 }
 
 /// The `#[index]` fields: named fields of a struct only (the name names the index and its

@@ -571,12 +571,7 @@ pub(crate) fn typed_entry<V: netabase::NetabaseSchema>(
 ) -> netabase::DatabaseResult<Vec<u8>> {
     let header = crate::entry::record_header(expires_ms, publisher, 64)?;
     let header_len = header.len();
-    let entry =
-        postcard::to_extend(value, header).map_err(|source| netabase::DatabaseError::Encode {
-            schema: V::NAME,
-            what: "value",
-            source,
-        })?;
+    let entry = value.encode_onto(header)?;
     let size = entry.len() - header_len;
     if size > max_value_bytes {
         return Err(netabase::DatabaseError::ValueTooLarge {

@@ -20,4 +20,5 @@ mod network;
 mod owned;
 mod store_protocol;
 mod unknown_schemas;
+mod versions;
 mod watch;

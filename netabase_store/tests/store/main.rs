@@ -28,4 +28,5 @@ mod typed;
 mod typed_queries;
 mod unknown_schemas;
 mod verify_on_open;
+mod versions;
 mod watch;
