@@ -146,6 +146,47 @@ mod tests {
         assert_eq!(Person::by_age().encode(&42u32).unwrap(), key(&42u32));
     }
 
+    #[derive(Debug, Clone, Serialize, Deserialize, NetabaseSchema)]
+    #[netabase(index(name = "domain", with = Account::domain, of = String, unique))]
+    struct Account {
+        #[key]
+        email: String,
+        #[index]
+        age: u32,
+    }
+
+    impl Account {
+        fn domain(&self) -> String {
+            self.email.rsplit('@').next().unwrap_or_default().to_owned()
+        }
+    }
+
+    #[test]
+    fn a_computed_index_follows_the_field_indexes_and_indexes_what_its_function_returns() {
+        assert_eq!(
+            Account::INDEXES,
+            [
+                IndexDef {
+                    name: "age",
+                    unique: false
+                },
+                IndexDef {
+                    name: "domain",
+                    unique: true
+                },
+            ]
+        );
+        let account = Account {
+            email: "ada@example.org".into(),
+            age: 36,
+        };
+        assert_eq!(
+            account.index_keys().unwrap(),
+            [(0, key(&36u32)), (1, key("example.org"))]
+        );
+        assert_eq!(Account::by_domain().position(), 1);
+    }
+
     fn key(value: &(impl Serialize + ?Sized)) -> Vec<u8> {
         order_key::<Plain>(value).unwrap()
     }

@@ -38,6 +38,8 @@ pub(crate) const OWNED: &str = "owned";
 pub(crate) const SCHEMA_VERSION: &str = "version";
 /// `#[netabase(from = ProfileV1)]`: the previous version's type, read and converted with `From`.
 pub(crate) const FROM: &str = "from";
+/// `#[netabase(index(name = "...", with = path, of = Type))]`: an index on a computed value.
+pub(crate) const COMPUTED_INDEX: &str = "index";
 
 /// The options `#[derive(NetabaseSchema)]` accepts, in the order error messages list them.
 pub(crate) const SCHEMA_OPTIONS: &[&str] = &[
@@ -51,6 +53,7 @@ pub(crate) const SCHEMA_OPTIONS: &[&str] = &[
     OWNED,
     SCHEMA_VERSION,
     FROM,
+    COMPUTED_INDEX,
 ];
 /// The options `#[derive(NetabaseSchemaKey)]` accepts.
 pub(crate) const KEY_OPTIONS: &[&str] = &[CRATE];
@@ -76,6 +79,17 @@ pub(crate) struct Container {
     pub(crate) owned: Option<Opt<()>>,
     pub(crate) version: Option<Opt<syn::LitInt>>,
     pub(crate) from: Option<Opt<Path>>,
+    /// Every `index(...)`, in the order written.
+    pub(crate) computed: Vec<Opt<ComputedIndex>>,
+}
+
+/// `index(name = "domain", with = Account::domain, of = String, unique)`: an index on what
+/// `with(&value)` returns, of type `of`.
+pub(crate) struct ComputedIndex {
+    pub(crate) name: LitStr,
+    pub(crate) with: Path,
+    pub(crate) of: Type,
+    pub(crate) unique: bool,
 }
 
 impl Container {
@@ -133,6 +147,9 @@ impl Container {
                 return Err(meta.error("`owned` takes no value: write `#[netabase(owned)]`"));
             }
             set(cx, &mut self.owned, keyword, ());
+        } else if is(COMPUTED_INDEX) {
+            let value = computed_index(&meta)?;
+            self.computed.push(Opt { keyword, value });
         } else if is(SCHEMA_VERSION) {
             let expr: Expr = meta.value()?.parse()?;
             match expr {
@@ -186,6 +203,46 @@ fn set<T>(cx: &mut Ctxt, slot: &mut Option<Opt<T>>, keyword: Path, value: T) {
         );
     } else {
         *slot = Some(Opt { keyword, value });
+    }
+}
+
+/// Parses `(name = "...", with = path, of = Type[, unique])`.
+fn computed_index(meta: &ParseNestedMeta<'_>) -> syn::Result<ComputedIndex> {
+    const EXAMPLE: &str =
+        "`#[netabase(index(name = \"domain\", with = Account::domain, of = String))]`";
+    let (mut name, mut with, mut of, mut unique) = (None, None, None, false);
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("name") {
+            name = Some(string_value(&inner, "name")?);
+        } else if inner.path.is_ident("with") {
+            with = Some(path_like::<Path>(
+                &inner,
+                "with",
+                "index(with = Account::domain)",
+            )?);
+        } else if inner.path.is_ident("of") {
+            of = Some(path_like::<Type>(&inner, "of", "index(of = String)")?);
+        } else if inner.path.is_ident(UNIQUE) {
+            unique = true;
+        } else {
+            return Err(inner.error(
+                "unknown option of a computed index; it takes `name`, `with`, `of` and `unique`",
+            ));
+        }
+        Ok(())
+    })
+    .map_err(|error| syn::Error::new(error.span(), format!("{error} ({EXAMPLE})")))?;
+    match (name, with, of) {
+        (Some(name), Some(with), Some(of)) => Ok(ComputedIndex {
+            name,
+            with,
+            of,
+            unique,
+        }),
+        _ => Err(meta.error(format!(
+            "a computed index needs `name`, `with` (a `fn(&Self) -> T`) and `of` (the type T): \
+             {EXAMPLE}"
+        ))),
     }
 }
 

@@ -26,14 +26,24 @@ pub(crate) struct Schema<'a> {
     pub(crate) owned: Option<Option<&'a Type>>,
 }
 
-/// One secondary index: a named field of a struct.
+/// One secondary index: on a named field of a struct, or on what a function of the value returns.
 pub(crate) struct IndexPlan<'a> {
-    /// The field's name.
-    pub(crate) ident: &'a Ident,
-    /// The field.
-    pub(crate) field: &'a Field<'a>,
-    /// `#[index(unique)]`.
+    /// The index's name: the field's, or the computed index's `name`.
+    pub(crate) name: String,
+    /// The type of its values.
+    pub(crate) ty: &'a Type,
+    /// Where its value comes from.
+    pub(crate) value: IndexValue<'a>,
+    /// `#[index(unique)]`, `index(..., unique)`.
     pub(crate) unique: bool,
+}
+
+/// Where an index value comes from.
+pub(crate) enum IndexValue<'a> {
+    /// `self.<field>`.
+    Field(&'a Ident),
+    /// `<path>(self)`.
+    Computed(&'a Path),
 }
 
 /// How a schema's key is computed.
@@ -160,18 +170,19 @@ fn version_plan<'a>(cx: &mut Ctxt, input: &'a Input<'a>) -> Option<(u32, Option<
     Some((number, from.map(|from| &from.value)))
 }
 
-/// The `#[index]` fields: named fields of a struct only (the name names the index and its
-/// `by_<field>()` handle).
+/// The indexes: the `#[index]` fields (named fields of a struct only: the name names the index
+/// and its `by_<field>()` handle), then the computed `index(...)` options; names are unique.
 fn index_plan<'a>(cx: &mut Ctxt, input: &'a Input<'a>) -> Vec<IndexPlan<'a>> {
-    match &input.data {
+    let mut plans: Vec<IndexPlan<'a>> = match &input.data {
         Data::Struct(_, fields) => fields
             .iter()
             .filter_map(|field| {
                 let (attr, unique) = field.index?;
                 match &field.member {
                     syn::Member::Named(ident) => Some(IndexPlan {
-                        ident,
-                        field,
+                        name: unraw(ident),
+                        ty: field.ty,
+                        value: IndexValue::Field(ident),
                         unique,
                     }),
                     syn::Member::Unnamed(_) => {
@@ -191,14 +202,40 @@ fn index_plan<'a>(cx: &mut Ctxt, input: &'a Input<'a>) -> Vec<IndexPlan<'a>> {
                     cx.error_spanned_by(
                         attr,
                         "`#[index]` on an enum variant's field is not supported: a value of \
-                         another variant would have no index value; index a field of a struct",
+                         another variant would have no index value; index a field of a struct, \
+                         or compute the value: `#[netabase(index(name = ..., with = ..., of = ...))]`",
                     );
                 }
             }
             Vec::new()
         }
         Data::Union(_) => Vec::new(),
+    };
+    for computed in &input.attrs.computed {
+        let name = computed.value.name.value();
+        if syn::parse_str::<Ident>(&name).is_err() {
+            cx.error_spanned_by(
+                &computed.value.name,
+                "a computed index's name must be an identifier: it names the index and its \
+                 `by_<name>()` handle",
+            );
+            continue;
+        }
+        if plans.iter().any(|plan| plan.name == name) {
+            cx.error_spanned_by(
+                &computed.value.name,
+                format!("two indexes are named `{name}`; give each index its own name"),
+            );
+            continue;
+        }
+        plans.push(IndexPlan {
+            name,
+            ty: &computed.value.of,
+            value: IndexValue::Computed(&computed.value.with),
+            unique: computed.value.unique,
+        });
     }
+    plans
 }
 
 /// Generic schemas are rejected: a schema name and its records must describe one concrete type,
