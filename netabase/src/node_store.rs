@@ -47,6 +47,15 @@ pub trait NodeStore: RecordStore + Send + 'static {
         Ok(None)
     }
 
+    /// The record key of a record with a lower key that holds a unique index value `record`
+    /// would take, if one does: between peers' records the lowest key holds a unique value, so a
+    /// node's gate refuses such a record as a lost conflict instead of acknowledging it. The
+    /// default, for stores without indexes, is `None`.
+    fn unique_holder(&self, record: &Record) -> DatabaseResult<Option<Vec<u8>>> {
+        let _ = record;
+        Ok(None)
+    }
+
     /// Stores a record like [`put_local`](Self::put_local) and, with `republish_at`, schedules its
     /// republication like [`schedule_republish`](Self::schedule_republish), but may return before
     /// the write is durable. When it returns `Ok`, the write is visible to this store's reads

@@ -64,6 +64,43 @@ pub(crate) struct UniqueTaken {
     pub(crate) holder: Vec<u8>,
 }
 
+/// A record with a lower key than `key` that holds a unique index value the value `value` would
+/// take under `key`, in `txn`'s snapshot (the gate's check; the write makes the same decision).
+pub(crate) fn lower_unique_holder(
+    txn: &redb::ReadTransaction,
+    registry: &SchemaRegistry,
+    key: &[u8],
+    value: &[u8],
+) -> StoreResult<Option<Vec<u8>>> {
+    let Some(schema) = registry
+        .schema_of(key)
+        .filter(|schema| schema.indexes().iter().any(|def| def.unique))
+    else {
+        return Ok(None);
+    };
+    // A value that does not decode is the gate's to refuse, not this check's.
+    let Ok(values) = schema.index_keys(key, value) else {
+        return Ok(None);
+    };
+    let rows = match txn.open_table(tables::INDEX_ROWS) {
+        Ok(rows) => rows,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    for (position, value) in values {
+        let Some(def) = schema.indexes().get(position).filter(|def| def.unique) else {
+            continue;
+        };
+        // The value's rows are in record key order: only the first can be below `key`.
+        if let Some(holder) = first_holder(&rows, &index_id(schema, def.name), &value)?
+            && holder.as_slice() < key
+        {
+            return Ok(Some(holder));
+        }
+    }
+    Ok(None)
+}
+
 /// Two records share a value of a unique index, so it cannot be built over them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct UniqueConflict {
@@ -207,7 +244,11 @@ fn build(
 }
 
 /// The first record key holding `value` in index `id`, if any.
-fn first_holder(rows: &RowTable<'_>, id: &[u8], value: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+fn first_holder(
+    rows: &impl ReadableTable<tables::IndexRowKey, ()>,
+    id: &[u8],
+    value: &[u8],
+) -> StoreResult<Option<Vec<u8>>> {
     let first = rows.range((id, value, &[][..])..)?.next().transpose()?;
     Ok(first.and_then(|(row, _)| {
         let (row_id, row_value, key) = row.value();

@@ -175,6 +175,18 @@ impl NodeStore for RedbStore {
         Ok(self.inner.stale_write(record.key.as_ref(), &record.value)?)
     }
 
+    /// Reads the committed indexes only: a holder still in the inbox is found by the group
+    /// commit, which drops the record then (the gate would otherwise commit the inbox per record).
+    fn unique_holder(&self, record: &Record) -> DatabaseResult<Option<Vec<u8>>> {
+        let txn = self.inner.read_committed()?;
+        Ok(crate::indexes::lower_unique_holder(
+            &txn,
+            &self.inner.registry,
+            record.key.as_ref(),
+            &record.value,
+        )?)
+    }
+
     fn put_local(&mut self, record: Record) -> DatabaseResult<()> {
         self.overwrite_record(&record, self.inner.config.user_durability)
     }

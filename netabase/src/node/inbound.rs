@@ -111,7 +111,8 @@ impl<S: NodeStore> EventLoop<S> {
         let now = Instant::now();
         let checked = self
             .validate_record(&record, None, None, now)
-            .and_then(|()| self.check_replay(&record));
+            .and_then(|()| self.check_replay(&record))
+            .and_then(|()| self.check_unique(&record));
         if let Err(reason) = checked {
             return Err(self.reject_record(record.key, from, reason));
         }
@@ -138,6 +139,28 @@ impl<S: NodeStore> EventLoop<S> {
             Ok(Some(problem)) => Err(self.owned_rejection(&record.key, problem)),
             Err(error) => {
                 tracing::warn!(%error, "cannot read the high-water mark of {}", record.key.as_ref().escape_ascii());
+                Ok(())
+            }
+        }
+    }
+
+    /// Refuses a record whose unique index value a record with a lower key holds: between
+    /// peers' records the lowest key holds it (`netabase_store`'s `indexes.rs`), so the record
+    /// lost, whatever the order records arrive in. A store that cannot answer lets the record on
+    /// to the store, whose write makes the same decision.
+    pub(crate) fn check_unique(&mut self, record: &Record) -> Result<(), Rejection> {
+        match self.store().unique_holder(record) {
+            Ok(None) => Ok(()),
+            Ok(Some(holder)) => {
+                tracing::debug!(
+                    key = %record.key.as_ref().escape_ascii(),
+                    holder = %holder.escape_ascii(),
+                    "refusing a record whose unique index value a lower key holds"
+                );
+                Err(Rejection::LostConflict)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the unique indexes for {}", record.key.as_ref().escape_ascii());
                 Ok(())
             }
         }

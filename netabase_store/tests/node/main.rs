@@ -19,6 +19,7 @@ mod limits;
 mod network;
 mod owned;
 mod store_protocol;
+mod unique;
 mod unknown_schemas;
 mod versions;
 mod watch;

@@ -111,6 +111,16 @@ pub fn file_store(path: &std::path::Path) -> RedbStore {
         .expect("store file opens")
 }
 
+/// An in-memory store that knows the test schemas (which `fast_config` registers) and `V`.
+pub fn memory_store_with<V: NetabaseSchema>() -> RedbStore {
+    RedbStore::builder()
+        .register::<Profile>()
+        .register::<Page>()
+        .register::<V>()
+        .in_memory()
+        .expect("in-memory store opens")
+}
+
 /// An in-memory store that knows the test schemas.
 pub fn memory_store() -> RedbStore {
     RedbStore::builder()

@@ -2,7 +2,7 @@
 //! records; the older node refuses the newer node's, and the publisher hears why.
 
 use netabase_store::kad::Quorum;
-use netabase_store::{NetabaseSchema, NodeError, RedbStore};
+use netabase_store::{NetabaseSchema, NodeError};
 use serde::{Deserialize, Serialize};
 
 use crate::support::*;
@@ -34,25 +34,15 @@ impl From<CardV1> for Card {
     }
 }
 
-/// An in-memory store knowing the test schemas (which `fast_config` registers) and `V`.
-fn store_with<V: NetabaseSchema>() -> RedbStore {
-    RedbStore::builder()
-        .register::<Profile>()
-        .register::<Page>()
-        .register::<V>()
-        .in_memory()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_version_one_node_and_a_version_two_node_exchange_what_each_can_read() {
     let mut old_config = fast_config(Net::Memory);
     old_config.register::<CardV1>();
-    let old_store = store_with::<CardV1>();
+    let old_store = memory_store_with::<CardV1>();
     let old = start_node(old_config, old_store, None).await;
     let mut new_config = fast_config(Net::Memory);
     new_config.register::<Card>();
-    let new_store = store_with::<Card>();
+    let new_store = memory_store_with::<Card>();
     let new = start_node(new_config, new_store, Some(&old)).await;
     let nodes = vec![old, new];
     connect_all(&nodes).await;
