@@ -1,13 +1,12 @@
 //! Queries by secondary index: exact value, range and prefix, read a page at a time.
 
-use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
 use netabase::index::Index;
 use netabase::{DatabaseError, DatabaseResult, NetabaseSchema};
-use redb::{ReadTransaction, TableError};
+use redb::{Range, ReadOnlyTable, TableError};
 use serde::Serialize;
 
 use crate::error::StoreError;
@@ -46,9 +45,28 @@ enum Start {
     After(Vec<u8>, Vec<u8>),
 }
 
+/// What one row of an index walk gave.
+enum Row<V> {
+    /// The walk is over.
+    End,
+    /// Nothing to return: an expired or deleted value, or the excluded bound.
+    Nothing,
+    /// A value, or why it does not decode.
+    Found(DatabaseResult<V>),
+}
+
+/// One page of an index walk: a range over the index rows and the records table of one read
+/// transaction, which both keep alive.
+struct Page {
+    rows: Range<'static, tables::IndexRowKey, ()>,
+    records: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    /// Rows this page may still read.
+    left: usize,
+}
+
 /// An iterator over the values of schema `V` an index query selects, in the index's order (values
-/// that share an index value in record-key order), read a page at a time, each page in its own
-/// read transaction: flat memory, not a snapshot.
+/// that share an index value in record-key order), read a page of rows at a time, each page in
+/// its own read transaction (kept until its rows are consumed): flat memory, not a snapshot.
 ///
 /// Expired and deleted values are skipped; a value that does not decode as `V` is an error in
 /// its place, and the walk goes on.
@@ -59,7 +77,7 @@ pub struct IndexScan<V> {
     /// The value of an excluded lower bound: its rows are passed over.
     skip: Option<Vec<u8>>,
     stop: Stop,
-    page: VecDeque<DatabaseResult<V>>,
+    page: Option<Page>,
     done: bool,
     _schema: PhantomData<fn() -> V>,
 }
@@ -68,27 +86,18 @@ impl<V> std::fmt::Debug for IndexScan<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IndexScan")
             .field("index", &String::from_utf8_lossy(&self.id))
-            .field("buffered", &self.page.len())
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
 }
 
 impl<V: NetabaseSchema> IndexScan<V> {
-    /// Reads the next page into the buffer.
-    fn fetch(&mut self) -> DatabaseResult<()> {
+    /// Opens the next page, or `None` when no indexed record was ever written.
+    fn open_page(&self) -> DatabaseResult<Option<Page>> {
         let txn = self.source.begin_read()?;
-        let page_size = self.source.page_size().max(1);
-        self.done = self.read_page(&txn, page_size)?;
-        Ok(())
-    }
-
-    /// Reads up to `page_size` rows; returns whether the walk is over.
-    fn read_page(&mut self, txn: &ReadTransaction, page_size: usize) -> DatabaseResult<bool> {
         let rows = match txn.open_table(tables::INDEX_ROWS) {
             Ok(rows) => rows,
-            // No indexed record was ever written.
-            Err(TableError::TableDoesNotExist(_)) => return Ok(true),
+            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(error) => return Err(StoreError::from(error).into()),
         };
         let records = txn.open_table(tables::RECORDS).map_err(StoreError::from)?;
@@ -98,32 +107,70 @@ impl<V: NetabaseSchema> IndexScan<V> {
             Start::From(Some(value)) => Bound::Included((id, value.as_slice(), &[][..])),
             Start::From(None) => Bound::Included((id, &[][..], &[][..])),
         };
-        let mut read = 0;
-        for row in rows
+        let rows = rows
             .range::<(&[u8], &[u8], &[u8])>((lower, Bound::Unbounded))
-            .map_err(StoreError::from)?
-        {
-            let (row, _) = row.map_err(StoreError::from)?;
-            let (row_id, value, key) = row.value();
-            if row_id != id || !self.stop.admits(value) {
-                return Ok(true);
+            .map_err(StoreError::from)?;
+        Ok(Some(Page {
+            rows,
+            records,
+            left: self.source.page_size().max(1),
+        }))
+    }
+
+    /// The next result, reading rows until one gives a value or an error; `None` at the end. A
+    /// value that does not decode is an error in its place and the walk goes on; a failure of the
+    /// storage is returned once and ends it.
+    fn next_entry(&mut self) -> Option<DatabaseResult<V>> {
+        loop {
+            if self.done {
+                return None;
             }
-            read += 1;
-            if self.skip.as_deref() != Some(value)
-                && let Some(entry) = records.get(key).map_err(StoreError::from)?
-            {
-                match value_of_entry::<V>(key, entry.value()) {
-                    Ok(Some(found)) => self.page.push_back(Ok(found)),
-                    Ok(None) => {}
-                    Err(error) => self.page.push_back(Err(error)),
+            match self.next_row() {
+                Ok(Row::Found(found)) => return Some(found),
+                Ok(Row::Nothing) => {}
+                Ok(Row::End) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(error) => {
+                    self.done = true;
+                    return Some(Err(error));
                 }
             }
-            if read >= page_size {
-                self.start = Start::After(value.to_vec(), key.to_vec());
-                return Ok(false);
-            }
         }
-        Ok(true)
+    }
+
+    /// Reads one row; `Err` is a failure of the storage.
+    fn next_row(&mut self) -> DatabaseResult<Row<V>> {
+        if self.page.is_none() {
+            self.page = self.open_page()?;
+        }
+        let Some(page) = self.page.as_mut() else {
+            return Ok(Row::End);
+        };
+        let Some(row) = page.rows.next() else {
+            return Ok(Row::End);
+        };
+        let (row, _) = row.map_err(StoreError::from)?;
+        let (row_id, value, key) = row.value();
+        if row_id != self.id.as_slice() || !self.stop.admits(value) {
+            return Ok(Row::End);
+        }
+        let found = if self.skip.as_deref() == Some(value) {
+            None
+        } else {
+            match page.records.get(key).map_err(StoreError::from)? {
+                Some(entry) => value_of_entry::<V>(key, entry.value()).transpose(),
+                None => None,
+            }
+        };
+        page.left -= 1;
+        if page.left == 0 {
+            // The page ends here and its snapshot with it; only now is a row copied.
+            self.start = Start::After(value.to_vec(), key.to_vec());
+            self.page = None;
+        }
+        Ok(found.map_or(Row::Nothing, Row::Found))
     }
 }
 
@@ -131,13 +178,7 @@ impl<V: NetabaseSchema> Iterator for IndexScan<V> {
     type Item = DatabaseResult<V>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while self.page.is_empty() && !self.done {
-            if let Err(error) = self.fetch() {
-                self.done = true;
-                return Some(Err(error));
-            }
-        }
-        self.page.pop_front()
+        self.next_entry()
     }
 }
 
@@ -226,7 +267,7 @@ impl RedbStore {
                 Bound::Unbounded => None,
             }),
             stop,
-            page: VecDeque::new(),
+            page: None,
             done: false,
             _schema: PhantomData,
         })
