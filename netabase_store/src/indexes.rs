@@ -257,7 +257,15 @@ fn first_holder(
 }
 
 /// The index rows of one entry: (index id, order key) pairs.
-type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+type Rows = Vec<IndexRow>;
+
+/// One index row of an entry: which index, its value, and the index's name if it is unique.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IndexRow {
+    id: Vec<u8>,
+    value: Vec<u8>,
+    unique: Option<&'static str>,
+}
 
 /// The index rows of a write transaction.
 pub(crate) struct Indexes<'txn, 'r> {
@@ -294,45 +302,52 @@ impl<'txn, 'r> Indexes<'txn, 'r> {
             .into_iter()
             .filter_map(|(position, value)| {
                 let def = defs.get(position)?;
-                Some((index_id(schema, def.name), value))
+                Some(IndexRow {
+                    id: index_id(schema, def.name),
+                    value,
+                    unique: def.unique.then_some(def.name),
+                })
             })
             .collect())
     }
 
-    /// Who holds the unique index values `entry` would take under `key`, if anyone: the records
-    /// to remove first (under `LowestKeyWins`, holders above `key`), or the refusal.
+    /// The index rows the entry written under `key` will have: `None` when its schema has no
+    /// indexes, the refusal when its value does not decode as the schema (which declares them).
+    pub(crate) fn rows_for(&self, key: &[u8], entry: &[u8]) -> StoreResult<Option<Rows>> {
+        let Some(schema) = self.indexed(key) else {
+            return Ok(None);
+        };
+        Self::rows_of(schema, key, entry)
+            .map(Some)
+            .map_err(|()| StoreError::IndexValue {
+                key: escape(key),
+                detail: "the value written does not decode as its schema".into(),
+            })
+    }
+
+    /// Who holds the unique index values of `rows` (an entry's, to be written under `key`), if
+    /// anyone: the records to remove first (under `LowestKeyWins`, holders above `key`), or the
+    /// refusal.
     pub(crate) fn unique_holders(
         &mut self,
         key: &[u8],
-        entry: &[u8],
+        rows: &[IndexRow],
         rule: UniqueRule,
     ) -> StoreResult<Result<Vec<Vec<u8>>, UniqueTaken>> {
-        let Some(schema) = self.indexed(key) else {
-            return Ok(Ok(Vec::new()));
-        };
-        if !schema.indexes().iter().any(|def| def.unique) {
-            return Ok(Ok(Vec::new()));
-        }
-        let decoded = RecordEntry::decode(entry)
-            .map_err(|detail| crate::records::corrupt("records", key, detail))?;
-        let values =
-            schema
-                .index_keys(key, decoded.value)
-                .map_err(|error| StoreError::IndexValue {
-                    key: escape(key),
-                    detail: error.to_string(),
-                })?;
+        let schema = self
+            .indexed(key)
+            .map_or("<indexed schema>", SchemaInfo::name);
         let mut evict = Vec::new();
-        for (position, value) in values {
-            let Some(def) = schema.indexes().get(position).filter(|def| def.unique) else {
+        for row in rows {
+            let Some(index) = row.unique else {
                 continue;
             };
-            let id = index_id(schema, def.name);
+            let (id, value) = (row.id.as_slice(), row.value.as_slice());
             let table = self.rows.open()?;
-            for row in table.range((id.as_slice(), value.as_slice(), &[][..])..)? {
-                let (row, _) = row?;
-                let (row_id, row_value, holder) = row.value();
-                if row_id != id.as_slice() || row_value != value.as_slice() {
+            for found in table.range((id, value, &[][..])..)? {
+                let (found, _) = found?;
+                let (found_id, found_value, holder) = found.value();
+                if found_id != id || found_value != value {
                     break;
                 }
                 if holder == key {
@@ -340,8 +355,8 @@ impl<'txn, 'r> Indexes<'txn, 'r> {
                 }
                 if rule == UniqueRule::Refuse || holder < key {
                     return Ok(Err(UniqueTaken {
-                        schema: schema.name(),
-                        index: def.name,
+                        schema,
+                        index,
                         holder: holder.to_vec(),
                     }));
                 }
@@ -351,47 +366,38 @@ impl<'txn, 'r> Indexes<'txn, 'r> {
         Ok(Ok(evict))
     }
 
-    /// Replaces the index rows of the entry `old` under `key` (`None`: there was none) with those
-    /// of `new` (`None`: the record is gone).
+    /// Replaces the index rows of the entry `old` under `key` (`None`: there was none) with
+    /// `new` (from [`rows_for`](Self::rows_for); empty when the record is gone).
     pub(crate) fn update(
         &mut self,
         key: &[u8],
         old: Option<&[u8]>,
-        new: Option<&[u8]>,
+        new: &[IndexRow],
     ) -> StoreResult<()> {
         let Some(schema) = self.indexed(key) else {
             return Ok(());
-        };
-        let new_rows = match new {
-            Some(entry) => {
-                Self::rows_of(schema, key, entry).map_err(|()| StoreError::IndexValue {
-                    key: escape(key),
-                    detail: "the value written does not decode as its schema".into(),
-                })?
-            }
-            None => Vec::new(),
         };
         let old_rows = match old {
             Some(entry) => match Self::rows_of(schema, key, entry) {
                 Ok(rows) => rows,
                 // A damaged entry's values are unknown: every row of the key goes.
-                Err(()) => return self.purge(schema, key, &new_rows),
+                Err(()) => return self.purge(schema, key, new),
             },
             None => Vec::new(),
         };
         let table = self.rows.open()?;
-        for (id, value) in old_rows.iter().filter(|row| !new_rows.contains(row)) {
-            table.remove((id.as_slice(), value.as_slice(), key))?;
+        for row in old_rows.iter().filter(|row| !new.contains(row)) {
+            table.remove((row.id.as_slice(), row.value.as_slice(), key))?;
         }
-        for (id, value) in new_rows.iter().filter(|row| !old_rows.contains(row)) {
-            table.insert((id.as_slice(), value.as_slice(), key), ())?;
+        for row in new.iter().filter(|row| !old_rows.contains(row)) {
+            table.insert((row.id.as_slice(), row.value.as_slice(), key), ())?;
         }
         Ok(())
     }
 
     /// Removes every index row of `key` in `schema`'s indexes by walking them (the replaced entry
     /// was damaged, so its values are unknown), then writes `rows`.
-    fn purge(&mut self, schema: &SchemaInfo, key: &[u8], rows: &Rows) -> StoreResult<()> {
+    fn purge(&mut self, schema: &SchemaInfo, key: &[u8], rows: &[IndexRow]) -> StoreResult<()> {
         let table = self.rows.open()?;
         for def in schema.indexes() {
             let id = index_id(schema, def.name);
@@ -410,8 +416,8 @@ impl<'txn, 'r> Indexes<'txn, 'r> {
                 table.remove((id.as_slice(), value.as_slice(), key))?;
             }
         }
-        for (id, value) in rows {
-            table.insert((id.as_slice(), value.as_slice(), key), ())?;
+        for row in rows {
+            table.insert((row.id.as_slice(), row.value.as_slice(), key), ())?;
         }
         Ok(())
     }

@@ -167,14 +167,15 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
                 return Err(WriteError::MaxRecords);
             }
         }
-        // A unique index value held by another record: refused, or (between peers' records)
-        // the holder goes if this key is lower.
-        let evict = match self
-            .indexes
-            .unique_holders(record.key, record.entry, self.unique)?
-        {
-            Ok(evict) => evict,
-            Err(taken) => return Err(WriteError::Unique(taken)),
+        // The entry's index rows, computed once. A unique index value held by another record:
+        // refused, or (between peers' records) the holder goes if this key is lower.
+        let index_rows = self.indexes.rows_for(record.key, record.entry)?;
+        let evict = match &index_rows {
+            Some(rows) => match self.indexes.unique_holders(record.key, rows, self.unique)? {
+                Ok(evict) => evict,
+                Err(taken) => return Err(WriteError::Unique(taken)),
+            },
+            None => Vec::new(),
         };
         // An owned write older than the key's mark never lands, whichever path brought it.
         self.marks
@@ -185,8 +186,7 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
         if new_key {
             self.quotas.count_new(record.key, record.sender)?;
         }
-        let indexed = self.indexes.covers(record.key);
-        let keep_replaced = indexed || self.watchers.is_some();
+        let keep_replaced = index_rows.is_some() || self.watchers.is_some();
         // `None`: the key is new. `Some(expiry)`: the replaced entry's deadline; a damaged entry
         // is replaced, and its stale expiry row, if any, is dropped by the sweep that meets it.
         // The replaced entry itself is kept only when its index rows must go or a watcher is told.
@@ -202,9 +202,8 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
                 ),
                 None => (None, None),
             };
-        if indexed {
-            self.indexes
-                .update(record.key, replaced.as_deref(), Some(record.entry))?;
+        if let Some(rows) = &index_rows {
+            self.indexes.update(record.key, replaced.as_deref(), rows)?;
         }
         if let Some(watchers) = self.watchers {
             watchers.note(
@@ -288,7 +287,7 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
             None => return Ok(false),
         };
         if indexed && let Some(removed) = &removed {
-            self.indexes.update(key, Some(removed), None)?;
+            self.indexes.update(key, Some(removed), &[])?;
         }
         if let Some(watchers) = self.watchers {
             watchers.note(key, removed, None, Kind::Removed, self.origin());
@@ -355,7 +354,7 @@ impl<'txn, 'r> RecordTables<'txn, 'r> {
                         .filter(|_| indexed || self.watchers.is_some())
                         .map(|old| old.value().to_vec());
                     if indexed && let Some(swept) = &swept {
-                        self.indexes.update(key, Some(swept), None)?;
+                        self.indexes.update(key, Some(swept), &[])?;
                     }
                     if let Some(watchers) = self.watchers {
                         watchers.note(key, swept, None, Kind::Expired, Origin::Local);
