@@ -187,6 +187,29 @@ mod tests {
         assert_eq!(Account::by_domain().position(), 1);
     }
 
+    #[derive(Debug, Clone, Serialize, Deserialize, NetabaseSchema)]
+    struct Numbered {
+        #[key]
+        #[index]
+        id: u64,
+    }
+
+    #[test]
+    fn a_key_field_can_be_indexed_for_its_numeric_order() {
+        assert_eq!(
+            Numbered::INDEXES,
+            [IndexDef {
+                name: "id",
+                unique: false
+            }]
+        );
+        assert_eq!(
+            Numbered { id: 256 }.index_keys().unwrap(),
+            [(0, key(&256u64))]
+        );
+        assert!(key(&129u64) < key(&256u64));
+    }
+
     fn key(value: &(impl Serialize + ?Sized)) -> Vec<u8> {
         order_key::<Plain>(value).unwrap()
     }
