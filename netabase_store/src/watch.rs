@@ -50,12 +50,6 @@ pub(crate) struct Noted {
     origin: Origin,
 }
 
-/// What a subscription receives.
-#[derive(Debug)]
-enum Delivery {
-    Change(Arc<Noted>),
-}
-
 /// Which changes a subscription wants.
 enum Filter {
     /// Record keys starting with these bytes (a key, a key prefix, or a schema's prefix).
@@ -70,7 +64,7 @@ enum Filter {
 
 struct Subscription {
     filter: Filter,
-    queue: mpsc::Sender<Delivery>,
+    queue: mpsc::Sender<Arc<Noted>>,
     missed: Arc<AtomicU64>,
 }
 
@@ -135,10 +129,7 @@ impl Watchers {
                 if !subscription.filter.matches(&change, registry) {
                     return !subscription.queue.is_closed();
                 }
-                match subscription
-                    .queue
-                    .try_send(Delivery::Change(change.clone()))
-                {
+                match subscription.queue.try_send(change.clone()) {
                     Ok(()) => true,
                     Err(mpsc::error::TrySendError::Full(_)) => {
                         subscription.missed.fetch_add(1, Ordering::Relaxed);
@@ -151,7 +142,7 @@ impl Watchers {
         self.count.store(subscriptions.len(), Ordering::Relaxed);
     }
 
-    fn subscribe(&self, filter: Filter) -> (mpsc::Receiver<Delivery>, Arc<AtomicU64>) {
+    fn subscribe(&self, filter: Filter) -> (mpsc::Receiver<Arc<Noted>>, Arc<AtomicU64>) {
         let (queue, receiver) = mpsc::channel(WATCH_CAPACITY);
         let missed = Arc::new(AtomicU64::new(0));
         let mut subscriptions = self
@@ -251,7 +242,7 @@ pub enum WatchEvent<V: NetabaseSchema> {
 /// [`blocking_recv`](Self::blocking_recv) or [`try_recv`](Self::try_recv); dropping it ends the
 /// subscription. Every receive returns `None` once the store is closed and the queue is empty.
 pub struct Watch<V> {
-    receiver: mpsc::Receiver<Delivery>,
+    receiver: mpsc::Receiver<Arc<Noted>>,
     missed: Arc<AtomicU64>,
     _schema: PhantomData<fn() -> V>,
 }
@@ -272,8 +263,8 @@ impl<V: NetabaseSchema> Watch<V> {
         if let Some(lagged) = self.lagged() {
             return Some(Ok(lagged));
         }
-        let delivery = self.receiver.recv().await?;
-        Some(self.event(delivery))
+        let noted = self.receiver.recv().await?;
+        Some(self.event(&noted))
     }
 
     /// [`recv`](Self::recv) for synchronous code; it must not be called on an async runtime's
@@ -282,8 +273,8 @@ impl<V: NetabaseSchema> Watch<V> {
         if let Some(lagged) = self.lagged() {
             return Some(Ok(lagged));
         }
-        let delivery = self.receiver.blocking_recv()?;
-        Some(self.event(delivery))
+        let noted = self.receiver.blocking_recv()?;
+        Some(self.event(&noted))
     }
 
     /// The next event if one is waiting.
@@ -291,8 +282,8 @@ impl<V: NetabaseSchema> Watch<V> {
         if let Some(lagged) = self.lagged() {
             return Some(Ok(lagged));
         }
-        let delivery = self.receiver.try_recv().ok()?;
-        Some(self.event(delivery))
+        let noted = self.receiver.try_recv().ok()?;
+        Some(self.event(&noted))
     }
 
     fn lagged(&self) -> Option<WatchEvent<V>> {
@@ -302,8 +293,7 @@ impl<V: NetabaseSchema> Watch<V> {
         }
     }
 
-    fn event(&self, delivery: Delivery) -> DatabaseResult<WatchEvent<V>> {
-        let Delivery::Change(noted) = delivery;
+    fn event(&self, noted: &Noted) -> DatabaseResult<WatchEvent<V>> {
         let key = V::key_from_record_key(&netabase::kad::RecordKey::new(&noted.key))?;
         let change = match noted.kind {
             // Swept after its deadline: the value it held, expired as it is.
