@@ -8,6 +8,8 @@
 //!
 //! `cargo bench -p netabase_store --bench flood`
 
+#[path = "support/env.rs"]
+mod bench_env;
 #[path = "../tests/node/support.rs"]
 #[allow(
     dead_code,
@@ -17,17 +19,11 @@ mod node_support;
 
 use std::time::{Duration, Instant};
 
+use bench_env::env_or;
 use futures::stream::{FuturesUnordered, StreamExt};
 use netabase_store::kad::{Quorum, Record};
 use netabase_store::{NodeHandle, RedbStore, StoreLimits};
 use node_support::*;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Puts honest records `ids` from `honest` and returns each put's latency.
 async fn honest_puts(honest: &NodeHandle, ids: std::ops::Range<u64>) -> Vec<Duration> {
@@ -55,8 +51,8 @@ fn percentiles(latencies: &mut [Duration]) -> (f64, f64) {
 
 #[tokio::main]
 async fn main() {
-    let flood = env_usize("FLOOD_RECORDS", 100_000);
-    let honest_count = env_usize("FLOOD_HONEST", 1_000) as u64;
+    let flood = env_or::<usize>("FLOOD_RECORDS", 100_000);
+    let honest_count = env_or::<usize>("FLOOD_HONEST", 1_000) as u64;
     let dir = tempfile::tempdir().expect("tempdir");
     let store = RedbStore::builder()
         .register::<Profile>()

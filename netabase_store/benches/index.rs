@@ -10,9 +10,12 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+#[path = "support/env.rs"]
+mod bench_env;
 #[path = "support/item.rs"]
 mod item_schema;
 
+use bench_env::env_or;
 use item_schema::{Item, PRICES, item};
 use netabase_store::index::order_key;
 use netabase_store::{NetabaseSchema, RedbStore};
@@ -22,13 +25,6 @@ const RAW_RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records
 const RAW_INDEX: TableDefinition<(&[u8], &[u8]), ()> = TableDefinition::new("by_price");
 /// Values per transaction in the batched runs.
 const BATCH: u64 = 1000;
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
 
 fn raw_put(db: &redb::Database, items: &[Item], durable: bool) {
     let mut txn = db.begin_write().expect("write");
@@ -99,8 +95,8 @@ fn report(what: &str, unit: &str, count: u64, ours: Vec<Duration>, raw: Vec<Dura
 }
 
 fn main() {
-    let records = env("INDEX_BENCH_RECORDS", 20_000);
-    let samples = env("INDEX_BENCH_SAMPLES", 15) as usize;
+    let records = env_or::<u64>("INDEX_BENCH_RECORDS", 20_000);
+    let samples = env_or::<u64>("INDEX_BENCH_SAMPLES", 15) as usize;
     let dir = tempfile::tempdir().expect("tempdir");
     let store = RedbStore::builder()
         .register::<Item>()

@@ -8,6 +8,8 @@
 //! `NODE_BENCH_SYNC_RECORDS` (default 10000), `NODE_BENCH_SYNC_CONCURRENCY` (default 32, the
 //! `SyncOptions` default).
 
+#[path = "support/env.rs"]
+mod bench_env;
 #[path = "../tests/node/support.rs"]
 #[allow(
     dead_code,
@@ -18,6 +20,7 @@ mod node_support;
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
+use bench_env::env_or;
 use netabase_store::kad::{Quorum, Record};
 use netabase_store::{
     Acknowledgements, NetabaseDatabaseExt, NetabaseSchema, NodeConfig, RedbStore, SyncOptions,
@@ -28,13 +31,6 @@ const NODES: usize = 20;
 /// Each record lives on the 5 peers closest to its key, so most readers hold no copy and every get
 /// is a real lookup (with the default 20, every node of a 20-node network holds every record).
 const REPLICATION: usize = 5;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
 
 fn replication() -> NonZeroUsize {
     NonZeroUsize::new(REPLICATION).expect("non-zero")
@@ -208,9 +204,9 @@ fn print_row(name: &str, puts: &Latencies, gets: &Latencies) {
 }
 
 async fn run() {
-    let samples = env_usize("NODE_BENCH_SAMPLES", 300);
-    let sync_records = env_usize("NODE_BENCH_SYNC_RECORDS", 10_000);
-    let concurrency = env_usize("NODE_BENCH_SYNC_CONCURRENCY", 32);
+    let samples = env_or::<usize>("NODE_BENCH_SAMPLES", 300);
+    let sync_records = env_or::<usize>("NODE_BENCH_SYNC_RECORDS", 10_000);
+    let concurrency = env_or::<usize>("NODE_BENCH_SYNC_CONCURRENCY", 32);
     println!(
         "{NODES} nodes per network on loopback TCP, replication factor {REPLICATION}, quorum one; \
          {samples} sequential puts then gets per network, interleaved across the networks"

@@ -7,6 +7,8 @@
 //! Environment: `OWNED_BENCH_RECORDS` (default 5000) for the codec and store parts,
 //! `OWNED_BENCH_SAMPLES` (default 300) network operations per kind.
 
+#[path = "support/env.rs"]
+mod bench_env;
 #[path = "../tests/node/support.rs"]
 #[allow(
     dead_code,
@@ -17,6 +19,7 @@ mod node_support;
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
+use bench_env::env_or;
 use netabase_store::kad::{Quorum, Record};
 use netabase_store::owned::{Author, OwnedWrite, Owner};
 use netabase_store::tombstone::decode_record;
@@ -35,13 +38,6 @@ struct OwnedProfile {
     #[key]
     id: u64,
     name: String,
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
 }
 
 fn name(i: usize) -> String {
@@ -231,8 +227,8 @@ async fn network_part(author: &Author, samples: usize) {
 
 #[tokio::main]
 async fn main() {
-    let records = env_usize("OWNED_BENCH_RECORDS", 5_000);
-    let samples = env_usize("OWNED_BENCH_SAMPLES", 300);
+    let records = env_or::<usize>("OWNED_BENCH_RECORDS", 5_000);
+    let samples = env_or::<usize>("OWNED_BENCH_SAMPLES", 300);
     let author = Author::generate();
     codec(&author, records);
     store_part(&author, records);

@@ -12,6 +12,8 @@
 //! `cargo bench -p netabase_store --bench republish_backlog`
 //! Environment: `BACKLOG_RECORDS`, `BACKLOG_SAMPLES` (default 200 puts per node and run).
 
+#[path = "support/env.rs"]
+mod bench_env;
 #[path = "../tests/node/support.rs"]
 #[allow(
     dead_code,
@@ -22,18 +24,12 @@ mod node_support;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::{Duration, Instant, SystemTime};
 
+use bench_env::env_or;
 use netabase_store::kad::Quorum;
 use netabase_store::{DEFAULT_REPUBLISH_RATE, NetabaseSchema, NodeConfig, NodeStore};
 use node_support::*;
 
 const NODES: usize = 10;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
 
 fn profile(id: u64) -> Profile {
     Profile {
@@ -79,8 +75,8 @@ async fn timed_puts(nodes: &[&TestNode], samples: usize, first_id: u64) -> Vec<V
 }
 
 fn main() {
-    let backlog = env_usize("BACKLOG_RECORDS", 20_000) as u64;
-    let samples = env_usize("BACKLOG_SAMPLES", 200);
+    let backlog = env_or::<usize>("BACKLOG_RECORDS", 20_000) as u64;
+    let samples = env_or::<usize>("BACKLOG_SAMPLES", 200);
     let dir = tempfile::tempdir().expect("tempdir");
     // The loaded node's store, closed, copied for each run: its own records, every one due now.
     let template = dir.path().join("loaded-template.redb");

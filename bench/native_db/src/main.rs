@@ -16,8 +16,12 @@ use native_model::{Model, native_model};
 use netabase_store::RedbStore;
 use serde::{Deserialize, Serialize};
 
+#[path = "../../../netabase_store/benches/support/env.rs"]
+mod bench_env;
 #[path = "../../../netabase_store/benches/support/item.rs"]
 mod item_schema;
+
+use bench_env::env_or;
 
 use item_schema::{Item, PRICES, item};
 
@@ -43,21 +47,14 @@ fn native(item: &Item) -> NativeItem {
     }
 }
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let records = env("RECORDS", 20_000);
-    let samples = env("SAMPLES", 15);
+    let records = env_or::<u64>("RECORDS", 20_000);
+    let samples = env_or::<u64>("SAMPLES", 15);
     let dir = tempfile::tempdir()?;
     let store = RedbStore::builder()
         .register::<Item>()
