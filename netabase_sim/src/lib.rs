@@ -1,15 +1,25 @@
 //! Simulated Netabase networks: N real [`Node`](netabase_store::Node)s, each with a real redb store
 //! (redb's in-memory backend), in one process over libp2p's in-process memory transport, driven
-//! by a workload whose every choice (which node writes, which reads) comes from a seed.
+//! by a workload whose every choice comes from a seed.
 //!
-//! This first part of the harness builds a network and runs writers and readers against it:
-//! [`Scenario`] says how, [`run`] runs it, and the [`Report`] gives put and get success and
-//! latency. `docs/simulation.md` describes the model and its limits.
+//! A [`Scenario`] says what runs: how many nodes, how many of them write and how many records,
+//! how fast simulated time passes ([`TimeScale`]), how long the run lasts, whether writers
+//! republish, and how nodes churn ([`Churn`]). [`run`] forms the network, puts the records, lets
+//! simulated time pass while servers leave and join, and samples the survival of the records;
+//! the [`Report`] gives put and get success and latency and the survival over time.
+//! `docs/simulation.md` describes the model, its limits and the figures.
 
+mod memory;
 mod network;
 mod report;
+mod run;
+mod scenario;
+mod time;
 mod workload;
 
-pub use network::{SimError, SimNetwork};
-pub use report::{Latencies, Report};
-pub use workload::{Scenario, SimRecord, run};
+pub use network::{Departure, Role, SimError, SimNetwork};
+pub use report::{ChurnCounts, Operations, Report, Sample};
+pub use run::run;
+pub use scenario::{Churn, Scenario};
+pub use time::{BadSpeedup, TimeScale};
+pub use workload::SimRecord;

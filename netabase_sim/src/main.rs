@@ -1,22 +1,27 @@
 //! `netabase-sim`: runs a simulated network and prints what it measured.
 //!
-//! `cargo run --release -p netabase_sim -- --nodes 200 --records 1000 --seed 7`
+//! `cargo run --release -p netabase_sim -- --nodes 200 --records 2000 --hours 48 --churn 0.5`
 
 use std::num::NonZeroUsize;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
-use netabase_sim::{Scenario, run};
+use netabase_sim::{Churn, Scenario, TimeScale, run};
 
-/// Runs N real Netabase nodes in this process over libp2p's memory transport, puts records from
-/// random nodes and gets them from random nodes, and prints success and latency.
+/// Runs N real Netabase nodes in this process over libp2p's memory transport. Writers put
+/// records; then simulated time passes, servers leave and join, and the survival of the records
+/// (their holders, and gets through the DHT) is sampled and printed as tables.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// How many nodes.
+    /// How many nodes, writers included.
     #[arg(long, default_value_t = Scenario::default().nodes)]
     nodes: usize,
-    /// How many records to put and then get.
+    /// How many nodes put and republish the records (they never leave).
+    #[arg(long, default_value_t = Scenario::default().writers)]
+    writers: usize,
+    /// How many records to put.
     #[arg(long, default_value_t = Scenario::default().records)]
     records: u64,
     /// The seed every random choice comes from.
@@ -25,19 +30,101 @@ struct Args {
     /// The replication factor (kad's k).
     #[arg(long, default_value_t = Scenario::default().replication)]
     replication: NonZeroUsize,
-    /// How many earlier nodes each node joins through.
+    /// How many online nodes each joining node dials.
     #[arg(long, default_value_t = Scenario::default().bootstrap_peers)]
     bootstrap_peers: usize,
+    /// How many nodes join at once while the network forms.
+    #[arg(long, default_value_t = Scenario::default().joins_at_once)]
+    joins_at_once: usize,
+    /// How many puts run at once.
+    #[arg(long, default_value_t = Scenario::default().puts_at_once)]
+    puts_at_once: usize,
+    /// Simulated seconds per real second.
+    #[arg(long, default_value_t = Scenario::default().time.speedup())]
+    speedup: f64,
+    /// How long the run lasts, in simulated hours from the first put (0: put, sample once, stop).
+    #[arg(long, default_value_t = 0.0)]
+    hours: f64,
+    /// The record TTL, in simulated hours.
+    #[arg(long, default_value_t = 48.0)]
+    ttl_hours: f64,
+    /// How often writers republish, in simulated hours.
+    #[arg(long, default_value_t = 22.0)]
+    republish_hours: f64,
+    /// Turn republishing off.
+    #[arg(long)]
+    no_republish: bool,
+    /// The share of the servers that leaves per simulated day (0.5: half).
+    #[arg(long, default_value_t = 0.0)]
+    churn: f64,
+    /// Leaving servers come back with their stores after this many simulated hours, instead of
+    /// being replaced at once by empty nodes.
+    #[arg(long)]
+    returns_after_hours: Option<f64>,
+    /// How often survival is sampled, in simulated hours.
+    #[arg(long, default_value_t = 4.0)]
+    sample_every_hours: f64,
+    /// How many records each sample gets through the DHT.
+    #[arg(long, default_value_t = Scenario::default().gets_per_sample)]
+    gets_per_sample: usize,
+    /// How long an idle connection stays open, in real seconds.
+    #[arg(long, default_value_t = Scenario::default().idle_connection_timeout.as_secs_f64())]
+    idle_seconds: f64,
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
+fn hours(hours: f64, what: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(hours * 3600.0)
+        .map_err(|_| format!("{what} must be a non-negative number of hours, not {hours}"))
+}
+
+fn scenario(args: &Args) -> Result<Scenario, String> {
+    let time = TimeScale::new(args.speedup).map_err(|error| error.to_string())?;
+    let churn = (args.churn > 0.0)
+        .then(|| -> Result<Churn, String> {
+            Ok(Churn {
+                per_day: args.churn,
+                returns_after: args
+                    .returns_after_hours
+                    .map(|after| hours(after, "--returns-after-hours"))
+                    .transpose()?,
+            })
+        })
+        .transpose()?;
     let scenario = Scenario {
         nodes: args.nodes,
+        writers: args.writers,
         records: args.records,
         seed: args.seed,
         replication: args.replication,
         bootstrap_peers: args.bootstrap_peers,
+        joins_at_once: args.joins_at_once,
+        puts_at_once: args.puts_at_once,
+        time,
+        duration: hours(args.hours, "--hours")?,
+        record_ttl: hours(args.ttl_hours, "--ttl-hours")?,
+        republish_interval: if args.no_republish {
+            None
+        } else {
+            Some(hours(args.republish_hours, "--republish-hours")?)
+        },
+        churn,
+        sample_every: hours(args.sample_every_hours, "--sample-every-hours")?,
+        gets_per_sample: args.gets_per_sample,
+        idle_connection_timeout: Duration::try_from_secs_f64(args.idle_seconds)
+            .map_err(|_| format!("--idle-seconds cannot be {}", args.idle_seconds))?,
+    };
+    scenario.check()?;
+    Ok(scenario)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let scenario = match scenario(&args) {
+        Ok(scenario) => scenario,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

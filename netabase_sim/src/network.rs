@@ -1,13 +1,17 @@
-//! Starting and stopping a network of real nodes on libp2p's memory transport.
+//! A network of real nodes on libp2p's memory transport: starting them, taking them offline and
+//! back, replacing them, and looking into their stores.
 
-use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use netabase_store::{Node, NodeConfig, NodeError, NodeHandle, RedbStore, SpawnError};
+use netabase_store::{
+    Identity, Keypair, Multiaddr, Node, NodeConfig, NodeError, NodeHandle, NodeStats, RedbStore,
+    SpawnError,
+};
 use rand::RngExt;
 use rand::rngs::StdRng;
 use tokio::task::JoinHandle;
 
+use crate::scenario::Scenario;
 use crate::workload::SimRecord;
 
 /// Why a simulation could not run.
@@ -20,129 +24,354 @@ pub enum SimError {
     #[error("a node could not start: {0}")]
     Spawn(#[from] SpawnError),
     /// A node did not answer its handle.
-    #[error("a node failed while setting up the network: {0}")]
+    #[error("a node failed: {0}")]
     Node(#[from] NodeError),
-    /// A node learned of no peer while the network formed.
-    #[error(
-        "node {index} found no peer within {waited:?}; the network did not form (raise the \
-         bootstrap peers per node)"
-    )]
-    Isolated {
-        /// The node's index.
-        index: usize,
-        /// How long it was given.
-        waited: Duration,
-    },
+    /// A node's store could not be read.
+    #[error("a node's store could not be read: {0}")]
+    Database(#[from] netabase_store::DatabaseError),
+    /// A node's identity could not be made from the seed.
+    #[error("a node's identity could not be derived from the seed: {0}")]
+    Identity(String),
+    /// A node listened on no address.
+    #[error("node {0} started without a listen address")]
+    NoAddress(usize),
+    /// The scenario cannot run as given.
+    #[error("the scenario cannot run: {0}")]
+    Scenario(String),
 }
 
-/// One running node.
-struct SimNode {
+/// What a node does in the simulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Puts and republishes the records; never leaves.
+    Writer,
+    /// Stores and serves records; the nodes churn takes offline and replaces.
+    Server,
+}
+
+/// What a stopping node keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Departure {
+    /// Its identity and store: it can come back as it was.
+    Offline,
+    /// Its identity only: it comes back with the same peer id and an empty store, as a server
+    /// that lost its disk.
+    LosesStore,
+    /// Nothing: it can never start again.
+    Gone,
+}
+
+/// A running node.
+struct Running {
     handle: NodeHandle,
     task: JoinHandle<()>,
+    address: Multiaddr,
+    /// The bootstrap it joined with, until [`SimNetwork::settle`] collects it.
+    bootstrap: Option<JoinHandle<Result<(), NodeError>>>,
 }
 
-/// A running network: the nodes, by index.
+/// One node of the network, over its whole life: its identity and store outlive its runs, so an
+/// offline node can come back as it was.
+struct Slot {
+    role: Role,
+    keypair: Keypair,
+    /// `None` once the node is gone for good.
+    store: Option<RedbStore>,
+    running: Option<Running>,
+}
+
+/// A network of nodes, by index. Indices are never reused: a replaced node's successor gets a new
+/// one.
 pub struct SimNetwork {
-    nodes: Vec<SimNode>,
+    slots: Vec<Slot>,
+    config: NodeConfig,
+    bootstrap_peers: usize,
+    /// Bootstraps that ended in an error (a timeout, or no peer answering).
+    failed_bootstraps: u64,
 }
 
 impl std::fmt::Debug for SimNetwork {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimNetwork")
-            .field("nodes", &self.nodes.len())
+            .field("nodes", &self.slots.len())
+            .field("online", &self.online_count())
             .finish()
     }
 }
 
-/// How long setting up the network may wait for one node to learn of a peer.
-const FORM_TIMEOUT: Duration = Duration::from_secs(30);
+/// redb's page cache per node. The records are in memory already; a larger cache only holds
+/// copies of their pages.
+const CACHE_BYTES: usize = 256 * 1024;
+
+/// How long a joining node waits for its first routable peer before it bootstraps.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl SimNetwork {
-    /// Starts `nodes` nodes with `replication` as their replication factor; each joins through
-    /// up to `bootstrap_peers` nodes started before it, chosen with `rng`. Returns once every
-    /// node has run a bootstrap and knows at least one peer.
-    pub async fn start(
-        nodes: usize,
-        replication: NonZeroUsize,
-        bootstrap_peers: usize,
-        rng: &mut StdRng,
-    ) -> Result<Self, SimError> {
-        let mut network = SimNetwork {
-            nodes: Vec::with_capacity(nodes),
+    /// An empty network whose nodes are configured for `scenario`: the memory transport, its
+    /// replication factor, and its record TTL and republish interval compressed by its time
+    /// scale.
+    pub fn new(scenario: &Scenario) -> Self {
+        SimNetwork {
+            slots: Vec::new(),
+            config: node_config(scenario),
+            bootstrap_peers: scenario.bootstrap_peers,
+            failed_bootstraps: 0,
+        }
+    }
+
+    /// Adds a node with a fresh identity (from `rng`) and an empty store, offline. Returns its
+    /// index.
+    pub fn add(&mut self, role: Role, rng: &mut StdRng) -> Result<usize, SimError> {
+        let mut secret: [u8; 32] = rng.random();
+        let keypair = Keypair::ed25519_from_bytes(&mut secret)
+            .map_err(|error| SimError::Identity(error.to_string()))?;
+        let store = empty_store()?;
+        self.slots.push(Slot {
+            role,
+            keypair,
+            store: Some(store),
+            running: None,
+        });
+        Ok(self.slots.len() - 1)
+    }
+
+    /// Starts node `index` with its identity and store, and connects it to up to the scenario's
+    /// bootstrap peers, chosen with `rng` among the online nodes. Its bootstrap (a lookup of
+    /// itself, then a refresh of its routing table's buckets) runs in the background; with no
+    /// online peer (the first node) there is none.
+    pub async fn start(&mut self, index: usize, rng: &mut StdRng) -> Result<(), SimError> {
+        let peers = self.random_online(self.bootstrap_peers, Some(index), rng);
+        let Some((keypair, store)) = self
+            .slots
+            .get(index)
+            .and_then(|slot| Some((slot.keypair.clone(), slot.store.clone()?)))
+        else {
+            return Err(SimError::Scenario(format!("node {index} is gone")));
         };
-        let mut addresses = Vec::with_capacity(nodes);
-        for index in 0..nodes {
-            let mut config = node_config(replication);
-            for _ in 0..bootstrap_peers.min(index) {
-                let (peer, address) = &addresses[rng.random_range(0..index)];
-                config.add_bootstrap_peer(*peer, netabase_store::Multiaddr::clone(address));
+        let mut config = self.config.clone();
+        config.set_identity(Identity::Keypair(keypair));
+        let (handle, task) = Node::spawn(config, store).await?;
+        let address = handle
+            .listeners()
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(SimError::NoAddress(index))?;
+        let mut dialed = 0;
+        for address in peers {
+            // A peer that just went offline refuses; the others are enough.
+            if handle.dial(address).await.is_ok() {
+                dialed += 1;
             }
-            let store = RedbStore::builder().register::<SimRecord>().in_memory()?;
-            let (handle, task) = Node::spawn(config, store).await?;
-            let address =
-                handle
-                    .listeners()
-                    .await?
-                    .into_iter()
-                    .next()
-                    .ok_or(SimError::Isolated {
-                        index,
-                        waited: Duration::ZERO,
-                    })?;
-            addresses.push((handle.peer_id(), address));
-            network.nodes.push(SimNode { handle, task });
         }
-        // One at a time: run together, some of the bootstrap queries ran into their timeout (see
-        // docs/simulation.md).
-        for (index, node) in network.nodes.iter().enumerate().skip(1) {
-            node.handle.bootstrap().await?;
-            match node.handle.wait_for_peers(1, FORM_TIMEOUT).await {
-                Ok(_) => {}
-                Err(NodeError::NotEnoughPeers { .. }) => {
-                    return Err(SimError::Isolated {
-                        index,
-                        waited: FORM_TIMEOUT,
-                    });
+        // A dialled peer enters the routing table once identify has told kad it speaks the
+        // protocol; bootstrapping before that finds no peer to ask.
+        let bootstrap = (dialed > 0).then(|| {
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                handle.wait_for_peers(1, JOIN_TIMEOUT).await?;
+                handle.bootstrap().await
+            })
+        });
+        if let Some(slot) = self.slots.get_mut(index) {
+            slot.running = Some(Running {
+                handle,
+                task,
+                address,
+                bootstrap,
+            });
+        }
+        Ok(())
+    }
+
+    /// Waits for the bootstraps still running and counts those that failed.
+    pub async fn settle(&mut self) {
+        for slot in &mut self.slots {
+            let Some(bootstrap) = slot
+                .running
+                .as_mut()
+                .and_then(|running| running.bootstrap.take())
+            else {
+                continue;
+            };
+            if !matches!(bootstrap.await, Ok(Ok(()))) {
+                self.failed_bootstraps += 1;
+            }
+        }
+    }
+
+    /// Shuts node `index` down; `departure` says what it keeps for a later
+    /// [`start`](Self::start).
+    pub async fn stop(&mut self, index: usize, departure: Departure) -> Result<(), SimError> {
+        let Some(slot) = self.slots.get_mut(index) else {
+            return Err(SimError::Scenario(format!("node {index} does not exist")));
+        };
+        if let Some(running) = slot.running.take() {
+            if let Some(bootstrap) = running.bootstrap {
+                bootstrap.abort();
+            }
+            let _ = running.handle.shutdown().await;
+            let _ = running.task.await;
+        }
+        match departure {
+            Departure::Offline => {}
+            // Nothing else holds a clone of the store once the node has stopped: this frees it.
+            Departure::Gone => slot.store = None,
+            Departure::LosesStore => slot.store = Some(empty_store()?),
+        }
+        Ok(())
+    }
+
+    /// Shuts every node down, all at once.
+    pub async fn stop_all(&mut self) {
+        let stopping = self.slots.iter_mut().filter_map(|slot| {
+            let running = slot.running.take()?;
+            Some(async move {
+                if let Some(bootstrap) = running.bootstrap {
+                    bootstrap.abort();
                 }
-                Err(error) => return Err(SimError::Node(error)),
+                let _ = running.handle.shutdown().await;
+                let _ = running.task.await;
+            })
+        });
+        futures::future::join_all(stopping).await;
+    }
+
+    /// How many bootstraps have failed so far (counted by [`settle`](Self::settle)).
+    pub fn failed_bootstraps(&self) -> u64 {
+        self.failed_bootstraps
+    }
+
+    /// How many nodes are running.
+    pub fn online_count(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|slot| slot.running.is_some())
+            .count()
+    }
+
+    /// The indices of the running nodes with `role`.
+    pub fn online(&self, role: Role) -> Vec<usize> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.role == role && slot.running.is_some())
+            .map(|(index, _)| index)
+            .collect()
+    }
+
+    /// The handle of node `index`, if it is running.
+    pub fn handle(&self, index: usize) -> Option<&NodeHandle> {
+        self.slots
+            .get(index)?
+            .running
+            .as_ref()
+            .map(|running| &running.handle)
+    }
+
+    /// Addresses of up to `count` distinct running nodes other than `except`.
+    fn random_online(
+        &self,
+        count: usize,
+        except: Option<usize>,
+        rng: &mut StdRng,
+    ) -> Vec<Multiaddr> {
+        let mut candidates: Vec<&Multiaddr> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| Some(*index) != except)
+            .filter_map(|(_, slot)| slot.running.as_ref().map(|running| &running.address))
+            .collect();
+        let mut chosen = Vec::with_capacity(count.min(candidates.len()));
+        while chosen.len() < count && !candidates.is_empty() {
+            let pick = rng.random_range(0..candidates.len());
+            chosen.push(candidates.swap_remove(pick).clone());
+        }
+        chosen
+    }
+
+    /// For each record id below `records`, how many running nodes other than its writer hold it
+    /// (unexpired), read straight from their stores.
+    pub fn holders(&self, records: u64) -> Result<Vec<u32>, SimError> {
+        let mut holders = vec![0u32; usize::try_from(records).unwrap_or(usize::MAX)];
+        for (index, slot) in self.slots.iter().enumerate() {
+            let Some(store) = slot.store.as_ref().filter(|_| slot.running.is_some()) else {
+                continue;
+            };
+            for value in store.values::<SimRecord>() {
+                let value = value?;
+                if value.writer == index as u64 {
+                    continue;
+                }
+                if let Some(count) = usize::try_from(value.id)
+                    .ok()
+                    .and_then(|id| holders.get_mut(id))
+                {
+                    *count += 1;
+                }
             }
         }
-        Ok(network)
+        Ok(holders)
     }
 
-    /// How many nodes the network has.
-    pub fn len(&self) -> usize {
-        self.nodes.len()
+    /// The ids of the records node `index` holds (unexpired) in its store, in id order; empty for
+    /// a node that is gone.
+    pub fn held_by(&self, index: usize) -> Result<Vec<u64>, SimError> {
+        let Some(store) = self.slots.get(index).and_then(|slot| slot.store.as_ref()) else {
+            return Ok(Vec::new());
+        };
+        let mut ids = store
+            .values::<SimRecord>()
+            .map(|value| value.map(|value| value.id))
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.sort_unstable();
+        Ok(ids)
     }
 
-    /// Whether the network has no node.
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
-
-    /// The handle of node `index`, if there is one.
-    pub fn handle(&self, index: usize) -> Option<&NodeHandle> {
-        self.nodes.get(index).map(|node| &node.handle)
-    }
-
-    /// Shuts every node down and waits for its task.
-    pub async fn stop(self) {
-        for node in self.nodes {
-            let _ = node.handle.shutdown().await;
-            let _ = node.task.await;
+    /// The counters of each running node with `role`.
+    pub async fn stats(&self, role: Role) -> Vec<NodeStats> {
+        let mut all = Vec::new();
+        for index in self.online(role) {
+            if let Some(handle) = self.handle(index)
+                && let Ok(stats) = handle.stats().await
+            {
+                all.push(stats);
+            }
         }
+        all
     }
 }
 
-/// A node of the simulation: memory transport, short timeouts, the simulation's schema.
-fn node_config(replication: NonZeroUsize) -> NodeConfig {
+/// An empty in-memory store for the simulation's schema.
+fn empty_store() -> Result<RedbStore, SimError> {
+    Ok(RedbStore::builder()
+        .register::<SimRecord>()
+        .set_cache_size(CACHE_BYTES)
+        .in_memory()?)
+}
+
+/// A node of the simulation: the memory transport, the scenario's replication factor, its
+/// schedule compressed by the scenario's time scale, and the simulation's schema.
+fn node_config(scenario: &Scenario) -> NodeConfig {
+    let scale = scenario.time;
+    // The periodic checks (due republications, expired records) run at most once a real second
+    // however large the speed-up: a thousand nodes checking ten times a second spent a tenth of
+    // the machine on checks that mostly found nothing.
+    let check = |simulated: Duration| scale.real(simulated).max(Duration::from_secs(1));
     let mut config = NodeConfig::new();
     config
         .set_listen_addrs(vec!["/memory/0".parse().expect("a valid memory address")])
-        .set_replication_factor(replication)
+        .set_replication_factor(scenario.replication)
         .set_query_timeout(Duration::from_secs(10))
         .set_operation_timeout(Duration::from_secs(30))
-        .set_flush_interval(Duration::from_millis(50))
+        .set_record_ttl(Some(scale.real(scenario.record_ttl)))
+        .set_tombstone_ttl(Some(scale.real(scenario.record_ttl * 2)))
+        .set_republish_interval(scenario.republish_interval.map(|every| scale.real(every)))
+        .set_republish_check_interval(check(Duration::from_secs(60)))
+        .set_expiry_sweep_interval(check(Duration::from_secs(60)))
+        .set_flush_interval(Duration::from_millis(100))
+        .set_idle_connection_timeout(scenario.idle_connection_timeout)
         .register::<SimRecord>();
     config
 }

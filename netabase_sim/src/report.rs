@@ -1,24 +1,47 @@
-//! What a run measured, and its table.
+//! What a run measured, and its tables.
 
 use std::fmt;
 use std::time::Duration;
 
-use crate::workload::Scenario;
+use crate::scenario::Scenario;
+use crate::time::hours;
 
-/// Latencies of one kind of operation.
+/// The outcomes and latencies of one kind of operation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Latencies {
-    samples: Vec<Duration>,
+pub struct Operations {
+    /// How many succeeded.
+    pub ok: u64,
+    /// How many failed.
+    pub failed: u64,
+    latencies: Vec<Duration>,
 }
 
-impl Latencies {
-    fn add(&mut self, sample: Duration) {
-        self.samples.push(sample);
+impl Operations {
+    pub(crate) fn succeeded(&mut self, latency: Duration) {
+        self.ok += 1;
+        self.latencies.push(latency);
     }
 
-    /// The latency at quantile `q` (0 to 1) of the samples, if there are any.
-    pub fn quantile(&self, q: f64) -> Option<Duration> {
-        let mut sorted = self.samples.clone();
+    pub(crate) fn failed(&mut self) {
+        self.failed += 1;
+    }
+
+    /// Adds `other`'s outcomes to these.
+    pub fn merge(&mut self, other: &Operations) {
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.latencies.extend_from_slice(&other.latencies);
+    }
+
+    /// The share that succeeded (0 to 1), if there were any.
+    pub fn success(&self) -> Option<f64> {
+        let total = self.ok + self.failed;
+        (total > 0).then(|| self.ok as f64 / total as f64)
+    }
+
+    /// The real latency at quantile `q` (0 to 1) of the successful ones, if there are any.
+    pub fn latency(&self, q: f64) -> Option<Duration> {
+        let mut sorted = self.latencies.clone();
         sorted.sort();
         let last = sorted.len().checked_sub(1)?;
         let index = ((last as f64) * q.clamp(0.0, 1.0)).round() as usize;
@@ -26,71 +49,141 @@ impl Latencies {
     }
 }
 
+/// One measurement of the records' survival.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// When, in simulated time since the first put.
+    pub at: Duration,
+    /// How many nodes were online.
+    pub online: usize,
+    /// How many records at least one online node other than their writer held.
+    pub records_held: u64,
+    /// How many records there are.
+    pub records: u64,
+    /// The fewest online holders of any record (its writer not counted).
+    pub holders_min: u32,
+    /// The median number of online holders.
+    pub holders_median: u32,
+    /// The mean number of online holders.
+    pub holders_mean: f64,
+    /// The sampled gets through the DHT.
+    pub gets: Operations,
+    /// Republications the writers had run so far.
+    pub republished: u64,
+    /// The process's resident memory, if it could be read.
+    pub resident_bytes: Option<u64>,
+}
+
+impl Sample {
+    pub(crate) fn new(
+        at: Duration,
+        online: usize,
+        holders: &[u32],
+        gets: Operations,
+        republished: u64,
+        resident_bytes: Option<u64>,
+    ) -> Self {
+        let mut sorted = holders.to_vec();
+        sorted.sort_unstable();
+        let total: u64 = sorted.iter().map(|&count| u64::from(count)).sum();
+        Sample {
+            at,
+            online,
+            records_held: sorted.iter().filter(|&&count| count > 0).count() as u64,
+            records: sorted.len() as u64,
+            holders_min: sorted.first().copied().unwrap_or(0),
+            holders_median: sorted.get(sorted.len() / 2).copied().unwrap_or(0),
+            holders_mean: if sorted.is_empty() {
+                0.0
+            } else {
+                total as f64 / sorted.len() as f64
+            },
+            gets,
+            republished,
+            resident_bytes,
+        }
+    }
+
+    /// The share of the records some online node held (0 to 1); 1 with no records.
+    pub fn held(&self) -> f64 {
+        if self.records == 0 {
+            1.0
+        } else {
+            self.records_held as f64 / self.records as f64
+        }
+    }
+}
+
+/// How many nodes churn moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChurnCounts {
+    /// Servers that left.
+    pub left: u64,
+    /// Fresh servers that joined in their place.
+    pub joined: u64,
+    /// Servers back with their stores.
+    pub returned: u64,
+}
+
 /// What a run measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     /// The scenario it ran.
     pub scenario: Scenario,
-    /// How long the network took to form.
+    /// How long the network took to form, in real time.
     pub formed_in: Duration,
-    /// Puts whose quorum was met.
-    pub puts_ok: u64,
-    /// Puts that failed.
-    pub puts_failed: u64,
-    /// How many closest peers each successful put was sent to, summed (a put returns once one
-    /// stored it; the others receive it in the background).
-    pub holders: u64,
-    /// Latencies of the successful puts.
-    pub put_latency: Latencies,
-    /// Gets that found the record.
-    pub gets_ok: u64,
-    /// Gets that did not.
-    pub gets_failed: u64,
-    /// Latencies of the successful gets.
-    pub get_latency: Latencies,
+    /// Bootstraps that failed, while forming and through churn.
+    pub failed_bootstraps: u64,
+    /// The puts.
+    pub puts: Operations,
+    /// How many closest peers each successful put was sent to, summed.
+    pub put_sent_to: u64,
+    /// How long the put phase took, in simulated time.
+    pub put_phase: Duration,
+    /// The survival samples, in order.
+    pub samples: Vec<Sample>,
+    /// What churn did.
+    pub churn: ChurnCounts,
+    /// How far behind its schedule the run fell at worst, in simulated time (the machine was
+    /// busy when an event or a sample was due).
+    pub lag: Duration,
+    /// How long the whole run took, in real time.
+    pub ran_for: Duration,
 }
 
 impl Report {
     pub(crate) fn new(scenario: &Scenario, formed_in: Duration) -> Self {
         Report {
-            scenario: *scenario,
+            scenario: scenario.clone(),
             formed_in,
-            puts_ok: 0,
-            puts_failed: 0,
-            holders: 0,
-            put_latency: Latencies::default(),
-            gets_ok: 0,
-            gets_failed: 0,
-            get_latency: Latencies::default(),
+            failed_bootstraps: 0,
+            puts: Operations::default(),
+            put_sent_to: 0,
+            put_phase: Duration::ZERO,
+            samples: Vec::new(),
+            churn: ChurnCounts::default(),
+            lag: Duration::ZERO,
+            ran_for: Duration::ZERO,
         }
     }
 
-    pub(crate) fn put_succeeded(&mut self, latency: Duration, holders: usize) {
-        self.puts_ok += 1;
-        self.holders += holders as u64;
-        self.put_latency.add(latency);
+    /// The sampled gets of every sample together.
+    pub fn gets(&self) -> Operations {
+        let mut all = Operations::default();
+        for sample in &self.samples {
+            all.merge(&sample.gets);
+        }
+        all
     }
 
-    pub(crate) fn put_failed(&mut self) {
-        self.puts_failed += 1;
-    }
-
-    pub(crate) fn get_succeeded(&mut self, latency: Duration) {
-        self.gets_ok += 1;
-        self.get_latency.add(latency);
-    }
-
-    pub(crate) fn get_failed(&mut self) {
-        self.gets_failed += 1;
+    /// The last sample, if there was one.
+    pub fn last(&self) -> Option<&Sample> {
+        self.samples.last()
     }
 }
 
-/// A percentage of `part` in `part + rest`, or `-` for none.
-fn share(part: u64, rest: u64) -> String {
-    match part + rest {
-        0 => "-".into(),
-        total => format!("{:.1}%", 100.0 * part as f64 / total as f64),
-    }
+fn share(part: Option<f64>) -> String {
+    part.map_or_else(|| "-".into(), |part| format!("{:.1}%", 100.0 * part))
 }
 
 fn millis(latency: Option<Duration>) -> String {
@@ -100,54 +193,152 @@ fn millis(latency: Option<Duration>) -> String {
     )
 }
 
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let scenario = &self.scenario;
+        let scale = scenario.time;
         writeln!(
             f,
-            "{} nodes (replication {}, {} bootstrap peers each), {} records, seed {}; network formed in {:.2} s",
+            "{} nodes ({} writers, {} servers), replication {}, {} records, seed {}",
             scenario.nodes,
+            scenario.writers,
+            scenario.servers(),
             scenario.replication,
-            scenario.bootstrap_peers,
             scenario.records,
             scenario.seed,
-            self.formed_in.as_secs_f64()
         )?;
+        writeln!(
+            f,
+            "time: {scale} (1 simulated hour = {:.2} s real); {:.1} simulated hours; record TTL {:.0} h; {}",
+            scale.real(Duration::from_secs(3600)).as_secs_f64(),
+            hours(scenario.duration),
+            hours(scenario.record_ttl),
+            scenario.republish_interval.map_or_else(
+                || "republish off".to_owned(),
+                |every| format!("republish every {:.0} h", hours(every))
+            ),
+        )?;
+        match &scenario.churn {
+            None => writeln!(f, "churn: none")?,
+            Some(churn) => writeln!(
+                f,
+                "churn: {:.0}% of the servers leave per simulated day, {}; {} left, {} joined, {} returned",
+                churn.per_day * 100.0,
+                churn.returns_after.map_or_else(
+                    || "each replaced at once by an empty node".to_owned(),
+                    |downtime| format!("each back with its store after {:.1} h", hours(downtime))
+                ),
+                self.churn.left,
+                self.churn.joined,
+                self.churn.returned,
+            )?,
+        }
+        writeln!(
+            f,
+            "formed in {:.1} s real ({} bootstraps failed); puts took {:.1} simulated hours; \
+             the whole run {:.1} s real, at worst {:.1} simulated minutes behind schedule",
+            self.formed_in.as_secs_f64(),
+            self.failed_bootstraps,
+            hours(self.put_phase),
+            self.ran_for.as_secs_f64(),
+            self.lag.as_secs_f64() / 60.0,
+        )?;
+        writeln!(f)?;
         writeln!(f, "| operation | success | median | p90 | max |")?;
         writeln!(f, "| --- | --- | --- | --- | --- |")?;
-        let row =
-            |f: &mut fmt::Formatter<'_>, name: &str, ok: u64, failed: u64, latency: &Latencies| {
-                writeln!(
-                    f,
-                    "| {name} | {} ({ok} of {}) | {} | {} | {} |",
-                    share(ok, failed),
-                    ok + failed,
-                    millis(latency.quantile(0.5)),
-                    millis(latency.quantile(0.9)),
-                    millis(latency.quantile(1.0))
-                )
-            };
-        row(
-            f,
-            "put (quorum 1)",
-            self.puts_ok,
-            self.puts_failed,
-            &self.put_latency,
-        )?;
-        row(
-            f,
-            "get from the network",
-            self.gets_ok,
-            self.gets_failed,
-            &self.get_latency,
-        )?;
-        if self.puts_ok > 0 {
+        let gets = self.gets();
+        for (name, operations) in [
+            ("put (quorum 1)", &self.puts),
+            ("get from the network (all samples)", &gets),
+        ] {
             writeln!(
                 f,
-                "closest peers each put was sent to: {:.1} on average",
-                self.holders as f64 / self.puts_ok as f64
+                "| {name} | {} ({} of {}) | {} | {} | {} |",
+                share(operations.success()),
+                operations.ok,
+                operations.ok + operations.failed,
+                millis(operations.latency(0.5)),
+                millis(operations.latency(0.9)),
+                millis(operations.latency(1.0)),
+            )?;
+        }
+        if self.puts.ok > 0 {
+            writeln!(
+                f,
+                "\nclosest peers each put was sent to: {:.1} on average",
+                self.put_sent_to as f64 / self.puts.ok as f64
+            )?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "| simulated h | online | records held | holders min | median | mean | gets found | republished | memory per node |"
+        )?;
+        writeln!(f, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |")?;
+        for sample in &self.samples {
+            writeln!(
+                f,
+                "| {:.1} | {} | {} | {} | {} | {:.1} | {} | {} | {} |",
+                hours(sample.at),
+                sample.online,
+                share(Some(sample.held())),
+                sample.holders_min,
+                sample.holders_median,
+                sample.holders_mean,
+                share(sample.gets.success()),
+                sample.republished,
+                sample
+                    .resident_bytes
+                    .filter(|_| sample.online > 0)
+                    .map_or_else(
+                        || "-".into(),
+                        |bytes| megabytes(bytes / sample.online as u64)
+                    ),
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_counts_holders_and_records_no_node_holds() {
+        let sample = Sample::new(
+            Duration::ZERO,
+            10,
+            &[0, 3, 5, 7],
+            Operations::default(),
+            0,
+            None,
+        );
+        assert_eq!(
+            (
+                sample.records_held,
+                sample.holders_min,
+                sample.holders_median
+            ),
+            (3, 0, 5)
+        );
+        assert_eq!(sample.holders_mean, 3.75);
+        assert_eq!(sample.held(), 0.75);
+    }
+
+    #[test]
+    fn latency_quantiles_come_from_the_successes_only() {
+        let mut operations = Operations::default();
+        for millis in [30, 10, 20] {
+            operations.succeeded(Duration::from_millis(millis));
+        }
+        operations.failed();
+        assert_eq!(operations.latency(0.5), Some(Duration::from_millis(20)));
+        assert_eq!(operations.latency(1.0), Some(Duration::from_millis(30)));
+        assert_eq!(operations.success(), Some(0.75));
     }
 }

@@ -1,17 +1,16 @@
-//! The workload: writers putting records from random nodes, then readers getting each from a
-//! random node through the DHT.
+//! The workload: writers putting the records, readers getting a sample of them through the DHT.
 
-use std::num::NonZeroUsize;
 use std::time::Instant;
 
+use futures::StreamExt;
 use netabase_store::NetabaseSchema;
 use netabase_store::kad::Quorum;
+use rand::RngExt;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::network::{SimError, SimNetwork};
-use crate::report::Report;
+use crate::network::{Role, SimNetwork};
+use crate::report::Operations;
 
 /// The records the simulation writes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, NetabaseSchema)]
@@ -20,80 +19,85 @@ pub struct SimRecord {
     /// Which record of the run.
     #[key]
     pub id: u64,
-    /// Which node wrote it.
+    /// The index of the node that wrote it.
     pub writer: u64,
 }
 
-/// What a simulation runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Scenario {
-    /// How many nodes.
-    pub nodes: usize,
-    /// How many records are put (each by a random node) and then got (each by a random node).
-    pub records: u64,
-    /// Every random choice of the run comes from this seed.
-    pub seed: u64,
-    /// The nodes' replication factor (kad's `k`).
-    pub replication: NonZeroUsize,
-    /// How many earlier nodes each node joins through.
-    pub bootstrap_peers: usize,
+/// Puts records `0..records`, record `i` from writer `writers[i % writers.len()]`, with quorum
+/// one and up to `at_once` in flight. Returns what they did and, summed, how many closest peers
+/// each successful put found to send the record to.
+pub(crate) async fn put_all(
+    network: &SimNetwork,
+    writers: &[usize],
+    records: u64,
+    at_once: usize,
+) -> (Operations, u64) {
+    let puts = (0..records).filter_map(|id| {
+        let writer = *writers.get(usize::try_from(id).ok()? % writers.len())?;
+        let handle = network.handle(writer)?.clone();
+        Some(async move {
+            let record = SimRecord {
+                id,
+                writer: writer as u64,
+            };
+            let started = Instant::now();
+            let result = handle.put(&record, Quorum::One).await;
+            (started.elapsed(), result.map(|report| report.peers_found))
+        })
+    });
+    let mut results = futures::stream::iter(puts).buffer_unordered(at_once);
+    let mut operations = Operations::default();
+    let mut sent_to = 0u64;
+    while let Some((latency, result)) = results.next().await {
+        match result {
+            Ok(stored) => {
+                operations.succeeded(latency);
+                sent_to += stored as u64;
+            }
+            Err(_) => operations.failed(),
+        }
+    }
+    (operations, sent_to)
 }
 
-impl Default for Scenario {
-    fn default() -> Self {
-        Scenario {
-            nodes: 50,
-            records: 100,
-            seed: 1,
-            replication: NonZeroUsize::new(20).expect("non-zero"),
-            bootstrap_peers: 3,
+/// Gets `count` records chosen at random below `records`, each from a random online server
+/// through the DHT (never from the reader's own store), up to `at_once` at a time.
+pub(crate) async fn get_sample(
+    network: &SimNetwork,
+    records: u64,
+    count: usize,
+    at_once: usize,
+    rng: &mut StdRng,
+) -> Operations {
+    let readers = network.online(Role::Server);
+    let mut operations = Operations::default();
+    if records == 0 || readers.is_empty() {
+        return operations;
+    }
+    let gets: Vec<_> = (0..count)
+        .filter_map(|_| {
+            let id = rng.random_range(0..records);
+            let reader = readers[rng.random_range(0..readers.len())];
+            let handle = network.handle(reader)?.clone();
+            Some(async move {
+                let started = Instant::now();
+                let found = handle
+                    .get_from_network::<SimRecord>(&SimRecordKey(id))
+                    .await;
+                (
+                    started.elapsed(),
+                    matches!(found, Ok(record) if record.id == id),
+                )
+            })
+        })
+        .collect();
+    let mut results = futures::stream::iter(gets).buffer_unordered(at_once);
+    while let Some((latency, found)) = results.next().await {
+        if found {
+            operations.succeeded(latency);
+        } else {
+            operations.failed();
         }
     }
-}
-
-/// Runs `scenario`: starts its network, puts every record from a random node (quorum one),
-/// gets each from a random node through the DHT (never from its own store), stops the network,
-/// and reports.
-pub async fn run(scenario: &Scenario) -> Result<Report, SimError> {
-    let mut rng = StdRng::seed_from_u64(scenario.seed);
-    let started = Instant::now();
-    let network = SimNetwork::start(
-        scenario.nodes,
-        scenario.replication,
-        scenario.bootstrap_peers,
-        &mut rng,
-    )
-    .await?;
-    let mut report = Report::new(scenario, started.elapsed());
-    for id in 0..scenario.records {
-        let writer = rng.random_range(0..network.len());
-        let Some(handle) = network.handle(writer) else {
-            continue;
-        };
-        let record = SimRecord {
-            id,
-            writer: writer as u64,
-        };
-        let started = Instant::now();
-        match handle.put(&record, Quorum::One).await {
-            Ok(put) => report.put_succeeded(started.elapsed(), put.peers_found),
-            Err(_) => report.put_failed(),
-        }
-    }
-    for id in 0..scenario.records {
-        let reader = rng.random_range(0..network.len());
-        let Some(handle) = network.handle(reader) else {
-            continue;
-        };
-        let started = Instant::now();
-        match handle
-            .get_from_network::<SimRecord>(&SimRecordKey(id))
-            .await
-        {
-            Ok(found) if found.id == id => report.get_succeeded(started.elapsed()),
-            _ => report.get_failed(),
-        }
-    }
-    network.stop().await;
-    Ok(report)
+    operations
 }

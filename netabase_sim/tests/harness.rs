@@ -1,25 +1,105 @@
-//! The harness itself: a small network forms, and every record put is found from other nodes.
+//! The harness itself: a small network forms and serves every record put, and a node that comes
+//! back without its store is filled again by the writers' republishing.
 
 use std::num::NonZeroUsize;
+use std::time::{Duration, Instant};
 
-use netabase_sim::{Scenario, run};
+use netabase_sim::{Departure, Role, Scenario, SimNetwork, SimRecord, TimeScale, run};
+use netabase_store::kad::Quorum;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+const HOUR: Duration = Duration::from_secs(3600);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_record_put_is_found_through_the_dht() {
+async fn every_record_put_is_held_by_its_closest_peers_and_found_through_the_dht() {
     let scenario = Scenario {
         nodes: 30,
+        writers: 3,
         records: 20,
         seed: 7,
         replication: NonZeroUsize::new(5).expect("non-zero"),
         bootstrap_peers: 2,
+        gets_per_sample: 20,
+        ..Scenario::default()
     };
-    let report = tokio::time::timeout(std::time::Duration::from_secs(120), run(&scenario))
+    let report = tokio::time::timeout(Duration::from_secs(120), run(&scenario))
         .await
         .expect("the run ends in time")
         .expect("the run completes");
     println!("{report}");
-    assert_eq!((report.puts_ok, report.puts_failed), (20, 0), "{report}");
-    assert_eq!((report.gets_ok, report.gets_failed), (20, 0), "{report}");
-    // Each put went to its replication factor's worth of closest peers.
-    assert_eq!(report.holders, 20 * 5, "{report}");
+    assert_eq!((report.puts.ok, report.puts.failed), (20, 0), "{report}");
+    let sample = report.last().expect("one sample after the puts");
+    assert_eq!(sample.records_held, 20, "{report}");
+    assert_eq!(sample.holders_median, 5, "{report}");
+    assert_eq!((sample.gets.ok, sample.gets.failed), (20, 0), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_back_without_its_store_is_filled_again_by_republishing() {
+    // One simulated hour a real second; writers republish every three simulated hours.
+    let scenario = Scenario {
+        replication: NonZeroUsize::new(4).expect("non-zero"),
+        bootstrap_peers: 2,
+        time: TimeScale::new(3600.0).expect("a valid speed-up"),
+        republish_interval: Some(3 * HOUR),
+        ..Scenario::default()
+    };
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut network = SimNetwork::new(&scenario);
+    let writer = network.add(Role::Writer, &mut rng).expect("a writer");
+    network
+        .start(writer, &mut rng)
+        .await
+        .expect("the writer starts");
+    for _ in 0..11 {
+        let server = network.add(Role::Server, &mut rng).expect("a server");
+        network
+            .start(server, &mut rng)
+            .await
+            .expect("a server starts");
+        network.settle().await;
+    }
+    let handle = network.handle(writer).expect("the writer runs").clone();
+    for id in 0..12 {
+        let record = SimRecord {
+            id,
+            writer: writer as u64,
+        };
+        handle
+            .put(&record, Quorum::All)
+            .await
+            .expect("the put reaches every closest peer");
+    }
+    let servers = network.online(Role::Server);
+    let (wiped, held) = servers
+        .iter()
+        .map(|&server| (server, network.held_by(server).expect("readable")))
+        .max_by_key(|(_, held)| held.len())
+        .expect("servers");
+    assert!(!held.is_empty(), "some server holds records");
+
+    network
+        .stop(wiped, Departure::LosesStore)
+        .await
+        .expect("it stops");
+    network.start(wiped, &mut rng).await.expect("it comes back");
+    assert_eq!(network.held_by(wiped).expect("readable"), Vec::<u64>::new());
+
+    // Its peer id is unchanged, so it is among the closest peers of the same records again, and
+    // the next republications (within three real seconds) store them at it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut now_held = Vec::new();
+    while Instant::now() < deadline {
+        now_held = network.held_by(wiped).expect("readable");
+        if held.iter().all(|id| now_held.contains(id)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    network.stop_all().await;
+    assert!(
+        held.iter().all(|id| now_held.contains(id)),
+        "held {held:?} before, {now_held:?} after"
+    );
 }

@@ -1,0 +1,228 @@
+//! Running a scenario: forming the network, putting the records, then letting simulated time pass
+//! with churn while the survival of the records is sampled.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use crate::network::{Departure, Role, SimError, SimNetwork};
+use crate::report::{ChurnCounts, Report, Sample};
+use crate::scenario::Scenario;
+use crate::workload::{get_sample, put_all};
+
+/// How many sampled gets run at once.
+const GETS_AT_ONCE: usize = 16;
+
+/// Runs `scenario` and reports what it measured.
+///
+/// 1. The network forms: node 0 starts alone, then the others join `joins_at_once` at a time,
+///    each dialling up to `bootstrap_peers` random online nodes and bootstrapping.
+/// 2. Simulated time starts, and the writers put the records.
+/// 3. Until `duration` has passed in simulated time, servers leave at the churn rate (replaced
+///    at once by empty nodes, or back with their stores after their downtime), and every
+///    `sample_every` the survival of the records is measured: how many online nodes hold each
+///    (read from their stores), and whether a random sample of them can be got through the DHT.
+pub async fn run(scenario: &Scenario) -> Result<Report, SimError> {
+    scenario.check().map_err(SimError::Scenario)?;
+    let mut rng = StdRng::seed_from_u64(scenario.seed);
+    let started = Instant::now();
+    let mut network = SimNetwork::new(scenario);
+    let mut writers = Vec::with_capacity(scenario.writers);
+    for index in 0..scenario.nodes {
+        let role = if index < scenario.writers {
+            Role::Writer
+        } else {
+            Role::Server
+        };
+        network.add(role, &mut rng)?;
+        if role == Role::Writer {
+            writers.push(index);
+        }
+    }
+    let result = drive(scenario, &mut network, &writers, &mut rng, started).await;
+    network.stop_all().await;
+    result
+}
+
+async fn drive(
+    scenario: &Scenario,
+    network: &mut SimNetwork,
+    writers: &[usize],
+    rng: &mut StdRng,
+    started: Instant,
+) -> Result<Report, SimError> {
+    network.start(0, rng).await?;
+    let joining: Vec<usize> = (1..scenario.nodes).collect();
+    for wave in joining.chunks(scenario.joins_at_once) {
+        for &index in wave {
+            network.start(index, rng).await?;
+        }
+        network.settle().await;
+    }
+    let mut report = Report::new(scenario, started.elapsed());
+    report.failed_bootstraps = network.failed_bootstraps();
+
+    let clock = Clock {
+        zero: Instant::now(),
+        scenario,
+    };
+    let (puts, sent_to) = put_all(network, writers, scenario.records, scenario.puts_at_once).await;
+    report.puts = puts;
+    report.put_sent_to = sent_to;
+    report.put_phase = clock.now();
+
+    let mut churn = ChurnSchedule::new(scenario);
+    let mut next_sample = Duration::ZERO;
+    loop {
+        let next_churn = churn.next_event();
+        let next = next_churn.map_or(next_sample, |at| at.min(next_sample));
+        if next > scenario.duration {
+            break;
+        }
+        clock.sleep_until(next).await;
+        report.lag = report.lag.max(clock.now().saturating_sub(next));
+        if next_churn == Some(next) {
+            churn.step(network, &mut report.churn, rng, next).await?;
+            continue;
+        }
+        let sample = sample(scenario, network, rng, clock.now()).await?;
+        report.samples.push(sample);
+        next_sample += scenario.sample_every;
+        if next_sample > scenario.duration && next < scenario.duration {
+            next_sample = scenario.duration;
+        }
+    }
+    network.settle().await;
+    report.failed_bootstraps = network.failed_bootstraps();
+    report.ran_for = started.elapsed();
+    Ok(report)
+}
+
+/// Measures the survival of the records now.
+async fn sample(
+    scenario: &Scenario,
+    network: &SimNetwork,
+    rng: &mut StdRng,
+    at: Duration,
+) -> Result<Sample, SimError> {
+    // Holders first: a get stores what it found at its reader.
+    let holders = network.holders(scenario.records)?;
+    let gets = get_sample(
+        network,
+        scenario.records,
+        scenario.gets_per_sample,
+        GETS_AT_ONCE,
+        rng,
+    )
+    .await;
+    let republished = network
+        .stats(Role::Writer)
+        .await
+        .iter()
+        .map(|stats| stats.republished)
+        .sum();
+    Ok(Sample::new(
+        at,
+        network.online_count(),
+        &holders,
+        gets,
+        republished,
+        crate::memory::resident_bytes(),
+    ))
+}
+
+/// The simulated clock: simulated time since the first put.
+struct Clock<'a> {
+    zero: Instant,
+    scenario: &'a Scenario,
+}
+
+impl Clock<'_> {
+    fn now(&self) -> Duration {
+        self.scenario.time.simulated(self.zero.elapsed())
+    }
+
+    async fn sleep_until(&self, simulated: Duration) {
+        let at = self.zero + self.scenario.time.real(simulated);
+        tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+    }
+}
+
+/// When servers leave and come back.
+struct ChurnSchedule {
+    /// Simulated time between two departures; `None` without churn.
+    every: Option<Duration>,
+    next_leave: Duration,
+    returns_after: Option<Duration>,
+    /// Nodes offline, with when they come back, soonest first (every downtime is the same).
+    returning: VecDeque<(Duration, usize)>,
+}
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+impl ChurnSchedule {
+    fn new(scenario: &Scenario) -> Self {
+        let per_day = scenario
+            .churn
+            .map_or(0.0, |churn| churn.per_day * scenario.servers() as f64);
+        let every = (per_day > 0.0).then(|| DAY.div_f64(per_day));
+        ChurnSchedule {
+            every,
+            next_leave: every.unwrap_or(Duration::MAX),
+            returns_after: scenario.churn.and_then(|churn| churn.returns_after),
+            returning: VecDeque::new(),
+        }
+    }
+
+    /// When the next departure or return is due.
+    fn next_event(&self) -> Option<Duration> {
+        let leave = self.every.map(|_| self.next_leave);
+        let back = self.returning.front().map(|(at, _)| *at);
+        match (leave, back) {
+            (Some(leave), Some(back)) => Some(leave.min(back)),
+            (leave, back) => leave.or(back),
+        }
+    }
+
+    /// Runs the event due at `now`.
+    async fn step(
+        &mut self,
+        network: &mut SimNetwork,
+        counts: &mut ChurnCounts,
+        rng: &mut StdRng,
+        now: Duration,
+    ) -> Result<(), SimError> {
+        if let Some(&(at, index)) = self.returning.front()
+            && at <= now
+        {
+            self.returning.pop_front();
+            network.start(index, rng).await?;
+            counts.returned += 1;
+            return Ok(());
+        }
+        if let Some(every) = self.every {
+            self.next_leave += every;
+        }
+        let servers = network.online(Role::Server);
+        if servers.is_empty() {
+            return Ok(());
+        }
+        let leaving = servers[rng.random_range(0..servers.len())];
+        counts.left += 1;
+        match self.returns_after {
+            Some(downtime) => {
+                network.stop(leaving, Departure::Offline).await?;
+                self.returning.push_back((now + downtime, leaving));
+            }
+            None => {
+                network.stop(leaving, Departure::Gone).await?;
+                let fresh = network.add(Role::Server, rng)?;
+                network.start(fresh, rng).await?;
+                counts.joined += 1;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,157 @@
+//! What a simulation runs: the network, the records, the simulated time and the churn.
+
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use crate::time::TimeScale;
+
+/// Nodes leaving and joining while the simulation runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Churn {
+    /// The share of the server nodes that leaves per simulated day (0.5: half the network is
+    /// replaced per day). Leaving nodes are chosen at random; writers never leave.
+    pub per_day: f64,
+    /// What happens to a node that leaves: `None`, it is gone with its store and a new node with
+    /// an empty store joins in its place at once; `Some(downtime)`, it comes back with its store
+    /// and identity after that simulated downtime.
+    pub returns_after: Option<Duration>,
+}
+
+/// What a simulation runs. [`Default`] is a small run of a few seconds; the fields say what each
+/// part of the scenario sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// How many nodes, writers included.
+    pub nodes: usize,
+    /// How many of them put the records and republish them. Writers stay online for the whole
+    /// run, as the publisher in probe-lab's survival measurements does: a record whose publisher
+    /// leaves for good is left to expire by design.
+    pub writers: usize,
+    /// How many records are put, spread evenly over the writers.
+    pub records: u64,
+    /// Every random choice of the run (identities, so the DHT's layout; who joins through whom;
+    /// who leaves; which records are sampled and who reads them) comes from this seed.
+    pub seed: u64,
+    /// The nodes' replication factor (kad's `k`).
+    pub replication: NonZeroUsize,
+    /// How many online nodes each joining node dials before it bootstraps.
+    pub bootstrap_peers: usize,
+    /// How many nodes join at once while the network forms.
+    pub joins_at_once: usize,
+    /// How many puts run at once.
+    pub puts_at_once: usize,
+    /// How simulated time maps onto real time.
+    pub time: TimeScale,
+    /// How long the run lasts in simulated time, from the first put.
+    pub duration: Duration,
+    /// The record TTL, simulated (each node's record TTL; tombstones live twice as long).
+    pub record_ttl: Duration,
+    /// How often writers republish their records, simulated; `None` turns republishing off.
+    pub republish_interval: Option<Duration>,
+    /// Nodes leaving and joining, if any.
+    pub churn: Option<Churn>,
+    /// How often the survival of the records is measured, simulated.
+    pub sample_every: Duration,
+    /// How many records each sample gets through the DHT, each from a random online server.
+    pub gets_per_sample: usize,
+    /// How long a connection with no traffic stays open, in real time (not scaled: it is about
+    /// what the machine can hold, not about the schedule).
+    pub idle_connection_timeout: Duration,
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            nodes: 50,
+            writers: 5,
+            records: 100,
+            seed: 1,
+            replication: NonZeroUsize::new(20).expect("non-zero"),
+            bootstrap_peers: 3,
+            joins_at_once: 8,
+            puts_at_once: 32,
+            time: TimeScale::new(3600.0).expect("a valid speed-up"),
+            duration: Duration::ZERO,
+            record_ttl: 48 * HOUR,
+            republish_interval: Some(22 * HOUR),
+            churn: None,
+            sample_every: 4 * HOUR,
+            gets_per_sample: 100,
+            idle_connection_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Scenario {
+    /// Checks that the scenario can run: at least one writer and one server, a replication
+    /// factor the servers can meet, a positive sample interval and a churn rate that is a share.
+    pub fn check(&self) -> Result<(), String> {
+        if self.writers == 0 {
+            return Err("at least one writer is needed to put the records".into());
+        }
+        if self.writers >= self.nodes {
+            return Err(format!(
+                "{} writers leave no server among {} nodes; use fewer writers or more nodes",
+                self.writers, self.nodes
+            ));
+        }
+        if self.sample_every.is_zero() {
+            return Err("the sample interval must be longer than zero".into());
+        }
+        if self.joins_at_once == 0 || self.puts_at_once == 0 {
+            return Err("joins and puts at once must be at least one each".into());
+        }
+        if let Some(churn) = &self.churn
+            && !(churn.per_day.is_finite() && churn.per_day >= 0.0)
+        {
+            return Err(format!(
+                "a churn rate is a share of the servers per day, not {}",
+                churn.per_day
+            ));
+        }
+        Ok(())
+    }
+
+    /// How many nodes are servers.
+    pub fn servers(&self) -> usize {
+        self.nodes.saturating_sub(self.writers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_scenario_runs() {
+        assert_eq!(Scenario::default().check(), Ok(()));
+    }
+
+    #[test]
+    fn a_scenario_without_writers_or_servers_is_refused() {
+        let no_writer = Scenario {
+            writers: 0,
+            ..Scenario::default()
+        };
+        assert!(no_writer.check().is_err());
+        let no_server = Scenario {
+            writers: 50,
+            ..Scenario::default()
+        };
+        assert!(no_server.check().unwrap_err().contains("no server"));
+    }
+
+    #[test]
+    fn a_churn_rate_that_is_not_a_share_is_refused() {
+        let scenario = Scenario {
+            churn: Some(Churn {
+                per_day: f64::NAN,
+                returns_after: None,
+            }),
+            ..Scenario::default()
+        };
+        assert!(scenario.check().is_err());
+    }
+}
