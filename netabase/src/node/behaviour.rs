@@ -11,6 +11,7 @@ use libp2p::{PeerId, Swarm, identify, noise, ping, tcp, yamux};
 
 use super::config::{IDENTIFY_PROTOCOL_VERSION, MAX_DURATION, NodeConfig};
 use super::error::SpawnError;
+use super::memory_transport::MemoryTransportFactory;
 use super::store_protocol::{self, StoreBehaviour};
 
 #[cfg(feature = "mdns")]
@@ -55,13 +56,15 @@ pub(crate) fn kad_config(config: &NodeConfig) -> kad::Config {
     kad
 }
 
-/// TCP (and with the `quic` feature QUIC), plus the in-process memory transport, each secured with
+/// TCP (and with the `quic` feature QUIC), plus the in-process memory transport (or the one the
+/// configuration gives for `/memory` addresses), each secured with
 /// noise and multiplexed with yamux, under a timeout on setting up each connection (as libp2p's
 /// `SwarmBuilder` adds): a peer that connects and then stays silent is dropped after
 /// `connection_timeout` rather than holding a pending connection forever.
 fn build_transport(
     keypair: &Keypair,
     connection_timeout: std::time::Duration,
+    memory_transport: Option<&MemoryTransportFactory>,
 ) -> Result<Boxed<(PeerId, StreamMuxerBox)>, SpawnError> {
     let noise =
         noise::Config::new(keypair).map_err(|error| SpawnError::Transport(error.to_string()))?;
@@ -70,11 +73,19 @@ fn build_transport(
         .authenticate(noise.clone())
         .multiplex(yamux::Config::default())
         .boxed();
-    let memory = MemoryTransport::default()
-        .upgrade(upgrade::Version::V1Lazy)
-        .authenticate(noise)
-        .multiplex(yamux::Config::default())
-        .boxed();
+    let memory = match memory_transport {
+        Some(factory) => factory
+            .make()
+            .upgrade(upgrade::Version::V1Lazy)
+            .authenticate(noise)
+            .multiplex(yamux::Config::default())
+            .boxed(),
+        None => MemoryTransport::default()
+            .upgrade(upgrade::Version::V1Lazy)
+            .authenticate(noise)
+            .multiplex(yamux::Config::default())
+            .boxed(),
+    };
     let transport = tcp
         .or_transport(memory)
         .map(|either, _| either.into_inner())
@@ -114,7 +125,11 @@ pub(crate) fn build_swarm<S: RecordStore + Send + 'static>(
     let swarm_config = libp2p::swarm::Config::with_tokio_executor()
         .with_idle_connection_timeout(config.idle_connection_timeout);
     Ok(Swarm::new(
-        build_transport(keypair, config.connection_timeout)?,
+        build_transport(
+            keypair,
+            config.connection_timeout,
+            config.memory_transport.as_ref(),
+        )?,
         behaviour,
         peer_id,
         swarm_config,

@@ -129,6 +129,7 @@ pub struct NodeConfig {
     pub(crate) unknown_schemas: Option<UnknownSchemas>,
     pub(crate) metrics: Option<super::metrics::NodeMetrics>,
     pub(crate) stats_log_interval: Option<Duration>,
+    pub(crate) memory_transport: Option<super::memory_transport::MemoryTransportFactory>,
 }
 
 impl Default for NodeConfig {
@@ -173,6 +174,7 @@ impl NodeConfig {
             unknown_schemas: None,
             metrics: None,
             stats_log_interval: None,
+            memory_transport: None,
         }
     }
 
@@ -405,6 +407,18 @@ impl NodeConfig {
     /// [`SpawnError::MdnsUnavailable`](crate::SpawnError::MdnsUnavailable). Default: off.
     pub fn set_mdns(&mut self, enabled: bool) -> &mut Self {
         self.mdns = enabled;
+        self
+    }
+
+    /// The transport for `/memory` addresses, in place of libp2p's `MemoryTransport`: a test or a
+    /// simulation can wrap the memory transport to refuse dials, cut connections or lose traffic
+    /// (`netabase_sim` partitions networks this way). Each connection is still secured with noise
+    /// and multiplexed with yamux on top of it. Default: libp2p's `MemoryTransport`.
+    pub fn set_memory_transport(
+        &mut self,
+        factory: super::memory_transport::MemoryTransportFactory,
+    ) -> &mut Self {
+        self.memory_transport = Some(factory);
         self
     }
 

@@ -26,6 +26,7 @@ mod handle;
 mod identity;
 mod inbound;
 mod jobs;
+mod memory_transport;
 mod metrics;
 mod ops;
 mod publication;
@@ -50,6 +51,7 @@ pub use events::{NodeEvent, NodeStats, RejectionCounts};
 pub use handle::NodeHandle;
 pub use identity::load_or_create as load_or_create_identity;
 pub use inbound::MIN_INBOUND_TTL;
+pub use memory_transport::{BoxedMemoryStream, MemoryStream, MemoryTransportFactory};
 pub use metrics::NodeMetrics;
 pub use ops::{
     FetchedRecord, PeerFailure, PeerRefusal, PutOptions, PutReport, RecordSource, SyncOptions,
