@@ -9,6 +9,7 @@
 //! the [`Report`] gives put and get success and latency and the survival over time.
 //! `docs/simulation.md` describes the model, its limits and the figures.
 
+mod faults;
 mod memory;
 mod network;
 mod report;
@@ -17,9 +18,10 @@ mod scenario;
 mod time;
 mod workload;
 
+pub use faults::{FaultCounts, Faults};
 pub use network::{Departure, Role, SimError, SimNetwork};
 pub use report::{ChurnCounts, Operations, Report, Sample};
 pub use run::run;
 pub use scenario::{Churn, Scenario};
 pub use time::{BadSpeedup, TimeScale};
-pub use workload::SimRecord;
+pub use workload::{SimRecord, SimRecordKey};

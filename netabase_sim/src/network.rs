@@ -1,5 +1,6 @@
 //! A network of real nodes on libp2p's memory transport: starting them, taking them offline and
-//! back, replacing them, and looking into their stores.
+//! back, replacing them, and looking into their stores. Each node dials through the network's
+//! [`Faults`].
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use rand::RngExt;
 use rand::rngs::StdRng;
 use tokio::task::JoinHandle;
 
+use crate::faults::Faults;
 use crate::scenario::Scenario;
 use crate::workload::SimRecord;
 
@@ -86,6 +88,7 @@ pub struct SimNetwork {
     slots: Vec<Slot>,
     config: NodeConfig,
     bootstrap_peers: usize,
+    faults: Faults,
     /// Bootstraps that ended in an error (a timeout, or no peer answering).
     failed_bootstraps: u64,
 }
@@ -115,6 +118,7 @@ impl SimNetwork {
             slots: Vec::new(),
             config: node_config(scenario),
             bootstrap_peers: scenario.bootstrap_peers,
+            faults: Faults::new(scenario.seed),
             failed_bootstraps: 0,
         }
     }
@@ -149,7 +153,9 @@ impl SimNetwork {
             return Err(SimError::Scenario(format!("node {index} is gone")));
         };
         let mut config = self.config.clone();
-        config.set_identity(Identity::Keypair(keypair));
+        config
+            .set_identity(Identity::Keypair(keypair))
+            .set_memory_transport(self.faults.transport(index));
         let (handle, task) = Node::spawn(config, store).await?;
         let address = handle
             .listeners()
@@ -157,6 +163,7 @@ impl SimNetwork {
             .into_iter()
             .next()
             .ok_or(SimError::NoAddress(index))?;
+        self.faults.register(index, &address);
         let mut dialed = 0;
         for address in peers {
             // A peer that just went offline refuses; the others are enough.
@@ -237,6 +244,11 @@ impl SimNetwork {
         futures::future::join_all(stopping).await;
     }
 
+    /// The faults the network suffers: partitions and loss.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
     /// How many bootstraps have failed so far (counted by [`settle`](Self::settle)).
     pub fn failed_bootstraps(&self) -> u64 {
         self.failed_bootstraps
@@ -267,6 +279,15 @@ impl SimNetwork {
             .running
             .as_ref()
             .map(|running| &running.handle)
+    }
+
+    /// The address node `index` listens on, if it is running.
+    pub fn address(&self, index: usize) -> Option<&Multiaddr> {
+        self.slots
+            .get(index)?
+            .running
+            .as_ref()
+            .map(|running| &running.address)
     }
 
     /// Addresses of up to `count` distinct running nodes other than `except`.

@@ -11,6 +11,36 @@ use rand::rngs::StdRng;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
+/// A network of one writer and `servers` servers joined one at a time, where the writer has put
+/// records `0..records` at every one of their closest peers. Returns it and the writer's index.
+async fn network_with_records(
+    scenario: &Scenario,
+    servers: usize,
+    records: u64,
+    rng: &mut StdRng,
+) -> (SimNetwork, usize) {
+    let mut network = SimNetwork::new(scenario);
+    let writer = network.add(Role::Writer, rng).expect("a writer");
+    network.start(writer, rng).await.expect("the writer starts");
+    for _ in 0..servers {
+        let server = network.add(Role::Server, rng).expect("a server");
+        network.start(server, rng).await.expect("a server starts");
+        network.settle().await;
+    }
+    let handle = network.handle(writer).expect("the writer runs");
+    for id in 0..records {
+        let record = SimRecord {
+            id,
+            writer: writer as u64,
+        };
+        handle
+            .put(&record, Quorum::All)
+            .await
+            .expect("the put reaches every closest peer");
+    }
+    (network, writer)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_record_put_is_held_by_its_closest_peers_and_found_through_the_dht() {
     let scenario = Scenario {
@@ -46,31 +76,7 @@ async fn a_node_back_without_its_store_is_filled_again_by_republishing() {
         ..Scenario::default()
     };
     let mut rng = StdRng::seed_from_u64(11);
-    let mut network = SimNetwork::new(&scenario);
-    let writer = network.add(Role::Writer, &mut rng).expect("a writer");
-    network
-        .start(writer, &mut rng)
-        .await
-        .expect("the writer starts");
-    for _ in 0..11 {
-        let server = network.add(Role::Server, &mut rng).expect("a server");
-        network
-            .start(server, &mut rng)
-            .await
-            .expect("a server starts");
-        network.settle().await;
-    }
-    let handle = network.handle(writer).expect("the writer runs").clone();
-    for id in 0..12 {
-        let record = SimRecord {
-            id,
-            writer: writer as u64,
-        };
-        handle
-            .put(&record, Quorum::All)
-            .await
-            .expect("the put reaches every closest peer");
-    }
+    let (mut network, _writer) = network_with_records(&scenario, 11, 12, &mut rng).await;
     let servers = network.online(Role::Server);
     let (wiped, held) = servers
         .iter()
@@ -101,5 +107,67 @@ async fn a_node_back_without_its_store_is_filled_again_by_republishing() {
     assert!(
         held.iter().all(|id| now_held.contains(id)),
         "held {held:?} before, {now_held:?} after"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_put_before_and_during_a_partition_are_found_across_it_once_it_heals() {
+    let scenario = Scenario {
+        replication: NonZeroUsize::new(4).expect("non-zero"),
+        bootstrap_peers: 2,
+        ..Scenario::default()
+    };
+    let mut rng = StdRng::seed_from_u64(5);
+    let (mut network, writer) = network_with_records(&scenario, 15, 10, &mut rng).await;
+    let handle = network.handle(writer).expect("the writer runs").clone();
+
+    // The writer and seven servers on one side, eight servers on the other.
+    let servers = network.online(Role::Server);
+    let (near, far) = servers.split_at(7);
+    network.faults().split(near.iter().copied().chain([writer]));
+    let across = network.address(near[0]).expect("running").clone();
+    let far_handle = network.handle(far[0]).expect("running").clone();
+    assert!(
+        far_handle.dial(across).await.is_err(),
+        "a dial across the partition is refused"
+    );
+    assert!(network.faults().counts().refused_dials > 0);
+    // A record put during the partition lands on the writer's side only: the far side cannot
+    // find it until the partition heals.
+    let during = SimRecord {
+        id: 10,
+        writer: writer as u64,
+    };
+    handle
+        .put(&during, Quorum::One)
+        .await
+        .expect("the near side stores it");
+    assert!(
+        far_handle
+            .get_from_network::<SimRecord>(&netabase_sim::SimRecordKey(10))
+            .await
+            .is_err(),
+        "the far side cannot reach a record put during the partition"
+    );
+
+    network.faults().heal();
+    let mut missing = Vec::new();
+    for &reader in [far[0], far[3], near[2]].iter() {
+        let handle = network.handle(reader).expect("running").clone();
+        for id in 0..=10 {
+            if handle
+                .get_from_network::<SimRecord>(&netabase_sim::SimRecordKey(id))
+                .await
+                .is_err()
+            {
+                missing.push((reader, id));
+            }
+        }
+    }
+    network.stop_all().await;
+    assert_eq!(
+        missing,
+        Vec::new(),
+        "(reader, record) pairs not found after the heal"
     );
 }

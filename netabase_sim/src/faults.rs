@@ -1,0 +1,328 @@
+//! Faults of the in-process network: partitions that split it and heal, and lost traffic.
+//!
+//! Every node of a [`SimNetwork`](crate::SimNetwork) dials through a [`FaultTransport`] over
+//! libp2p's memory transport, which asks the network's shared [`Faults`] on every dial and on
+//! every read and write of the connections it dialled:
+//!
+//! - across a partition, a dial is refused and an open connection breaks at its next byte either
+//!   way, so nothing crosses until the partition heals;
+//! - with a loss rate, each write breaks its connection with that probability. On a reliable
+//!   stream a lost packet is retransmitted, not skipped; what a node sees of a lossy link is a
+//!   connection that fails, and that is what this models.
+//!
+//! The dialling side enforces both, for both directions: the listening side of a memory
+//! connection only knows the dialler's ephemeral port.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use futures::{AsyncRead, AsyncWrite, FutureExt};
+use libp2p::core::transport::{
+    DialOpts, ListenerId, MemoryTransport, Transport, TransportError, TransportEvent,
+};
+use netabase_store::multiaddr::Protocol;
+use netabase_store::{BoxedMemoryStream, MemoryTransportFactory, Multiaddr};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+/// The faults a network suffers now, shared by all of its nodes' transports. Cloning shares it.
+#[derive(Debug, Clone)]
+pub struct Faults {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Node indices by the memory port they listen on.
+    nodes: HashMap<u64, usize>,
+    /// One side of the partition, if there is one: these nodes reach only each other, the rest
+    /// only the rest.
+    side: Option<HashSet<usize>>,
+    /// The probability that a write breaks its connection.
+    loss: f64,
+    rng: StdRng,
+    counts: FaultCounts,
+}
+
+/// What the faults did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultCounts {
+    /// Dials refused across a partition.
+    pub refused_dials: u64,
+    /// Connections broken across a partition.
+    pub cut_connections: u64,
+    /// Connections broken by loss.
+    pub lost_connections: u64,
+}
+
+impl Faults {
+    /// No faults yet; `seed` drives the loss rolls.
+    pub fn new(seed: u64) -> Self {
+        Faults {
+            state: Arc::new(Mutex::new(State {
+                nodes: HashMap::new(),
+                side: None,
+                loss: 0.0,
+                rng: StdRng::seed_from_u64(seed),
+                counts: FaultCounts::default(),
+            })),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere while holding the lock leaves plain data behind: keep using it.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records that node `index` listens on `address`.
+    pub(crate) fn register(&self, index: usize, address: &Multiaddr) {
+        if let Some(port) = memory_port(address) {
+            self.state().nodes.insert(port, index);
+        }
+    }
+
+    /// Splits the network in two: the nodes in `side`, and all the others (nodes that join later
+    /// included). Replaces any partition before.
+    pub fn split(&self, side: impl IntoIterator<Item = usize>) {
+        self.state().side = Some(side.into_iter().collect());
+    }
+
+    /// Ends the partition.
+    pub fn heal(&self) {
+        self.state().side = None;
+    }
+
+    /// Sets the probability (0 to 1, clamped) that a write breaks its connection.
+    pub fn set_loss(&self, probability: f64) {
+        self.state().loss = if probability.is_nan() {
+            0.0
+        } else {
+            probability.clamp(0.0, 1.0)
+        };
+    }
+
+    /// What the faults have done so far.
+    pub fn counts(&self) -> FaultCounts {
+        self.state().counts
+    }
+
+    /// The memory transport of node `index`, for its configuration.
+    pub(crate) fn transport(&self, index: usize) -> MemoryTransportFactory {
+        let faults = self.clone();
+        MemoryTransportFactory::new(move || {
+            FaultTransport {
+                inner: MemoryTransport::default(),
+                node: index,
+                faults: faults.clone(),
+            }
+            .boxed()
+        })
+    }
+}
+
+impl State {
+    /// Whether `from` and the node on `port` are on different sides of the partition.
+    fn partitioned(&self, from: usize, port: u64) -> bool {
+        match (&self.side, self.nodes.get(&port)) {
+            (Some(side), Some(to)) => side.contains(&from) != side.contains(to),
+            _ => false,
+        }
+    }
+}
+
+/// The memory port of a `/memory/<port>` address.
+fn memory_port(address: &Multiaddr) -> Option<u64> {
+    address.iter().find_map(|protocol| match protocol {
+        Protocol::Memory(port) => Some(port),
+        _ => None,
+    })
+}
+
+/// libp2p's memory transport, with the network's faults applied to what node `node` dials.
+struct FaultTransport {
+    inner: MemoryTransport,
+    node: usize,
+    faults: Faults,
+}
+
+impl Transport for FaultTransport {
+    type Output = BoxedMemoryStream;
+    type Error = io::Error;
+    type ListenerUpgrade = BoxFuture<'static, Result<BoxedMemoryStream, io::Error>>;
+    type Dial = BoxFuture<'static, Result<BoxedMemoryStream, io::Error>>;
+
+    fn listen_on(
+        &mut self,
+        id: ListenerId,
+        address: Multiaddr,
+    ) -> Result<(), TransportError<io::Error>> {
+        self.inner
+            .listen_on(id, address)
+            .map_err(|error| error.map(io::Error::other))
+    }
+
+    fn remove_listener(&mut self, id: ListenerId) -> bool {
+        self.inner.remove_listener(id)
+    }
+
+    fn dial(
+        &mut self,
+        address: Multiaddr,
+        options: DialOpts,
+    ) -> Result<Self::Dial, TransportError<io::Error>> {
+        let port = memory_port(&address);
+        if let Some(port) = port {
+            let mut state = self.faults.state();
+            if state.partitioned(self.node, port) {
+                state.counts.refused_dials += 1;
+                return Err(TransportError::Other(io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    "the simulated network is partitioned between these nodes",
+                )));
+            }
+        }
+        let dial = self
+            .inner
+            .dial(address, options)
+            .map_err(|error| error.map(io::Error::other))?;
+        let faults = self.faults.clone();
+        let node = self.node;
+        Ok(async move {
+            let inner = dial.await.map_err(io::Error::other)?;
+            Ok(Box::new(FaultStream {
+                inner,
+                node,
+                port,
+                faults,
+            }) as BoxedMemoryStream)
+        }
+        .boxed())
+    }
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<TransportEvent<Self::ListenerUpgrade, io::Error>> {
+        Pin::new(&mut self.inner).poll(cx).map(|event| {
+            event
+                .map_upgrade(|upgrade| {
+                    async move {
+                        let stream = upgrade.await.map_err(io::Error::other)?;
+                        Ok(Box::new(stream) as BoxedMemoryStream)
+                    }
+                    .boxed()
+                })
+                .map_err(io::Error::other)
+        })
+    }
+}
+
+/// A dialled connection that breaks when the faults say so.
+struct FaultStream<S> {
+    inner: S,
+    node: usize,
+    /// The port dialled, if it was a memory address.
+    port: Option<u64>,
+    faults: Faults,
+}
+
+impl<S> FaultStream<S> {
+    /// An error if the connection breaks now: across a partition, or (for a write) lost.
+    fn broken(&self, writing: bool) -> Option<io::Error> {
+        let mut state = self.faults.state();
+        if self
+            .port
+            .is_some_and(|port| state.partitioned(self.node, port))
+        {
+            state.counts.cut_connections += 1;
+            return Some(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "the simulated network was partitioned between these nodes",
+            ));
+        }
+        let loss = state.loss;
+        if writing && loss > 0.0 && state.rng.random_bool(loss) {
+            state.counts.lost_connections += 1;
+            return Some(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "the simulated network lost this connection's traffic",
+            ));
+        }
+        None
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for FaultStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if let Some(error) = self.broken(false) {
+            return Poll::Ready(Err(error));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for FaultStream<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if let Some(error) = self.broken(true) {
+            return Poll::Ready(Err(error));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(port: u64) -> Multiaddr {
+        Multiaddr::empty().with(Protocol::Memory(port))
+    }
+
+    #[test]
+    fn a_split_separates_the_two_sides_and_a_heal_joins_them() {
+        let faults = Faults::new(1);
+        for (index, port) in [(0, 10), (1, 11), (2, 12)] {
+            faults.register(index, &address(port));
+        }
+        faults.split([0]);
+        let state = faults.state();
+        assert!(state.partitioned(0, 11), "across");
+        assert!(state.partitioned(1, 10), "across, the other way");
+        assert!(!state.partitioned(1, 12), "the same side");
+        assert!(!state.partitioned(0, 99), "an address no node listens on");
+        drop(state);
+        faults.heal();
+        assert!(!faults.state().partitioned(0, 11));
+    }
+
+    #[test]
+    fn a_loss_rate_is_clamped_to_a_probability() {
+        let faults = Faults::new(1);
+        faults.set_loss(3.0);
+        assert_eq!(faults.state().loss, 1.0);
+        faults.set_loss(f64::NAN);
+        assert_eq!(faults.state().loss, 0.0);
+    }
+}
