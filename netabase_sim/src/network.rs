@@ -139,10 +139,10 @@ impl SimNetwork {
         Ok(self.slots.len() - 1)
     }
 
-    /// Starts node `index` with its identity and store, and connects it to up to the scenario's
-    /// bootstrap peers, chosen with `rng` among the online nodes. Its bootstrap (a lookup of
-    /// itself, then a refresh of its routing table's buckets) runs in the background; with no
-    /// online peer (the first node) there is none.
+    /// Starts node `index` with its identity and store. In the background it dials up to the
+    /// scenario's bootstrap peers, chosen with `rng` among the online nodes, and bootstraps (a
+    /// lookup of itself, then a refresh of its routing table's buckets); with no online peer (the
+    /// first node) it does neither. [`settle`](Self::settle) waits for the bootstraps.
     pub async fn start(&mut self, index: usize, rng: &mut StdRng) -> Result<(), SimError> {
         let peers = self.random_online(self.bootstrap_peers, Some(index), rng);
         let Some((keypair, store)) = self
@@ -164,18 +164,15 @@ impl SimNetwork {
             .next()
             .ok_or(SimError::NoAddress(index))?;
         self.faults.register(index, &address);
-        let mut dialed = 0;
-        for address in peers {
-            // A peer that just went offline refuses; the others are enough.
-            if handle.dial(address).await.is_ok() {
-                dialed += 1;
-            }
-        }
-        // A dialled peer enters the routing table once identify has told kad it speaks the
-        // protocol; bootstrapping before that finds no peer to ask.
-        let bootstrap = (dialed > 0).then(|| {
+        // The join runs in the background, so churn never waits for it: dial the peers, wait
+        // until one is routable (a dialled peer enters the routing table once identify has told
+        // kad it speaks the protocol; bootstrapping before that finds no peer to ask), bootstrap.
+        let bootstrap = (!peers.is_empty()).then(|| {
             let handle = handle.clone();
             tokio::spawn(async move {
+                let dials = peers.into_iter().map(|address| handle.dial(address));
+                // A peer that just went offline refuses; the others are enough.
+                futures::future::join_all(dials).await;
                 handle.wait_for_peers(1, JOIN_TIMEOUT).await?;
                 handle.bootstrap().await
             })
@@ -312,19 +309,21 @@ impl SimNetwork {
         chosen
     }
 
-    /// For each record id below `records`, how many running nodes other than its writer hold it
-    /// (unexpired), read straight from their stores.
+    /// For each record id below `records`, how many running servers hold it (unexpired), read
+    /// straight from their stores. Writers are not counted: they are the publishers, and the
+    /// sampled gets, which store what they find at their reader, read from writers.
     pub fn holders(&self, records: u64) -> Result<Vec<u32>, SimError> {
         let mut holders = vec![0u32; usize::try_from(records).unwrap_or(usize::MAX)];
-        for (index, slot) in self.slots.iter().enumerate() {
-            let Some(store) = slot.store.as_ref().filter(|_| slot.running.is_some()) else {
+        for slot in &self.slots {
+            let Some(store) = slot
+                .store
+                .as_ref()
+                .filter(|_| slot.running.is_some() && slot.role == Role::Server)
+            else {
                 continue;
             };
             for value in store.values::<SimRecord>() {
                 let value = value?;
-                if value.writer == index as u64 {
-                    continue;
-                }
                 if let Some(count) = usize::try_from(value.id)
                     .ok()
                     .and_then(|id| holders.get_mut(id))

@@ -56,17 +56,17 @@ pub struct Sample {
     pub at: Duration,
     /// How many nodes were online.
     pub online: usize,
-    /// How many records at least one online node other than their writer held.
+    /// How many records at least one online server held.
     pub records_held: u64,
     /// How many records there are.
     pub records: u64,
-    /// The fewest online holders of any record (its writer not counted).
+    /// The fewest online servers holding any one record.
     pub holders_min: u32,
-    /// The median number of online holders.
+    /// The median number of online servers holding a record.
     pub holders_median: u32,
-    /// The mean number of online holders.
+    /// The mean number of online servers holding a record.
     pub holders_mean: f64,
-    /// The sampled gets through the DHT.
+    /// The sampled gets through the DHT, read by writers.
     pub gets: Operations,
     /// Republications the writers had run so far.
     pub republished: u64,
@@ -104,7 +104,7 @@ impl Sample {
         }
     }
 
-    /// The share of the records some online node held (0 to 1); 1 with no records.
+    /// The share of the records some online server held (0 to 1); 1 with no records.
     pub fn held(&self) -> f64 {
         if self.records == 0 {
             1.0

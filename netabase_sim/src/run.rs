@@ -22,8 +22,9 @@ const GETS_AT_ONCE: usize = 16;
 /// 2. Simulated time starts, and the writers put the records.
 /// 3. Until `duration` has passed in simulated time, servers leave at the churn rate (replaced
 ///    at once by empty nodes, or back with their stores after their downtime), and every
-///    `sample_every` the survival of the records is measured: how many online nodes hold each
-///    (read from their stores), and whether a random sample of them can be got through the DHT.
+///    `sample_every` the survival of the records is measured: how many online servers hold each
+///    (read from their stores), and whether a random sample of them can be got through the DHT
+///    (each by a writer other than its own).
 pub async fn run(scenario: &Scenario) -> Result<Report, SimError> {
     scenario.check().map_err(SimError::Scenario)?;
     let mut rng = StdRng::seed_from_u64(scenario.seed);
@@ -73,8 +74,13 @@ async fn drive(
     report.put_sent_to = sent_to;
     report.put_phase = clock.now();
 
+    // Events run in their order as soon as the machine gets to them; when it falls behind, a
+    // sample is taken once, late, and the lag is reported. The run ends at `duration` on the
+    // clock whatever was left to do.
     let mut churn = ChurnSchedule::new(scenario);
-    let mut next_sample = Duration::ZERO;
+    // The first sample is due when the puts are done (how long they took is not lag), and at
+    // the latest at the end.
+    let mut next_sample = clock.now().min(scenario.duration);
     loop {
         let next_churn = churn.next_event();
         let next = next_churn.map_or(next_sample, |at| at.min(next_sample));
@@ -82,17 +88,27 @@ async fn drive(
             break;
         }
         clock.sleep_until(next).await;
-        report.lag = report.lag.max(clock.now().saturating_sub(next));
-        if next_churn == Some(next) {
-            churn.step(network, &mut report.churn, rng, next).await?;
+        let now = clock.now();
+        report.lag = report.lag.max(now.saturating_sub(next.max(report.put_phase)));
+        let last = now >= scenario.duration;
+        if next_churn == Some(next) && !last {
+            churn.step(network, &mut report.churn, rng, now).await?;
             continue;
         }
-        let sample = sample(scenario, network, rng, clock.now()).await?;
-        report.samples.push(sample);
-        next_sample += scenario.sample_every;
-        if next_sample > scenario.duration && next < scenario.duration {
-            next_sample = scenario.duration;
+        report
+            .samples
+            .push(sample(scenario, network, writers, rng, now).await?);
+        if last {
+            break;
         }
+        // The next multiple of the interval still ahead (those the machine was too late for
+        // are skipped), and last of all the end.
+        let every = scenario.sample_every;
+        let passed = clock.now().as_nanos() / every.as_nanos().max(1);
+        next_sample = every
+            .checked_mul(u32::try_from(passed + 1).unwrap_or(u32::MAX))
+            .unwrap_or(Duration::MAX)
+            .min(scenario.duration);
     }
     network.settle().await;
     report.failed_bootstraps = network.failed_bootstraps();
@@ -104,13 +120,14 @@ async fn drive(
 async fn sample(
     scenario: &Scenario,
     network: &SimNetwork,
+    writers: &[usize],
     rng: &mut StdRng,
     at: Duration,
 ) -> Result<Sample, SimError> {
-    // Holders first: a get stores what it found at its reader.
     let holders = network.holders(scenario.records)?;
     let gets = get_sample(
         network,
+        writers,
         scenario.records,
         scenario.gets_per_sample,
         GETS_AT_ONCE,

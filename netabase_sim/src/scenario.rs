@@ -52,7 +52,8 @@ pub struct Scenario {
     pub churn: Option<Churn>,
     /// How often the survival of the records is measured, simulated.
     pub sample_every: Duration,
-    /// How many records each sample gets through the DHT, each from a random online server.
+    /// How many records each sample gets through the DHT, each read by a random writer other than
+    /// its own.
     pub gets_per_sample: usize,
     /// How long a connection with no traffic stays open, in real time (not scaled: it is about
     /// what the machine can hold, not about the schedule).

@@ -9,7 +9,7 @@ use rand::RngExt;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use crate::network::{Role, SimNetwork};
+use crate::network::SimNetwork;
 use crate::report::Operations;
 
 /// The records the simulation writes.
@@ -60,24 +60,34 @@ pub(crate) async fn put_all(
     (operations, sent_to)
 }
 
-/// Gets `count` records chosen at random below `records`, each from a random online server
-/// through the DHT (never from the reader's own store), up to `at_once` at a time.
+/// Gets `count` records chosen at random below `records` through the DHT (never from the
+/// reader's own store), up to `at_once` at a time. Each is read by a random writer other than its
+/// own, as probe-lab's measurements read from a probe: a get stores what it found at its reader,
+/// and a server reading would become a holder the survival counts would include.
 pub(crate) async fn get_sample(
     network: &SimNetwork,
+    writers: &[usize],
     records: u64,
     count: usize,
     at_once: usize,
     rng: &mut StdRng,
 ) -> Operations {
-    let readers = network.online(Role::Server);
     let mut operations = Operations::default();
-    if records == 0 || readers.is_empty() {
+    if records == 0 || writers.is_empty() {
         return operations;
     }
     let gets: Vec<_> = (0..count)
         .filter_map(|_| {
             let id = rng.random_range(0..records);
-            let reader = readers[rng.random_range(0..readers.len())];
+            let own = usize::try_from(id).ok()? % writers.len();
+            // Any writer but the record's own (which holds it), unless there is only that one.
+            let reader = match writers.len() {
+                1 => writers[0],
+                n => {
+                    let pick = rng.random_range(0..n - 1);
+                    writers[if pick >= own { pick + 1 } else { pick }]
+                }
+            };
             let handle = network.handle(reader)?.clone();
             Some(async move {
                 let started = Instant::now();
