@@ -111,6 +111,8 @@ pub(crate) struct PendingGet {
     pub(crate) refused: RejectionCounts,
     /// How many answers end the lookup early.
     pub(crate) wanted: usize,
+    /// Peers the lookup has sent a request to so far.
+    pub(crate) queried: u32,
     pub(crate) reply: Reply<super::ops::Fetched>,
 }
 
@@ -686,8 +688,11 @@ impl<S: NodeStore> EventLoop<S> {
                     },
             } => self.on_inbound_provider(provider),
             kad::Event::OutboundQueryProgressed {
-                id, result, step, ..
-            } => self.on_query_progressed(id, result, step),
+                id,
+                result,
+                step,
+                stats,
+            } => self.on_query_progressed(id, result, step, stats),
             kad::Event::RoutingUpdated {
                 peer, is_new_peer, ..
             } if is_new_peer => self.emit(NodeEvent::PeerRoutable { peer }),
@@ -700,6 +705,7 @@ impl<S: NodeStore> EventLoop<S> {
         id: QueryId,
         result: kad::QueryResult,
         step: kad::ProgressStep,
+        stats: kad::QueryStats,
     ) {
         match result {
             kad::QueryResult::GetClosestPeers(result) => {
@@ -710,7 +716,7 @@ impl<S: NodeStore> EventLoop<S> {
                 self.on_closest_peers(id, peers.into_iter().map(|peer| peer.peer_id).collect());
             }
             kad::QueryResult::PutRecord(result) => self.on_put_result(id, result),
-            kad::QueryResult::GetRecord(result) => self.on_get_progress(id, result),
+            kad::QueryResult::GetRecord(result) => self.on_get_progress(id, result, stats),
             kad::QueryResult::Bootstrap(result) if step.last => {
                 if let Some(reply) = self.pending.bootstraps.remove(&id) {
                     let result = result.map(drop).map_err(|_| NodeError::Timeout {

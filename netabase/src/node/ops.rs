@@ -167,6 +167,9 @@ pub struct FetchedRecord {
     pub source: RecordSource,
     /// Whether the local store was updated with it (it was missing or lost against it).
     pub stored_locally: bool,
+    /// How many peers the lookup sent a request to (kad's count); 0 when the local store
+    /// answered without one. Junk answers and peers that never answered count too.
+    pub queried_peers: u32,
 }
 
 pub(crate) type Fetched = FetchedRecord;

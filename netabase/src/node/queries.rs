@@ -490,6 +490,7 @@ impl<S: NodeStore> EventLoop<S> {
                 record: record.clone(),
                 source: RecordSource::Local,
                 stored_locally: false,
+                queried_peers: 0,
             }));
             return;
         }
@@ -509,12 +510,21 @@ impl<S: NodeStore> EventLoop<S> {
                 answered: 0,
                 refused: RejectionCounts::default(),
                 wanted,
+                queried: 0,
                 reply,
             },
         );
     }
 
-    pub(crate) fn on_get_progress(&mut self, id: QueryId, result: kad::GetRecordResult) {
+    pub(crate) fn on_get_progress(
+        &mut self,
+        id: QueryId,
+        result: kad::GetRecordResult,
+        stats: kad::QueryStats,
+    ) {
+        if let Some(pending) = self.pending.gets.get_mut(&id) {
+            pending.queried = stats.num_requests();
+        }
         match result {
             Ok(kad::GetRecordOk::FoundRecord(kad::PeerRecord {
                 peer: Some(peer),
@@ -596,6 +606,7 @@ impl<S: NodeStore> EventLoop<S> {
             best,
             stale,
             refused,
+            queried,
             reply,
             ..
         } = pending;
@@ -663,6 +674,7 @@ impl<S: NodeStore> EventLoop<S> {
             record: winner,
             source: source.map_or(RecordSource::Local, RecordSource::Peer),
             stored_locally,
+            queried_peers: queried,
         }));
     }
 

@@ -161,6 +161,18 @@ async fn a_restarted_node_serves_its_records_and_keeps_its_peer_id() {
             .await
             .expect("the restarted node serves its record");
         assert_eq!(fetched.source, RecordSource::Peer(peer_id));
+        assert!(
+            fetched.queried_peers >= 1,
+            "the lookup counts the peer it asked"
+        );
+        // The answer was stored: the next get is answered locally, asking no one.
+        let again = within("get", nodes[1].handle.get_record(&key))
+            .await
+            .expect("stored locally");
+        assert_eq!(
+            (again.source, again.queried_peers),
+            (RecordSource::Local, 0)
+        );
         assert_eq!(
             within("typed get", nodes[1].handle.get::<Profile>(&value.key()))
                 .await
