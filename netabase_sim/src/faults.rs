@@ -22,7 +22,7 @@ use std::task::{Context, Poll};
 use futures::future::BoxFuture;
 use futures::{AsyncRead, AsyncWrite, FutureExt};
 use libp2p::core::transport::{
-    DialOpts, ListenerId, MemoryTransport, Transport, TransportError, TransportEvent,
+    Boxed, DialOpts, ListenerId, MemoryTransport, Transport, TransportError, TransportEvent,
 };
 use netabase_store::multiaddr::Protocol;
 use netabase_store::{BoxedMemoryStream, MemoryTransportFactory, Multiaddr};
@@ -115,14 +115,17 @@ impl Faults {
     /// The memory transport of node `index`, for its configuration.
     pub(crate) fn transport(&self, index: usize) -> MemoryTransportFactory {
         let faults = self.clone();
-        MemoryTransportFactory::new(move || {
-            FaultTransport {
-                inner: MemoryTransport::default(),
-                node: index,
-                faults: faults.clone(),
-            }
-            .boxed()
-        })
+        MemoryTransportFactory::new(move || faults.stream_transport(index))
+    }
+
+    /// The byte streams node `index` dials and listens with, before noise and yamux.
+    pub(crate) fn stream_transport(&self, index: usize) -> Boxed<BoxedMemoryStream> {
+        FaultTransport {
+            inner: MemoryTransport::default(),
+            node: index,
+            faults: self.clone(),
+        }
+        .boxed()
     }
 }
 

@@ -10,6 +10,7 @@
 //! `docs/simulation.md` describes the model, its limits and the figures.
 
 mod faults;
+mod hostile;
 mod memory;
 mod network;
 mod report;
@@ -19,6 +20,7 @@ mod time;
 mod workload;
 
 pub use faults::{FaultCounts, Faults};
+pub use hostile::HostileCounts;
 pub use network::{Departure, Role, SimError, SimNetwork};
 pub use report::{ChurnCounts, Operations, Report, Sample};
 pub use run::run;

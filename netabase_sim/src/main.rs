@@ -21,6 +21,10 @@ struct Args {
     /// How many nodes put and republish the records (they never leave).
     #[arg(long, default_value_t = Scenario::default().writers)]
     writers: usize,
+    /// How many nodes are hostile (plain kad nodes that drop every record sent to them and answer
+    /// every lookup with junk; they never leave).
+    #[arg(long, default_value_t = Scenario::default().hostile)]
+    hostile: usize,
     /// How many records to put.
     #[arg(long, default_value_t = Scenario::default().records)]
     records: u64,
@@ -93,6 +97,7 @@ fn scenario(args: &Args) -> Result<Scenario, String> {
     let scenario = Scenario {
         nodes: args.nodes,
         writers: args.writers,
+        hostile: args.hostile,
         records: args.records,
         seed: args.seed,
         replication: args.replication,

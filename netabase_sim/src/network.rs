@@ -2,17 +2,19 @@
 //! back, replacing them, and looking into their stores. Each node dials through the network's
 //! [`Faults`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use netabase_store::{
-    Identity, Keypair, Multiaddr, Node, NodeConfig, NodeError, NodeHandle, NodeStats, RedbStore,
-    SpawnError,
+    DEFAULT_KAD_PROTOCOL, Identity, Keypair, Multiaddr, Node, NodeConfig, NodeError, NodeHandle,
+    NodeStats, RedbStore, SpawnError,
 };
 use rand::RngExt;
 use rand::rngs::StdRng;
 use tokio::task::JoinHandle;
 
 use crate::faults::Faults;
+use crate::hostile::{Counters, HostileConfig, HostileCounts, HostileNode};
 use crate::scenario::Scenario;
 use crate::workload::SimRecord;
 
@@ -40,6 +42,9 @@ pub enum SimError {
     /// The scenario cannot run as given.
     #[error("the scenario cannot run: {0}")]
     Scenario(String),
+    /// A hostile node could not start.
+    #[error("a hostile node could not start: {0}")]
+    Hostile(String),
 }
 
 /// What a node does in the simulation.
@@ -49,6 +54,9 @@ pub enum Role {
     Writer,
     /// Stores and serves records; the nodes churn takes offline and replaces.
     Server,
+    /// A plain kad node that routes honestly but acknowledges and drops every record sent to it
+    /// and answers every lookup with junk; never leaves.
+    Hostile,
 }
 
 /// What a stopping node keeps.
@@ -77,9 +85,17 @@ struct Running {
 struct Slot {
     role: Role,
     keypair: Keypair,
-    /// `None` once the node is gone for good.
+    /// `None` once the node is gone for good, and for hostile nodes.
     store: Option<RedbStore>,
     running: Option<Running>,
+    /// A running hostile node, with its address.
+    hostile: Option<(HostileNode, Multiaddr)>,
+}
+
+impl Slot {
+    fn is_running(&self) -> bool {
+        self.running.is_some() || self.hostile.is_some()
+    }
 }
 
 /// A network of nodes, by index. Indices are never reused: a replaced node's successor gets a new
@@ -89,6 +105,8 @@ pub struct SimNetwork {
     config: NodeConfig,
     bootstrap_peers: usize,
     faults: Faults,
+    hostile_config: HostileConfig,
+    hostile_counters: Arc<Counters>,
     /// Bootstraps that ended in an error (a timeout, or no peer answering).
     failed_bootstraps: u64,
 }
@@ -106,6 +124,9 @@ impl std::fmt::Debug for SimNetwork {
 /// copies of their pages.
 const CACHE_BYTES: usize = 256 * 1024;
 
+/// How long a query may run, at every node: network time, not scaled.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long a joining node waits for its first routable peer before it bootstraps.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -119,22 +140,33 @@ impl SimNetwork {
             config: node_config(scenario),
             bootstrap_peers: scenario.bootstrap_peers,
             faults: Faults::new(scenario.seed),
+            hostile_config: HostileConfig {
+                kad_protocol: DEFAULT_KAD_PROTOCOL,
+                replication_factor: scenario.replication,
+                query_timeout: QUERY_TIMEOUT,
+                idle_connection_timeout: scenario.idle_connection_timeout,
+            },
+            hostile_counters: Arc::default(),
             failed_bootstraps: 0,
         }
     }
 
-    /// Adds a node with a fresh identity (from `rng`) and an empty store, offline. Returns its
-    /// index.
+    /// Adds a node with a fresh identity (from `rng`) and an empty store (a hostile node has
+    /// none), offline. Returns its index.
     pub fn add(&mut self, role: Role, rng: &mut StdRng) -> Result<usize, SimError> {
         let mut secret: [u8; 32] = rng.random();
         let keypair = Keypair::ed25519_from_bytes(&mut secret)
             .map_err(|error| SimError::Identity(error.to_string()))?;
-        let store = empty_store()?;
+        let store = match role {
+            Role::Hostile => None,
+            Role::Writer | Role::Server => Some(empty_store()?),
+        };
         self.slots.push(Slot {
             role,
             keypair,
-            store: Some(store),
+            store,
             running: None,
+            hostile: None,
         });
         Ok(self.slots.len() - 1)
     }
@@ -142,9 +174,28 @@ impl SimNetwork {
     /// Starts node `index` with its identity and store. In the background it dials up to the
     /// scenario's bootstrap peers, chosen with `rng` among the online nodes, and bootstraps (a
     /// lookup of itself, then a refresh of its routing table's buckets); with no online peer (the
-    /// first node) it does neither. [`settle`](Self::settle) waits for the bootstraps.
+    /// first node) it does neither. [`settle`](Self::settle) waits for the bootstraps. A hostile
+    /// node dials its peers and bootstraps the same way, on its own.
     pub async fn start(&mut self, index: usize, rng: &mut StdRng) -> Result<(), SimError> {
         let peers = self.random_online(self.bootstrap_peers, Some(index), rng);
+        if let Some(slot) = self.slots.get(index)
+            && slot.role == Role::Hostile
+        {
+            let keypair = slot.keypair.clone();
+            let (node, address) = HostileNode::start(
+                keypair,
+                self.faults.stream_transport(index),
+                &self.hostile_config,
+                peers,
+                self.hostile_counters.clone(),
+            )
+            .await?;
+            self.faults.register(index, &address);
+            if let Some(slot) = self.slots.get_mut(index) {
+                slot.hostile = Some((node, address));
+            }
+            return Ok(());
+        }
         let Some((keypair, store)) = self
             .slots
             .get(index)
@@ -217,6 +268,9 @@ impl SimNetwork {
             let _ = running.handle.shutdown().await;
             let _ = running.task.await;
         }
+        if let Some((hostile, _)) = slot.hostile.take() {
+            hostile.stop().await;
+        }
         match departure {
             Departure::Offline => {}
             // Nothing else holds a clone of the store once the node has stopped: this frees it.
@@ -228,15 +282,21 @@ impl SimNetwork {
 
     /// Shuts every node down, all at once.
     pub async fn stop_all(&mut self) {
-        let stopping = self.slots.iter_mut().filter_map(|slot| {
-            let running = slot.running.take()?;
-            Some(async move {
-                if let Some(bootstrap) = running.bootstrap {
-                    bootstrap.abort();
+        let stopping = self.slots.iter_mut().map(|slot| {
+            let running = slot.running.take();
+            let hostile = slot.hostile.take();
+            async move {
+                if let Some(running) = running {
+                    if let Some(bootstrap) = running.bootstrap {
+                        bootstrap.abort();
+                    }
+                    let _ = running.handle.shutdown().await;
+                    let _ = running.task.await;
                 }
-                let _ = running.handle.shutdown().await;
-                let _ = running.task.await;
-            })
+                if let Some((hostile, _)) = hostile {
+                    hostile.stop().await;
+                }
+            }
         });
         futures::future::join_all(stopping).await;
     }
@@ -246,6 +306,11 @@ impl SimNetwork {
         &self.faults
     }
 
+    /// What the hostile nodes have done so far.
+    pub fn hostile_counts(&self) -> HostileCounts {
+        self.hostile_counters.counts()
+    }
+
     /// How many bootstraps have failed so far (counted by [`settle`](Self::settle)).
     pub fn failed_bootstraps(&self) -> u64 {
         self.failed_bootstraps
@@ -253,10 +318,7 @@ impl SimNetwork {
 
     /// How many nodes are running.
     pub fn online_count(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|slot| slot.running.is_some())
-            .count()
+        self.slots.iter().filter(|slot| slot.is_running()).count()
     }
 
     /// The indices of the running nodes with `role`.
@@ -264,7 +326,7 @@ impl SimNetwork {
         self.slots
             .iter()
             .enumerate()
-            .filter(|(_, slot)| slot.role == role && slot.running.is_some())
+            .filter(|(_, slot)| slot.role == role && slot.is_running())
             .map(|(index, _)| index)
             .collect()
     }
@@ -280,14 +342,16 @@ impl SimNetwork {
 
     /// The address node `index` listens on, if it is running.
     pub fn address(&self, index: usize) -> Option<&Multiaddr> {
-        self.slots
-            .get(index)?
-            .running
-            .as_ref()
-            .map(|running| &running.address)
+        let slot = self.slots.get(index)?;
+        match (&slot.running, &slot.hostile) {
+            (Some(running), _) => Some(&running.address),
+            (None, Some((_, address))) => Some(address),
+            (None, None) => None,
+        }
     }
 
-    /// Addresses of up to `count` distinct running nodes other than `except`.
+    /// Addresses of up to `count` distinct running Netabase nodes other than `except` (joining
+    /// nodes are introduced by honest ones).
     fn random_online(
         &self,
         count: usize,
@@ -383,7 +447,7 @@ fn node_config(scenario: &Scenario) -> NodeConfig {
     config
         .set_listen_addrs(vec!["/memory/0".parse().expect("a valid memory address")])
         .set_replication_factor(scenario.replication)
-        .set_query_timeout(Duration::from_secs(10))
+        .set_query_timeout(QUERY_TIMEOUT)
         .set_operation_timeout(Duration::from_secs(30))
         .set_record_ttl(Some(scale.real(scenario.record_ttl)))
         .set_tombstone_ttl(Some(scale.real(scenario.record_ttl * 2)))

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::hostile::HostileCounts;
 use crate::scenario::Scenario;
 use crate::time::hours;
 
@@ -14,12 +15,20 @@ pub struct Operations {
     /// How many failed.
     pub failed: u64,
     latencies: Vec<Duration>,
+    /// How many peers each successful lookup asked, where that is known.
+    queried: Vec<u32>,
 }
 
 impl Operations {
     pub(crate) fn succeeded(&mut self, latency: Duration) {
         self.ok += 1;
         self.latencies.push(latency);
+    }
+
+    /// A success of a lookup that asked `queried` peers.
+    pub(crate) fn succeeded_asking(&mut self, latency: Duration, queried: u32) {
+        self.succeeded(latency);
+        self.queried.push(queried);
     }
 
     pub(crate) fn failed(&mut self) {
@@ -31,6 +40,7 @@ impl Operations {
         self.ok += other.ok;
         self.failed += other.failed;
         self.latencies.extend_from_slice(&other.latencies);
+        self.queried.extend_from_slice(&other.queried);
     }
 
     /// The share that succeeded (0 to 1), if there were any.
@@ -41,12 +51,22 @@ impl Operations {
 
     /// The real latency at quantile `q` (0 to 1) of the successful ones, if there are any.
     pub fn latency(&self, q: f64) -> Option<Duration> {
-        let mut sorted = self.latencies.clone();
-        sorted.sort();
-        let last = sorted.len().checked_sub(1)?;
-        let index = ((last as f64) * q.clamp(0.0, 1.0)).round() as usize;
-        sorted.get(index).copied()
+        quantile(&self.latencies, q)
     }
+
+    /// How many peers the successful lookups asked, at quantile `q` (0 to 1), if that is known.
+    pub fn queried_peers(&self, q: f64) -> Option<u32> {
+        quantile(&self.queried, q)
+    }
+}
+
+/// The value at quantile `q` (0 to 1, nearest rank) of `values`, if there are any.
+fn quantile<T: Ord + Copy>(values: &[T], q: f64) -> Option<T> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let last = sorted.len().checked_sub(1)?;
+    let index = ((last as f64) * q.clamp(0.0, 1.0)).round() as usize;
+    sorted.get(index).copied()
 }
 
 /// One measurement of the records' survival.
@@ -144,6 +164,11 @@ pub struct Report {
     pub samples: Vec<Sample>,
     /// What churn did.
     pub churn: ChurnCounts,
+    /// What the hostile nodes did.
+    pub hostile: HostileCounts,
+    /// Records the honest nodes rejected (junk answers among them), counted by the nodes online
+    /// at the end.
+    pub rejected: u64,
     /// How far behind its schedule the run fell at worst, in simulated time (the machine was
     /// busy when an event or a sample was due).
     pub lag: Duration,
@@ -162,6 +187,8 @@ impl Report {
             put_phase: Duration::ZERO,
             samples: Vec::new(),
             churn: ChurnCounts::default(),
+            hostile: HostileCounts::default(),
+            rejected: 0,
             lag: Duration::ZERO,
             ran_for: Duration::ZERO,
         }
@@ -203,10 +230,11 @@ impl fmt::Display for Report {
         let scale = scenario.time;
         writeln!(
             f,
-            "{} nodes ({} writers, {} servers), replication {}, {} records, seed {}",
+            "{} nodes ({} writers, {} servers, {} hostile), replication {}, {} records, seed {}",
             scenario.nodes,
             scenario.writers,
             scenario.servers(),
+            scenario.hostile,
             scenario.replication,
             scenario.records,
             scenario.seed,
@@ -247,9 +275,20 @@ impl fmt::Display for Report {
             self.ran_for.as_secs_f64(),
             self.lag.as_secs_f64() / 60.0,
         )?;
+        if scenario.hostile > 0 {
+            writeln!(
+                f,
+                "hostile nodes dropped {} records sent to them and answered {} lookups with junk; \
+                 the honest nodes rejected {} records",
+                self.hostile.dropped_records, self.hostile.junk_answers, self.rejected,
+            )?;
+        }
         writeln!(f)?;
-        writeln!(f, "| operation | success | median | p90 | max |")?;
-        writeln!(f, "| --- | --- | --- | --- | --- |")?;
+        writeln!(
+            f,
+            "| operation | success | median | p90 | max | peers asked (median, p90) |"
+        )?;
+        writeln!(f, "| --- | --- | --- | --- | --- | --- |")?;
         let gets = self.gets();
         for (name, operations) in [
             ("put (quorum 1)", &self.puts),
@@ -257,13 +296,17 @@ impl fmt::Display for Report {
         ] {
             writeln!(
                 f,
-                "| {name} | {} ({} of {}) | {} | {} | {} |",
+                "| {name} | {} ({} of {}) | {} | {} | {} | {} |",
                 share(operations.success()),
                 operations.ok,
                 operations.ok + operations.failed,
                 millis(operations.latency(0.5)),
                 millis(operations.latency(0.9)),
                 millis(operations.latency(1.0)),
+                match (operations.queried_peers(0.5), operations.queried_peers(0.9)) {
+                    (Some(median), Some(p90)) => format!("{median}, {p90}"),
+                    _ => "-".to_owned(),
+                },
             )?;
         }
         if self.puts.ok > 0 {
@@ -340,5 +383,18 @@ mod tests {
         assert_eq!(operations.latency(0.5), Some(Duration::from_millis(20)));
         assert_eq!(operations.latency(1.0), Some(Duration::from_millis(30)));
         assert_eq!(operations.success(), Some(0.75));
+        assert_eq!(operations.queried_peers(0.5), None);
+    }
+
+    #[test]
+    fn peers_asked_are_counted_per_successful_lookup() {
+        let mut operations = Operations::default();
+        for queried in [12, 30, 20, 25] {
+            operations.succeeded_asking(Duration::from_millis(1), queried);
+        }
+        let mut merged = Operations::default();
+        merged.merge(&operations);
+        assert_eq!(merged.queried_peers(0.5), Some(25));
+        assert_eq!(merged.queried_peers(0.0), Some(12));
     }
 }

@@ -32,11 +32,7 @@ pub async fn run(scenario: &Scenario) -> Result<Report, SimError> {
     let mut network = SimNetwork::new(scenario);
     let mut writers = Vec::with_capacity(scenario.writers);
     for index in 0..scenario.nodes {
-        let role = if index < scenario.writers {
-            Role::Writer
-        } else {
-            Role::Server
-        };
+        let role = scenario.role(index);
         network.add(role, &mut rng)?;
         if role == Role::Writer {
             writers.push(index);
@@ -89,7 +85,9 @@ async fn drive(
         }
         clock.sleep_until(next).await;
         let now = clock.now();
-        report.lag = report.lag.max(now.saturating_sub(next.max(report.put_phase)));
+        report.lag = report
+            .lag
+            .max(now.saturating_sub(next.max(report.put_phase)));
         let last = now >= scenario.duration;
         if next_churn == Some(next) && !last {
             churn.step(network, &mut report.churn, rng, now).await?;
@@ -112,6 +110,13 @@ async fn drive(
     }
     network.settle().await;
     report.failed_bootstraps = network.failed_bootstraps();
+    report.hostile = network.hostile_counts();
+    let mut honest = network.stats(Role::Writer).await;
+    honest.extend(network.stats(Role::Server).await);
+    report.rejected = honest
+        .iter()
+        .map(|stats| stats.records_rejected.total())
+        .sum();
     report.ran_for = started.elapsed();
     Ok(report)
 }

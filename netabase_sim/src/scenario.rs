@@ -27,6 +27,10 @@ pub struct Scenario {
     /// run, as the publisher in probe-lab's survival measurements does: a record whose publisher
     /// leaves for good is left to expire by design.
     pub writers: usize,
+    /// How many of them are hostile: plain kad nodes that route honestly but acknowledge and drop
+    /// every record sent to them and answer every lookup with junk. They join spread evenly
+    /// among the servers and never leave.
+    pub hostile: usize,
     /// How many records are put, spread evenly over the writers.
     pub records: u64,
     /// Every random choice of the run (identities, so the DHT's layout; who joins through whom;
@@ -67,6 +71,7 @@ impl Default for Scenario {
         Scenario {
             nodes: 50,
             writers: 5,
+            hostile: 0,
             records: 100,
             seed: 1,
             replication: NonZeroUsize::new(20).expect("non-zero"),
@@ -92,10 +97,11 @@ impl Scenario {
         if self.writers == 0 {
             return Err("at least one writer is needed to put the records".into());
         }
-        if self.writers >= self.nodes {
+        if self.writers.saturating_add(self.hostile) >= self.nodes {
             return Err(format!(
-                "{} writers leave no server among {} nodes; use fewer writers or more nodes",
-                self.writers, self.nodes
+                "{} writers and {} hostile nodes leave no server among {} nodes; use fewer \
+                 writers or hostile nodes, or more nodes",
+                self.writers, self.hostile, self.nodes
             ));
         }
         if self.sample_every.is_zero() {
@@ -117,7 +123,26 @@ impl Scenario {
 
     /// How many nodes are servers.
     pub fn servers(&self) -> usize {
-        self.nodes.saturating_sub(self.writers)
+        self.nodes
+            .saturating_sub(self.writers)
+            .saturating_sub(self.hostile)
+    }
+
+    /// The role of node `index` of the formed network: the writers first (node 0, which the
+    /// others join through, is one), then the servers with the hostile nodes spread evenly
+    /// among them.
+    pub fn role(&self, index: usize) -> crate::Role {
+        if index < self.writers {
+            return crate::Role::Writer;
+        }
+        let rest = self.nodes.saturating_sub(self.writers).max(1);
+        let position = index - self.writers;
+        // The hostile count steps up by one at evenly spaced positions.
+        if (position + 1) * self.hostile / rest > position * self.hostile / rest {
+            crate::Role::Hostile
+        } else {
+            crate::Role::Server
+        }
     }
 }
 
@@ -142,6 +167,35 @@ mod tests {
             ..Scenario::default()
         };
         assert!(no_server.check().unwrap_err().contains("no server"));
+    }
+
+    #[test]
+    fn hostile_nodes_are_spread_evenly_among_the_servers() {
+        let scenario = Scenario {
+            nodes: 12,
+            writers: 2,
+            hostile: 2,
+            ..Scenario::default()
+        };
+        let roles: Vec<crate::Role> = (0..scenario.nodes).map(|i| scenario.role(i)).collect();
+        let hostile: Vec<usize> = (0..scenario.nodes)
+            .filter(|&i| roles[i] == crate::Role::Hostile)
+            .collect();
+        assert_eq!(&roles[..2], &[crate::Role::Writer, crate::Role::Writer]);
+        assert_eq!(hostile, vec![6, 11]);
+        let servers = roles.iter().filter(|&&r| r == crate::Role::Server).count();
+        assert_eq!(servers, scenario.servers());
+    }
+
+    #[test]
+    fn hostile_nodes_leave_room_for_a_server() {
+        let scenario = Scenario {
+            nodes: 4,
+            writers: 2,
+            hostile: 2,
+            ..Scenario::default()
+        };
+        assert!(scenario.check().unwrap_err().contains("no server"));
     }
 
     #[test]

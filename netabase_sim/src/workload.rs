@@ -89,22 +89,25 @@ pub(crate) async fn get_sample(
                 }
             };
             let handle = network.handle(reader)?.clone();
+            let key = SimRecord::record_key(&SimRecordKey(id)).ok()?;
             Some(async move {
                 let started = Instant::now();
-                let found = handle
-                    .get_from_network::<SimRecord>(&SimRecordKey(id))
-                    .await;
-                (
-                    started.elapsed(),
-                    matches!(found, Ok(record) if record.id == id),
-                )
+                // The raw get validates the answers by the registered schema as the typed one
+                // does, and says how many peers it asked.
+                let found = handle.get_record_from_network(&key).await;
+                let latency = started.elapsed();
+                let queried = found.as_ref().ok().and_then(|fetched| {
+                    let value = SimRecord::from_bytes(&fetched.record.value).ok()?;
+                    (value.id == id).then_some(fetched.queried_peers)
+                });
+                (latency, queried)
             })
         })
         .collect();
     let mut results = futures::stream::iter(gets).buffer_unordered(at_once);
-    while let Some((latency, found)) = results.next().await {
-        if found {
-            operations.succeeded(latency);
+    while let Some((latency, queried)) = results.next().await {
+        if let Some(queried) = queried {
+            operations.succeeded_asking(latency, queried);
         } else {
             operations.failed();
         }

@@ -174,3 +174,37 @@ async fn records_put_before_and_during_a_partition_are_found_across_it_once_it_h
         "(reader, record) pairs not found after the heal"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_nodes_cost_holders_but_every_record_is_still_found() {
+    // A fifth of the network drops what it is sent and answers every lookup with junk.
+    let scenario = Scenario {
+        nodes: 25,
+        writers: 3,
+        hostile: 5,
+        records: 20,
+        seed: 3,
+        replication: NonZeroUsize::new(5).expect("non-zero"),
+        bootstrap_peers: 2,
+        gets_per_sample: 20,
+        duration: HOUR,
+        ..Scenario::default()
+    };
+    let report = tokio::time::timeout(Duration::from_secs(120), run(&scenario))
+        .await
+        .expect("the run ends in time")
+        .expect("the run completes");
+    println!("{report}");
+    assert_eq!((report.puts.ok, report.puts.failed), (20, 0), "{report}");
+    assert!(
+        report.hostile.dropped_records > 0,
+        "hostile nodes are among the closest peers of some records: {report}"
+    );
+    assert!(
+        report.hostile.junk_answers > 0 && report.rejected > 0,
+        "lookups asked hostile nodes and rejected their junk: {report}"
+    );
+    let sample = report.last().expect("a sample after the puts");
+    assert_eq!(sample.records_held, 20, "{report}");
+    assert_eq!((sample.gets.ok, sample.gets.failed), (20, 0), "{report}");
+}

@@ -1,0 +1,211 @@
+//! Hostile nodes: plain rust-libp2p Kademlia nodes (no Netabase code) that join the network as
+//! any server does and route honestly, but lie about records. Every record sent to one is
+//! acknowledged and dropped (it refuses to store while claiming it stored), and every lookup of a
+//! value is answered with junk under the key asked for. Being in the routing tables, they are
+//! among the closest peers of some records, so they cost those records holders, and every get
+//! that asks one has to reject its answer and go on.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::core::transport::{Boxed, Transport, upgrade};
+use libp2p::kad::store::{RecordStore, Result as StoreResult};
+use libp2p::kad::{self, Mode, ProviderRecord, Record, RecordKey};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{PeerId, StreamProtocol, Swarm, identify, noise, yamux};
+use netabase_store::{BoxedMemoryStream, IDENTIFY_PROTOCOL_VERSION, Keypair, Multiaddr};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::network::SimError;
+
+/// The value a hostile node answers every lookup with: it decodes as no schema.
+const JUNK: &[u8] = b"\xff\xffjunk from a hostile node";
+
+/// What the hostile nodes of a network did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostileCounts {
+    /// Records sent to a hostile node, acknowledged and dropped.
+    pub dropped_records: u64,
+    /// Lookups a hostile node answered with junk.
+    pub junk_answers: u64,
+}
+
+/// The counters all hostile nodes of a network add to.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    dropped_records: AtomicU64,
+    junk_answers: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn counts(&self) -> HostileCounts {
+        HostileCounts {
+            dropped_records: self.dropped_records.load(Ordering::Relaxed),
+            junk_answers: self.junk_answers.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A kad record store that lies: it stores nothing, and holds junk under every key.
+struct LyingStore {
+    counters: Arc<Counters>,
+}
+
+impl RecordStore for LyingStore {
+    type RecordsIter<'a> = std::iter::Empty<Cow<'a, Record>>;
+    type ProvidedIter<'a> = std::iter::Empty<Cow<'a, ProviderRecord>>;
+
+    fn get(&self, key: &RecordKey) -> Option<Cow<'_, Record>> {
+        self.counters.junk_answers.fetch_add(1, Ordering::Relaxed);
+        Some(Cow::Owned(Record::new(key.clone(), JUNK.to_vec())))
+    }
+
+    fn put(&mut self, _record: Record) -> StoreResult<()> {
+        self.counters
+            .dropped_records
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn remove(&mut self, _key: &RecordKey) {}
+
+    fn records(&self) -> Self::RecordsIter<'_> {
+        std::iter::empty()
+    }
+
+    fn add_provider(&mut self, _record: ProviderRecord) -> StoreResult<()> {
+        Ok(())
+    }
+
+    fn providers(&self, _key: &RecordKey) -> Vec<ProviderRecord> {
+        Vec::new()
+    }
+
+    fn provided(&self) -> Self::ProvidedIter<'_> {
+        std::iter::empty()
+    }
+
+    fn remove_provider(&mut self, _key: &RecordKey, _provider: &PeerId) {}
+}
+
+/// kad over the lying store, and identify, which tells Netabase nodes the hostile node's listen
+/// address and that it speaks their kad protocol, so they put it in their routing tables.
+#[derive(NetworkBehaviour)]
+struct HostileBehaviour {
+    kad: kad::Behaviour<LyingStore>,
+    identify: identify::Behaviour,
+}
+
+/// How hostile nodes are configured: as the network's honest nodes are, where it matters.
+#[derive(Debug, Clone)]
+pub(crate) struct HostileConfig {
+    pub(crate) kad_protocol: StreamProtocol,
+    pub(crate) replication_factor: std::num::NonZeroUsize,
+    pub(crate) query_timeout: Duration,
+    pub(crate) idle_connection_timeout: Duration,
+}
+
+/// A running hostile node.
+pub(crate) struct HostileNode {
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl HostileNode {
+    /// Starts a hostile node on `transport` (its memory transport, faults included), listening on
+    /// a fresh memory address, which it returns; it dials `peers` and bootstraps once the first
+    /// of them has told it its listen addresses.
+    pub(crate) async fn start(
+        keypair: Keypair,
+        transport: Boxed<BoxedMemoryStream>,
+        config: &HostileConfig,
+        peers: Vec<Multiaddr>,
+        counters: Arc<Counters>,
+    ) -> Result<(HostileNode, Multiaddr), SimError> {
+        let hostile = |error: String| SimError::Hostile(error);
+        let peer_id = keypair.public().to_peer_id();
+        let noise = noise::Config::new(&keypair).map_err(|error| hostile(error.to_string()))?;
+        let transport = transport
+            .upgrade(upgrade::Version::V1Lazy)
+            .authenticate(noise)
+            .multiplex(yamux::Config::default())
+            .boxed();
+        let mut kad_config = kad::Config::new(config.kad_protocol.clone());
+        kad_config
+            .set_replication_factor(config.replication_factor)
+            .set_query_timeout(config.query_timeout)
+            .set_publication_interval(None)
+            .set_replication_interval(None);
+        let mut kad = kad::Behaviour::with_config(peer_id, LyingStore { counters }, kad_config);
+        kad.set_mode(Some(Mode::Server));
+        let identify = identify::Behaviour::new(identify::Config::new(
+            IDENTIFY_PROTOCOL_VERSION.to_owned(),
+            keypair.public(),
+        ));
+        let mut swarm = Swarm::new(
+            transport,
+            HostileBehaviour { kad, identify },
+            peer_id,
+            libp2p::swarm::Config::with_tokio_executor()
+                .with_idle_connection_timeout(config.idle_connection_timeout),
+        );
+        let any_port: Multiaddr = "/memory/0"
+            .parse()
+            .map_err(|error: libp2p::multiaddr::Error| hostile(error.to_string()))?;
+        swarm
+            .listen_on(any_port)
+            .map_err(|error| hostile(error.to_string()))?;
+        let address = loop {
+            if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
+                break address;
+            }
+        };
+        for peer in peers {
+            // A peer that just went offline refuses; the others are enough.
+            let _ = swarm.dial(peer);
+        }
+        let (shutdown, stopped) = oneshot::channel();
+        let task = tokio::spawn(run(swarm, config.kad_protocol.clone(), stopped));
+        Ok((HostileNode { shutdown, task }, address))
+    }
+
+    /// Stops the node and waits until it has.
+    pub(crate) async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
+}
+
+async fn run(
+    mut swarm: Swarm<HostileBehaviour>,
+    kad_protocol: StreamProtocol,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let mut bootstrapped = false;
+    loop {
+        let event = tokio::select! {
+            _ = &mut stopped => return,
+            event = swarm.select_next_some() => event,
+        };
+        // As a Netabase node does: the listen addresses of peers that speak the protocol go into
+        // the routing table, and the first of them starts the bootstrap.
+        if let SwarmEvent::Behaviour(HostileBehaviourEvent::Identify(identify::Event::Received {
+            peer_id,
+            info,
+            ..
+        })) = event
+            && info.protocols.contains(&kad_protocol)
+        {
+            for address in info.listen_addrs {
+                swarm.behaviour_mut().kad.add_address(&peer_id, address);
+            }
+            if !bootstrapped {
+                bootstrapped = swarm.behaviour_mut().kad.bootstrap().is_ok();
+            }
+        }
+    }
+}
