@@ -71,12 +71,12 @@ pub use netabase_macros::{NetabaseSchema, NetabaseSchemaKey};
 pub use node::{
     Acknowledgements, AddressError, BoxedMemoryStream, DEFAULT_CONNECTION_TIMEOUT,
     DEFAULT_EXPIRY_SWEEP_BATCH, DEFAULT_KAD_PROTOCOL, DEFAULT_MAX_VALUE_SIZE,
-    DEFAULT_REPUBLISH_RATE, FetchedRecord, IDENTIFY_PROTOCOL_VERSION, Identity, IdentityError,
-    MAX_DURATION, MIN_INBOUND_TTL, MemoryStream, MemoryTransportFactory, Node, NodeConfig,
-    NodeError, NodeEvent, NodeHandle, NodeMetrics, NodeResult, NodeStats, PACKET_OVERHEAD,
-    PeerFailure, PeerRefusal, PutOptions, PutReport, RecordSource, RefusalReason, RejectionCounts,
-    STORE_PROTOCOL, SpawnError, SyncOptions, SyncProgress, SyncReport, identity_path_beside,
-    load_or_create_identity,
+    DEFAULT_REPUBLISH_RATE, DEFAULT_ROUTING_REFRESH_INTERVAL, FetchedRecord,
+    IDENTIFY_PROTOCOL_VERSION, Identity, IdentityError, MAX_DURATION, MIN_INBOUND_TTL,
+    MemoryStream, MemoryTransportFactory, Node, NodeConfig, NodeError, NodeEvent, NodeHandle,
+    NodeMetrics, NodeResult, NodeStats, PACKET_OVERHEAD, PeerFailure, PeerRefusal, PutOptions,
+    PutReport, RecordSource, RefusalReason, RejectionCounts, STORE_PROTOCOL, SpawnError,
+    SyncOptions, SyncProgress, SyncReport, identity_path_beside, load_or_create_identity,
 };
 pub use node_store::{NodeStore, PendingDurability};
 /// The `prometheus-client` crate [`NodeMetrics`] registers in, at the version libp2p's metrics use.

@@ -7,11 +7,11 @@ use libp2p::identity::Keypair;
 use libp2p::kad::store::RecordStore;
 use libp2p::kad::{self, Mode, StoreInserts};
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{PeerId, Swarm, identify, noise, ping, tcp, yamux};
+use libp2p::{PeerId, Swarm, identify, noise, ping, plaintext, tcp, yamux};
 
 use super::config::{IDENTIFY_PROTOCOL_VERSION, MAX_DURATION, NodeConfig};
 use super::error::SpawnError;
-use super::memory_transport::MemoryTransportFactory;
+use super::memory_transport::{MemorySecurity, MemoryTransportFactory};
 use super::store_protocol::{self, StoreBehaviour};
 
 #[cfg(feature = "mdns")]
@@ -48,6 +48,7 @@ pub(crate) fn kad_config(config: &NodeConfig) -> kad::Config {
     let mut kad = kad::Config::new(config.kad_protocol.clone());
     kad.set_record_filtering(StoreInserts::FilterBoth)
         .set_query_timeout(config.query_timeout)
+        .set_periodic_bootstrap_interval(config.routing_refresh_interval)
         .set_record_ttl(Some(config.record_ttl.unwrap_or(MAX_DURATION)))
         .set_publication_interval(None)
         .set_replication_interval(None)
@@ -58,7 +59,8 @@ pub(crate) fn kad_config(config: &NodeConfig) -> kad::Config {
 
 /// TCP (and with the `quic` feature QUIC), plus the in-process memory transport (or the one the
 /// configuration gives for `/memory` addresses), each secured with
-/// noise and multiplexed with yamux, under a timeout on setting up each connection (as libp2p's
+/// noise (or, for a plaintext memory transport, libp2p's plaintext protocol) and multiplexed with
+/// yamux, under a timeout on setting up each connection (as libp2p's
 /// `SwarmBuilder` adds): a peer that connects and then stays silent is dropped after
 /// `connection_timeout` rather than holding a pending connection forever.
 fn build_transport(
@@ -74,6 +76,12 @@ fn build_transport(
         .multiplex(yamux::Config::default())
         .boxed();
     let memory = match memory_transport {
+        Some(factory) if factory.security() == MemorySecurity::Plaintext => factory
+            .make()
+            .upgrade(upgrade::Version::V1Lazy)
+            .authenticate(plaintext::Config::new(keypair))
+            .multiplex(yamux::Config::default())
+            .boxed(),
         Some(factory) => factory
             .make()
             .upgrade(upgrade::Version::V1Lazy)

@@ -20,6 +20,9 @@ pub const DEFAULT_KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/netabase/
 /// The identify protocol version a Netabase node announces.
 pub const IDENTIFY_PROTOCOL_VERSION: &str = "/netabase/1.0.0";
 
+/// How often a node refreshes its routing table by default: 5 minutes, kad's default.
+pub const DEFAULT_ROUTING_REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
 /// Bytes a Kademlia message needs beyond the record value: key, publisher, TTL and up to `k`
 /// closer peers with their addresses. kad's maximum packet size is kept at the node's maximum value
 /// size plus this.
@@ -106,6 +109,7 @@ pub struct NodeConfig {
     pub(crate) kad_protocol: StreamProtocol,
     pub(crate) identity: Identity,
     pub(crate) query_timeout: Duration,
+    pub(crate) routing_refresh_interval: Option<Duration>,
     pub(crate) operation_timeout: Duration,
     pub(crate) record_ttl: Option<Duration>,
     pub(crate) tombstone_ttl: Option<Duration>,
@@ -151,6 +155,7 @@ impl NodeConfig {
             kad_protocol: DEFAULT_KAD_PROTOCOL,
             identity: Identity::Generate,
             query_timeout: Duration::from_secs(60),
+            routing_refresh_interval: Some(DEFAULT_ROUTING_REFRESH_INTERVAL),
             operation_timeout: Duration::from_secs(120),
             record_ttl: Some(Duration::from_secs(48 * 60 * 60)),
             tombstone_ttl: Some(Duration::from_secs(96 * 60 * 60)),
@@ -234,6 +239,17 @@ impl NodeConfig {
     /// Default: 60 s, kad's default. At most [`MAX_DURATION`].
     pub fn set_query_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.query_timeout = capped(timeout);
+        self
+    }
+
+    /// How often the node refreshes its routing table on its own: a bootstrap (a lookup of its own
+    /// peer id, then one of a random key in each bucket farther than its closest peer's), as kad
+    /// runs periodically. `None` turns it off: the table then changes only through the node's own
+    /// lookups and the peers that contact it, and a peer that stops answering leaves it when a
+    /// request to it fails. Default: [`DEFAULT_ROUTING_REFRESH_INTERVAL`] (5 minutes, kad's
+    /// default). At most [`MAX_DURATION`].
+    pub fn set_routing_refresh_interval(&mut self, interval: Option<Duration>) -> &mut Self {
+        self.routing_refresh_interval = interval.map(capped);
         self
     }
 
@@ -467,6 +483,11 @@ impl NodeConfig {
         self.query_timeout
     }
 
+    /// How often the node refreshes its routing table on its own; `None`: never.
+    pub fn routing_refresh_interval(&self) -> Option<Duration> {
+        self.routing_refresh_interval
+    }
+
     /// How long a handle operation may take.
     pub fn operation_timeout(&self) -> Duration {
         self.operation_timeout
@@ -545,5 +566,23 @@ impl NodeConfig {
     /// The schemas registered on this configuration (not including the store's).
     pub fn registry(&self) -> &SchemaRegistry {
         &self.registry
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_routing_refresh_defaults_to_kads_interval_is_capped_and_can_be_turned_off() {
+        let mut config = NodeConfig::new();
+        assert_eq!(
+            config.routing_refresh_interval(),
+            Some(Duration::from_secs(300))
+        );
+        config.set_routing_refresh_interval(Some(Duration::MAX));
+        assert_eq!(config.routing_refresh_interval(), Some(MAX_DURATION));
+        config.set_routing_refresh_interval(None);
+        assert_eq!(config.routing_refresh_interval(), None);
     }
 }

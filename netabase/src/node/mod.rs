@@ -43,8 +43,9 @@ use tokio::task::JoinHandle;
 
 pub use config::{
     Acknowledgements, DEFAULT_CONNECTION_TIMEOUT, DEFAULT_EXPIRY_SWEEP_BATCH, DEFAULT_KAD_PROTOCOL,
-    DEFAULT_MAX_VALUE_SIZE, DEFAULT_REPUBLISH_RATE, IDENTIFY_PROTOCOL_VERSION, Identity,
-    MAX_DURATION, NodeConfig, PACKET_OVERHEAD, identity_path_beside,
+    DEFAULT_MAX_VALUE_SIZE, DEFAULT_REPUBLISH_RATE, DEFAULT_ROUTING_REFRESH_INTERVAL,
+    IDENTIFY_PROTOCOL_VERSION, Identity, MAX_DURATION, NodeConfig, PACKET_OVERHEAD,
+    identity_path_beside,
 };
 pub use error::{AddressError, IdentityError, NodeError, NodeResult, SpawnError};
 pub use events::{NodeEvent, NodeStats, RejectionCounts};
