@@ -112,10 +112,16 @@ impl Faults {
         self.state().counts
     }
 
-    /// The memory transport of node `index`, for its configuration.
-    pub(crate) fn transport(&self, index: usize) -> MemoryTransportFactory {
+    /// The memory transport of node `index`, for its configuration: with noise on top, or
+    /// libp2p's plaintext protocol.
+    pub(crate) fn transport(&self, index: usize, noise: bool) -> MemoryTransportFactory {
         let faults = self.clone();
-        MemoryTransportFactory::new(move || faults.stream_transport(index))
+        let make = move || faults.stream_transport(index);
+        if noise {
+            MemoryTransportFactory::new(make)
+        } else {
+            MemoryTransportFactory::plaintext(make)
+        }
     }
 
     /// The byte streams node `index` dials and listens with, before noise and yamux.

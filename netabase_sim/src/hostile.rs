@@ -15,7 +15,7 @@ use libp2p::core::transport::{Boxed, Transport, upgrade};
 use libp2p::kad::store::{RecordStore, Result as StoreResult};
 use libp2p::kad::{self, Mode, ProviderRecord, Record, RecordKey};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{PeerId, StreamProtocol, Swarm, identify, noise, yamux};
+use libp2p::{PeerId, StreamProtocol, Swarm, identify, noise, plaintext, yamux};
 use netabase_store::{BoxedMemoryStream, IDENTIFY_PROTOCOL_VERSION, Keypair, Multiaddr};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -107,6 +107,8 @@ pub(crate) struct HostileConfig {
     pub(crate) replication_factor: std::num::NonZeroUsize,
     pub(crate) query_timeout: Duration,
     pub(crate) idle_connection_timeout: Duration,
+    /// Noise on the in-process connections, else libp2p's plaintext protocol.
+    pub(crate) noise: bool,
 }
 
 /// A running hostile node.
@@ -128,12 +130,20 @@ impl HostileNode {
     ) -> Result<(HostileNode, Multiaddr), SimError> {
         let hostile = |error: String| SimError::Hostile(error);
         let peer_id = keypair.public().to_peer_id();
-        let noise = noise::Config::new(&keypair).map_err(|error| hostile(error.to_string()))?;
-        let transport = transport
-            .upgrade(upgrade::Version::V1Lazy)
-            .authenticate(noise)
-            .multiplex(yamux::Config::default())
-            .boxed();
+        let transport = if config.noise {
+            let noise = noise::Config::new(&keypair).map_err(|error| hostile(error.to_string()))?;
+            transport
+                .upgrade(upgrade::Version::V1Lazy)
+                .authenticate(noise)
+                .multiplex(yamux::Config::default())
+                .boxed()
+        } else {
+            transport
+                .upgrade(upgrade::Version::V1Lazy)
+                .authenticate(plaintext::Config::new(&keypair))
+                .multiplex(yamux::Config::default())
+                .boxed()
+        };
         let mut kad_config = kad::Config::new(config.kad_protocol.clone());
         kad_config
             .set_replication_factor(config.replication_factor)

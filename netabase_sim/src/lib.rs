@@ -6,13 +6,16 @@
 //! how fast simulated time passes ([`TimeScale`]), how long the run lasts, whether writers
 //! republish, and how nodes churn ([`Churn`]). [`run`] forms the network, puts the records, lets
 //! simulated time pass while servers leave and join, and samples the survival of the records;
-//! the [`Report`] gives put and get success and latency and the survival over time.
-//! `docs/simulation.md` describes the model, its limits and the figures.
+//! the [`Report`] gives put and get success, latency and peers asked, and the survival over time,
+//! and [`plot_holders`] draws it. Servers can be [hostile](Role::Hostile), and the network's
+//! [`Faults`] split it and lose traffic. `docs/simulation.md` describes the model, its limits and
+//! the figures.
 
 mod faults;
 mod hostile;
 mod memory;
 mod network;
+mod plot;
 mod report;
 mod run;
 mod scenario;
@@ -22,6 +25,7 @@ mod workload;
 pub use faults::{FaultCounts, Faults};
 pub use hostile::HostileCounts;
 pub use network::{Departure, Role, SimError, SimNetwork};
+pub use plot::{PlotError, plot_holders};
 pub use report::{ChurnCounts, Operations, Report, Sample};
 pub use run::run;
 pub use scenario::{Churn, Scenario};

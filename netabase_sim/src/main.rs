@@ -2,12 +2,15 @@
 //!
 //! `cargo run --release -p netabase_sim -- --nodes 200 --records 2000 --hours 48 --churn 0.5`
 
+use std::io::IsTerminal;
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use netabase_sim::{Churn, Scenario, TimeScale, run};
+use netabase_sim::{Churn, Report, Scenario, SimError, TimeScale, plot_holders, run};
+use tracing_subscriber::EnvFilter;
 
 /// Runs N real Netabase nodes in this process over libp2p's memory transport. Writers put
 /// records; then simulated time passes, servers leave and join, and the survival of the records
@@ -74,6 +77,22 @@ struct Args {
     /// How long an idle connection stays open, in real seconds.
     #[arg(long, default_value_t = Scenario::default().idle_connection_timeout.as_secs_f64())]
     idle_seconds: f64,
+    /// Connect the nodes with libp2p's plaintext protocol instead of noise: public keys are
+    /// exchanged, nothing is encrypted. Saves noise's key exchanges, about a third of the work of
+    /// forming a large network.
+    #[arg(long)]
+    plaintext: bool,
+    /// Each node refreshes its routing table (a bootstrap) every this many simulated hours; off
+    /// by default.
+    #[arg(long, value_name = "HOURS")]
+    routing_refresh_hours: Option<f64>,
+    /// Run the same scenario a second time with republishing off, and report both.
+    #[arg(long, conflicts_with = "no_republish")]
+    compare_no_republish: bool,
+    /// Write an SVG plot of the holders per record over time (of both runs with
+    /// `--compare-no-republish`) to this file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
 }
 
 fn hours(hours: f64, what: &str) -> Result<Duration, String> {
@@ -117,6 +136,11 @@ fn scenario(args: &Args) -> Result<Scenario, String> {
         gets_per_sample: args.gets_per_sample,
         idle_connection_timeout: Duration::try_from_secs_f64(args.idle_seconds)
             .map_err(|_| format!("--idle-seconds cannot be {}", args.idle_seconds))?,
+        noise: !args.plaintext,
+        routing_refresh: args
+            .routing_refresh_hours
+            .map(|every| hours(every, "--routing-refresh-hours"))
+            .transpose()?,
     };
     scenario.check()?;
     Ok(scenario)
@@ -124,6 +148,16 @@ fn scenario(args: &Args) -> Result<Scenario, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Progress on stderr (the report goes to stdout); `RUST_LOG` overrides, e.g. `debug` to see
+    // the nodes' own logs too. kad warns whenever a node that just started tries to bootstrap
+    // before its first peer is routable, which every joining node under load does.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,libp2p_kad=error,netabase_sim=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
     let scenario = match scenario(&args) {
         Ok(scenario) => scenario,
         Err(error) => {
@@ -141,14 +175,58 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(&scenario)) {
-        Ok(report) => {
-            print!("{report}");
-            ExitCode::SUCCESS
-        }
+    let runs = match runtime.block_on(run_all(&scenario, args.compare_no_republish)) {
+        Ok(runs) => runs,
         Err(error) => {
             eprintln!("error: {error}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
+        }
+    };
+    for (index, (label, report)) in runs.iter().enumerate() {
+        if runs.len() > 1 {
+            println!("{}## {label}\n", if index > 0 { "\n" } else { "" });
+        }
+        print!("{report}");
+    }
+    if let Some(path) = &args.plot {
+        let labelled: Vec<(&str, &Report)> = runs
+            .iter()
+            .map(|(label, report)| (label.as_str(), report))
+            .collect();
+        let title = format!(
+            "{} nodes, {} records, replication {}, {}",
+            scenario.nodes,
+            scenario.records,
+            scenario.replication,
+            scenario.churn.map_or_else(
+                || "no churn".to_owned(),
+                |churn| format!(
+                    "{:.0}% of the servers replaced per day",
+                    churn.per_day * 100.0
+                )
+            ),
+        );
+        if let Err(error) = plot_holders(&title, &labelled, path) {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
         }
     }
+    ExitCode::SUCCESS
+}
+
+/// Runs `scenario`, and with `compare` the same with republishing off; each report with a label.
+async fn run_all(scenario: &Scenario, compare: bool) -> Result<Vec<(String, Report)>, SimError> {
+    let label = |scenario: &Scenario| match scenario.republish_interval {
+        Some(_) => "republish on".to_owned(),
+        None => "republish off".to_owned(),
+    };
+    let mut runs = vec![(label(scenario), run(scenario).await?)];
+    if compare {
+        let without = Scenario {
+            republish_interval: None,
+            ..scenario.clone()
+        };
+        runs.push((label(&without), run(&without).await?));
+    }
+    Ok(runs)
 }

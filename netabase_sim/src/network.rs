@@ -145,6 +145,7 @@ impl SimNetwork {
                 replication_factor: scenario.replication,
                 query_timeout: QUERY_TIMEOUT,
                 idle_connection_timeout: scenario.idle_connection_timeout,
+                noise: scenario.noise,
             },
             hostile_counters: Arc::default(),
             failed_bootstraps: 0,
@@ -206,7 +207,7 @@ impl SimNetwork {
         let mut config = self.config.clone();
         config
             .set_identity(Identity::Keypair(keypair))
-            .set_memory_transport(self.faults.transport(index));
+            .set_memory_transport(self.faults.transport(index, self.hostile_config.noise));
         let (handle, task) = Node::spawn(config, store).await?;
         let address = handle
             .listeners()
@@ -456,6 +457,7 @@ fn node_config(scenario: &Scenario) -> NodeConfig {
         .set_expiry_sweep_interval(check(Duration::from_secs(60)))
         .set_flush_interval(Duration::from_millis(100))
         .set_idle_connection_timeout(scenario.idle_connection_timeout)
+        .set_routing_refresh_interval(scenario.routing_refresh.map(|every| scale.real(every)))
         .register::<SimRecord>();
     config
 }

@@ -230,7 +230,8 @@ impl fmt::Display for Report {
         let scale = scenario.time;
         writeln!(
             f,
-            "{} nodes ({} writers, {} servers, {} hostile), replication {}, {} records, seed {}",
+            "{} nodes ({} writers, {} servers, {} hostile), replication {}, {} records, seed {}; \
+             connections {}",
             scenario.nodes,
             scenario.writers,
             scenario.servers(),
@@ -238,6 +239,11 @@ impl fmt::Display for Report {
             scenario.replication,
             scenario.records,
             scenario.seed,
+            if scenario.noise {
+                "secured with noise"
+            } else {
+                "in plaintext"
+            },
         )?;
         writeln!(
             f,

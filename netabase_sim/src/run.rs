@@ -52,11 +52,21 @@ async fn drive(
 ) -> Result<Report, SimError> {
     network.start(0, rng).await?;
     let joining: Vec<usize> = (1..scenario.nodes).collect();
+    // Progress at every tenth of the network.
+    let tenth = (scenario.nodes / 10).max(1);
     for wave in joining.chunks(scenario.joins_at_once) {
         for &index in wave {
             network.start(index, rng).await?;
         }
         network.settle().await;
+        let online = network.online_count();
+        if wave.iter().any(|&index| (index + 1) % tenth == 0) {
+            tracing::info!(
+                "{online} of {} nodes joined in {:.1} s",
+                scenario.nodes,
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
     let mut report = Report::new(scenario, started.elapsed());
     report.failed_bootstraps = network.failed_bootstraps();
@@ -69,6 +79,12 @@ async fn drive(
     report.puts = puts;
     report.put_sent_to = sent_to;
     report.put_phase = clock.now();
+    tracing::info!(
+        "{} records put in {:.1} s ({:.1} simulated hours)",
+        scenario.records,
+        clock.zero.elapsed().as_secs_f64(),
+        crate::time::hours(report.put_phase)
+    );
 
     // Events run in their order as soon as the machine gets to them; when it falls behind, a
     // sample is taken once, late, and the lag is reported. The run ends at `duration` on the
@@ -93,9 +109,18 @@ async fn drive(
             churn.step(network, &mut report.churn, rng, now).await?;
             continue;
         }
-        report
-            .samples
-            .push(sample(scenario, network, writers, rng, now).await?);
+        let taken = sample(scenario, network, writers, rng, now).await?;
+        tracing::info!(
+            "at {:.1} simulated hours: {} online, {:.1}% of the records held, {:.1} holders on \
+             average, {} of {} gets found",
+            crate::time::hours(now),
+            taken.online,
+            100.0 * taken.held(),
+            taken.holders_mean,
+            taken.gets.ok,
+            taken.gets.ok + taken.gets.failed,
+        );
+        report.samples.push(taken);
         if last {
             break;
         }

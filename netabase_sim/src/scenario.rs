@@ -62,6 +62,18 @@ pub struct Scenario {
     /// How long a connection with no traffic stays open, in real time (not scaled: it is about
     /// what the machine can hold, not about the schedule).
     pub idle_connection_timeout: Duration,
+    /// How often each node refreshes its routing table on its own (kad's periodic bootstrap),
+    /// simulated; `None` turns it off. Off by default: kad's default of 5 real minutes is 60
+    /// simulated hours at 720x, and a refresh scaled to a real interval would be hundreds of
+    /// bootstraps a second at a thousand nodes, more than the machine runs. Tables stay current
+    /// through the lookups of puts, gets and republishing, and a peer that left leaves them when
+    /// a request to it fails.
+    pub routing_refresh: Option<Duration>,
+    /// Whether the in-process connections run noise, as on a network (`true`), or libp2p's
+    /// plaintext protocol, which exchanges the peers' public keys and encrypts nothing. Noise's
+    /// key exchanges are about a third of the work of forming a large network; what the DHT
+    /// does is the same either way.
+    pub noise: bool,
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -86,6 +98,8 @@ impl Default for Scenario {
             sample_every: 4 * HOUR,
             gets_per_sample: 100,
             idle_connection_timeout: Duration::from_secs(10),
+            routing_refresh: None,
+            noise: true,
         }
     }
 }

@@ -41,6 +41,16 @@ async fn network_with_records(
     (network, writer)
 }
 
+/// Runs `scenario`, which must complete within two minutes, and prints its report.
+async fn run_within_two_minutes(scenario: &Scenario) -> netabase_sim::Report {
+    let report = tokio::time::timeout(Duration::from_secs(120), run(scenario))
+        .await
+        .expect("the run ends in time")
+        .expect("the run completes");
+    println!("{report}");
+    report
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_record_put_is_held_by_its_closest_peers_and_found_through_the_dht() {
     let scenario = Scenario {
@@ -56,11 +66,7 @@ async fn every_record_put_is_held_by_its_closest_peers_and_found_through_the_dht
         duration: HOUR,
         ..Scenario::default()
     };
-    let report = tokio::time::timeout(Duration::from_secs(120), run(&scenario))
-        .await
-        .expect("the run ends in time")
-        .expect("the run completes");
-    println!("{report}");
+    let report = run_within_two_minutes(&scenario).await;
     assert_eq!((report.puts.ok, report.puts.failed), (20, 0), "{report}");
     let sample = report.last().expect("one sample after the puts");
     assert_eq!(sample.records_held, 20, "{report}");
@@ -188,13 +194,11 @@ async fn hostile_nodes_cost_holders_but_every_record_is_still_found() {
         bootstrap_peers: 2,
         gets_per_sample: 20,
         duration: HOUR,
+        // Hostile nodes on plaintext connections too.
+        noise: false,
         ..Scenario::default()
     };
-    let report = tokio::time::timeout(Duration::from_secs(120), run(&scenario))
-        .await
-        .expect("the run ends in time")
-        .expect("the run completes");
-    println!("{report}");
+    let report = run_within_two_minutes(&scenario).await;
     assert_eq!((report.puts.ok, report.puts.failed), (20, 0), "{report}");
     assert!(
         report.hostile.dropped_records > 0,
