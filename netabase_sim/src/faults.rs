@@ -8,16 +8,20 @@
 //!   way, so nothing crosses until the partition heals;
 //! - with a loss rate, each write breaks its connection with that probability. On a reliable
 //!   stream a lost packet is retransmitted, not skipped; what a node sees of a lossy link is a
-//!   connection that fails, and that is what this models.
+//!   connection that fails, and that is what this models;
+//! - with a delay, every byte either side receives is held back that long (a one-way delay), so
+//!   each request's round trip, and each step of a handshake, is longer by twice the delay.
+//!   Bytes keep their order.
 //!
-//! The dialling side enforces both, for both directions: the listening side of a memory
-//! connection only knows the dialler's ephemeral port.
+//! The dialling side enforces partitions and loss, for both directions: the listening side of a
+//! memory connection only knows the dialler's ephemeral port. Both sides delay what they read.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::{AsyncRead, AsyncWrite, FutureExt};
@@ -44,6 +48,8 @@ struct State {
     side: Option<HashSet<usize>>,
     /// The probability that a write breaks its connection.
     loss: f64,
+    /// How long the bytes each side of a connection receives are held back.
+    delay: Duration,
     rng: StdRng,
     counts: FaultCounts,
 }
@@ -67,6 +73,7 @@ impl Faults {
                 nodes: HashMap::new(),
                 side: None,
                 loss: 0.0,
+                delay: Duration::ZERO,
                 rng: StdRng::seed_from_u64(seed),
                 counts: FaultCounts::default(),
             })),
@@ -105,6 +112,12 @@ impl Faults {
         } else {
             probability.clamp(0.0, 1.0)
         };
+    }
+
+    /// Holds back every byte either side of a connection receives by `delay` (zero: none), from
+    /// now on: a one-way delay, so each round trip is twice that longer.
+    pub fn set_delay(&self, delay: Duration) {
+        self.state().delay = delay;
     }
 
     /// What the faults have done so far.
@@ -208,7 +221,9 @@ impl Transport for FaultTransport {
                 inner,
                 node,
                 port,
+                dialled: true,
                 faults,
+                held: Held::default(),
             }) as BoxedMemoryStream)
         }
         .boxed())
@@ -218,12 +233,22 @@ impl Transport for FaultTransport {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<TransportEvent<Self::ListenerUpgrade, io::Error>> {
+        let faults = self.faults.clone();
+        let node = self.node;
         Pin::new(&mut self.inner).poll(cx).map(|event| {
             event
                 .map_upgrade(|upgrade| {
                     async move {
-                        let stream = upgrade.await.map_err(io::Error::other)?;
-                        Ok(Box::new(stream) as BoxedMemoryStream)
+                        let inner = upgrade.await.map_err(io::Error::other)?;
+                        // The listening side only delays: it does not know who dialled.
+                        Ok(Box::new(FaultStream {
+                            inner,
+                            node,
+                            port: None,
+                            dialled: false,
+                            faults,
+                            held: Held::default(),
+                        }) as BoxedMemoryStream)
                     }
                     .boxed()
                 })
@@ -232,13 +257,66 @@ impl Transport for FaultTransport {
     }
 }
 
-/// A dialled connection that breaks when the faults say so.
+/// One side of a connection, which delays what it receives and, on the dialling side, breaks
+/// when the faults say so.
 struct FaultStream<S> {
     inner: S,
     node: usize,
-    /// The port dialled, if it was a memory address.
+    /// The port dialled, if this is the dialling side and it dialled a memory address.
     port: Option<u64>,
+    /// Whether this is the dialling side, which rolls for loss.
+    dialled: bool,
     faults: Faults,
+    held: Held,
+}
+
+/// Bytes received and held back until their time, in order.
+#[derive(Default)]
+struct Held {
+    chunks: VecDeque<(tokio::time::Instant, Vec<u8>)>,
+    /// When the end of the stream, once received, may be read.
+    end: Option<tokio::time::Instant>,
+    /// Wakes the reader when the first chunk (or the end) is due.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Held {
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty() && self.end.is_none()
+    }
+
+    /// Copies out what is due into `buf`: `Ready(n)` with the bytes (0 at a due end of stream),
+    /// else `Pending` with the timer set for the next.
+    fn poll_due(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<usize> {
+        let now = tokio::time::Instant::now();
+        let next = match (self.chunks.front_mut(), self.end) {
+            (Some((due, chunk)), _) if *due <= now => {
+                let n = chunk.len().min(buf.len());
+                buf[..n].copy_from_slice(&chunk[..n]);
+                chunk.drain(..n);
+                if chunk.is_empty() {
+                    self.chunks.pop_front();
+                }
+                return Poll::Ready(n);
+            }
+            (Some((due, _)), _) => *due,
+            (None, Some(end)) if end <= now => return Poll::Ready(0),
+            (None, Some(end)) => end,
+            (None, None) => return Poll::Pending,
+        };
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(next)));
+        timer.as_mut().reset(next);
+        match timer.as_mut().poll(cx) {
+            // Due by now after all: the caller polls again.
+            Poll::Ready(()) => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 impl<S> FaultStream<S> {
@@ -256,7 +334,7 @@ impl<S> FaultStream<S> {
             ));
         }
         let loss = state.loss;
-        if writing && loss > 0.0 && state.rng.random_bool(loss) {
+        if writing && self.dialled && loss > 0.0 && state.rng.random_bool(loss) {
             state.counts.lost_connections += 1;
             return Some(io::Error::new(
                 io::ErrorKind::ConnectionReset,
@@ -276,7 +354,28 @@ impl<S: AsyncRead + Unpin> AsyncRead for FaultStream<S> {
         if let Some(error) = self.broken(false) {
             return Poll::Ready(Err(error));
         }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let delay = self.faults.state().delay;
+        let this = &mut *self;
+        if delay.is_zero() && this.held.is_empty() {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
+        // Take in whatever has arrived, each chunk stamped with when it may be read.
+        while this.held.end.is_none() {
+            let mut chunk = vec![0; buf.len().max(1)];
+            match Pin::new(&mut this.inner).poll_read(cx, &mut chunk) {
+                Poll::Ready(Ok(0)) => {
+                    this.held.end = Some(tokio::time::Instant::now() + delay);
+                }
+                Poll::Ready(Ok(n)) => {
+                    chunk.truncate(n);
+                    let due = tokio::time::Instant::now() + delay;
+                    this.held.chunks.push_back((due, chunk));
+                }
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => break,
+            }
+        }
+        this.held.poll_due(cx, buf).map(Ok)
     }
 }
 
@@ -304,6 +403,38 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultStream<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_delayed_stream_holds_its_bytes_back_in_order_then_ends() {
+        use futures::AsyncReadExt;
+        let delay = Duration::from_millis(30);
+        let faults = Faults::new(1);
+        faults.set_delay(delay);
+        let mut stream = FaultStream {
+            inner: futures::io::Cursor::new(b"hello, delayed world".to_vec()),
+            node: 0,
+            port: None,
+            dialled: false,
+            faults,
+            held: Held::default(),
+        };
+        let started = std::time::Instant::now();
+        // Reads smaller than what arrived take it out piece by piece.
+        let mut read = Vec::new();
+        let mut buf = [0u8; 3];
+        loop {
+            let n = stream.read(&mut buf).await.expect("a read");
+            if n == 0 {
+                break;
+            }
+            read.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(read, b"hello, delayed world");
+        assert!(
+            started.elapsed() >= delay,
+            "nothing was read before its time"
+        );
+    }
 
     fn address(port: u64) -> Multiaddr {
         Multiaddr::empty().with(Protocol::Memory(port))

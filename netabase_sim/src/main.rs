@@ -82,6 +82,10 @@ struct Args {
     /// forming a large network.
     #[arg(long)]
     plaintext: bool,
+    /// Hold back what each side of a connection receives by this many real milliseconds (a
+    /// one-way delay: each round trip is twice that longer).
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
     /// Each node refreshes its routing table (a bootstrap) every this many simulated hours; off
     /// by default.
     #[arg(long, value_name = "HOURS")]
@@ -137,6 +141,7 @@ fn scenario(args: &Args) -> Result<Scenario, String> {
         idle_connection_timeout: Duration::try_from_secs_f64(args.idle_seconds)
             .map_err(|_| format!("--idle-seconds cannot be {}", args.idle_seconds))?,
         noise: !args.plaintext,
+        delay: Duration::from_millis(args.delay_ms),
         routing_refresh: args
             .routing_refresh_hours
             .map(|every| hours(every, "--routing-refresh-hours"))

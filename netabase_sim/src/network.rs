@@ -139,7 +139,11 @@ impl SimNetwork {
             slots: Vec::new(),
             config: node_config(scenario),
             bootstrap_peers: scenario.bootstrap_peers,
-            faults: Faults::new(scenario.seed),
+            faults: {
+                let faults = Faults::new(scenario.seed);
+                faults.set_delay(scenario.delay);
+                faults
+            },
             hostile_config: HostileConfig {
                 kad_protocol: DEFAULT_KAD_PROTOCOL,
                 replication_factor: scenario.replication,

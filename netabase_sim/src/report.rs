@@ -245,6 +245,14 @@ impl fmt::Display for Report {
                 "in plaintext"
             },
         )?;
+        if !scenario.delay.is_zero() {
+            writeln!(
+                f,
+                "one-way delay {:.0} ms (real): every round trip {:.0} ms longer",
+                scenario.delay.as_secs_f64() * 1e3,
+                scenario.delay.as_secs_f64() * 2e3
+            )?;
+        }
         writeln!(
             f,
             "time: {scale} (1 simulated hour = {:.2} s real); {:.1} simulated hours; record TTL {:.0} h; {}",

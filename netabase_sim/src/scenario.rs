@@ -62,6 +62,10 @@ pub struct Scenario {
     /// How long a connection with no traffic stays open, in real time (not scaled: it is about
     /// what the machine can hold, not about the schedule).
     pub idle_connection_timeout: Duration,
+    /// How long the bytes each side of a connection receives are held back, in real time (not
+    /// scaled: it is the network's): a one-way delay, so each round trip is twice that longer.
+    /// Zero by default.
+    pub delay: Duration,
     /// How often each node refreshes its routing table on its own (kad's periodic bootstrap),
     /// simulated; `None` turns it off. Off by default: kad's default of 5 real minutes is 60
     /// simulated hours at 720x, and a refresh scaled to a real interval would be hundreds of
@@ -98,6 +102,7 @@ impl Default for Scenario {
             sample_every: 4 * HOUR,
             gets_per_sample: 100,
             idle_connection_timeout: Duration::from_secs(10),
+            delay: Duration::ZERO,
             routing_refresh: None,
             noise: true,
         }

@@ -53,17 +53,21 @@ async fn run_within_two_minutes(scenario: &Scenario) -> netabase_sim::Report {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_record_put_is_held_by_its_closest_peers_and_found_through_the_dht() {
+    // The CI-sized run of the whole simulation: 50 nodes on plaintext connections.
     let scenario = Scenario {
-        nodes: 30,
-        writers: 3,
+        nodes: 50,
+        // Few writers: holders count servers only, and a writer among a record's closest peers
+        // holds a copy no server does.
+        writers: 2,
         records: 20,
         seed: 7,
         replication: NonZeroUsize::new(5).expect("non-zero"),
         bootstrap_peers: 2,
         gets_per_sample: 20,
+        noise: false,
         // A quorum-one put returns before the other holders have stored it: the last sample,
-        // a simulated hour (a real second) after the puts, counts them all.
-        duration: HOUR,
+        // at least a simulated hour (a real second) after the puts, counts them all.
+        duration: 3 * HOUR,
         ..Scenario::default()
     };
     let report = run_within_two_minutes(&scenario).await;
@@ -211,4 +215,30 @@ async fn hostile_nodes_cost_holders_but_every_record_is_still_found() {
     let sample = report.last().expect("a sample after the puts");
     assert_eq!(sample.records_held, 20, "{report}");
     assert_eq!((sample.gets.ok, sample.gets.failed), (20, 0), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_network_still_serves_every_record_only_slower() {
+    // A one-way delay of 100 ms: every round trip 200 ms longer.
+    let delay = Duration::from_millis(100);
+    let scenario = Scenario {
+        nodes: 10,
+        writers: 2,
+        records: 6,
+        seed: 9,
+        replication: NonZeroUsize::new(3).expect("non-zero"),
+        bootstrap_peers: 2,
+        gets_per_sample: 6,
+        delay,
+        noise: false,
+        ..Scenario::default()
+    };
+    let report = run_within_two_minutes(&scenario).await;
+    assert_eq!((report.puts.ok, report.puts.failed), (6, 0), "{report}");
+    let gets = report.gets();
+    assert_eq!((gets.ok, gets.failed), (6, 0), "{report}");
+    // A bound the delay sets, not a speed measurement: no get through the network can take less
+    // than one round trip, a request there and an answer back.
+    let fastest = gets.latency(0.0).expect("gets succeeded");
+    assert!(fastest >= 2 * delay, "a get took {fastest:?}: {report}");
 }
