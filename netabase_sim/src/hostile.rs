@@ -107,8 +107,6 @@ pub(crate) struct HostileConfig {
     pub(crate) replication_factor: std::num::NonZeroUsize,
     pub(crate) query_timeout: Duration,
     pub(crate) idle_connection_timeout: Duration,
-    /// Noise on the in-process connections, else libp2p's plaintext protocol.
-    pub(crate) noise: bool,
 }
 
 /// A running hostile node.
@@ -118,19 +116,21 @@ pub(crate) struct HostileNode {
 }
 
 impl HostileNode {
-    /// Starts a hostile node on `transport` (its memory transport, faults included), listening on
-    /// a fresh memory address, which it returns; it dials `peers` and bootstraps once the first
-    /// of them has told it its listen addresses.
+    /// Starts a hostile node on `transport` (its memory transport, faults included) secured with
+    /// noise, or with libp2p's plaintext protocol, listening on a fresh memory address, which it
+    /// returns; it dials `peers` and bootstraps once the first of them has told it its listen
+    /// addresses.
     pub(crate) async fn start(
         keypair: Keypair,
         transport: Boxed<BoxedMemoryStream>,
         config: &HostileConfig,
+        noise: bool,
         peers: Vec<Multiaddr>,
         counters: Arc<Counters>,
     ) -> Result<(HostileNode, Multiaddr), SimError> {
         let hostile = |error: String| SimError::Hostile(error);
         let peer_id = keypair.public().to_peer_id();
-        let transport = if config.noise {
+        let transport = if noise {
             let noise = noise::Config::new(&keypair).map_err(|error| hostile(error.to_string()))?;
             transport
                 .upgrade(upgrade::Version::V1Lazy)

@@ -105,6 +105,8 @@ pub struct SimNetwork {
     config: NodeConfig,
     bootstrap_peers: usize,
     faults: Faults,
+    /// Noise on the in-process connections, else libp2p's plaintext protocol.
+    noise: bool,
     hostile_config: HostileConfig,
     hostile_counters: Arc<Counters>,
     /// Bootstraps that ended in an error (a timeout, or no peer answering).
@@ -144,12 +146,12 @@ impl SimNetwork {
                 faults.set_delay(scenario.delay);
                 faults
             },
+            noise: scenario.noise,
             hostile_config: HostileConfig {
                 kad_protocol: DEFAULT_KAD_PROTOCOL,
                 replication_factor: scenario.replication,
                 query_timeout: QUERY_TIMEOUT,
                 idle_connection_timeout: scenario.idle_connection_timeout,
-                noise: scenario.noise,
             },
             hostile_counters: Arc::default(),
             failed_bootstraps: 0,
@@ -191,6 +193,7 @@ impl SimNetwork {
                 keypair,
                 self.faults.stream_transport(index),
                 &self.hostile_config,
+                self.noise,
                 peers,
                 self.hostile_counters.clone(),
             )
@@ -211,7 +214,7 @@ impl SimNetwork {
         let mut config = self.config.clone();
         config
             .set_identity(Identity::Keypair(keypair))
-            .set_memory_transport(self.faults.transport(index, self.hostile_config.noise));
+            .set_memory_transport(self.faults.transport(index, self.noise));
         let (handle, task) = Node::spawn(config, store).await?;
         let address = handle
             .listeners()
