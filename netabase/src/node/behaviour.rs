@@ -11,7 +11,7 @@ use libp2p::{PeerId, Swarm, identify, noise, ping, plaintext, tcp, yamux};
 
 use super::config::{IDENTIFY_PROTOCOL_VERSION, MAX_DURATION, NodeConfig};
 use super::error::SpawnError;
-use super::memory_transport::{MemorySecurity, MemoryTransportFactory};
+use super::memory_transport::{BoxedMemoryStream, MemorySecurity, MemoryTransportFactory};
 use super::store_protocol::{self, StoreBehaviour};
 
 #[cfg(feature = "mdns")]
@@ -75,22 +75,22 @@ fn build_transport(
         .authenticate(noise.clone())
         .multiplex(yamux::Config::default())
         .boxed();
-    let memory = match memory_transport {
-        Some(factory) if factory.security() == MemorySecurity::Plaintext => factory
-            .make()
+    let streams = match memory_transport {
+        Some(factory) => factory.make(),
+        None => MemoryTransport::default()
+            .map(|stream, _| Box::new(stream) as BoxedMemoryStream)
+            .boxed(),
+    };
+    let security = memory_transport.map_or(MemorySecurity::Noise, MemoryTransportFactory::security);
+    let memory = match security {
+        MemorySecurity::Noise => streams
+            .upgrade(upgrade::Version::V1Lazy)
+            .authenticate(noise)
+            .multiplex(yamux::Config::default())
+            .boxed(),
+        MemorySecurity::Plaintext => streams
             .upgrade(upgrade::Version::V1Lazy)
             .authenticate(plaintext::Config::new(keypair))
-            .multiplex(yamux::Config::default())
-            .boxed(),
-        Some(factory) => factory
-            .make()
-            .upgrade(upgrade::Version::V1Lazy)
-            .authenticate(noise)
-            .multiplex(yamux::Config::default())
-            .boxed(),
-        None => MemoryTransport::default()
-            .upgrade(upgrade::Version::V1Lazy)
-            .authenticate(noise)
             .multiplex(yamux::Config::default())
             .boxed(),
     };

@@ -429,7 +429,9 @@ impl NodeConfig {
     /// The transport for `/memory` addresses, in place of libp2p's `MemoryTransport`: a test or a
     /// simulation can wrap the memory transport to refuse dials, cut connections or lose traffic
     /// (`netabase_sim` partitions networks this way). Each connection is still secured with noise
-    /// and multiplexed with yamux on top of it. Default: libp2p's `MemoryTransport`.
+    /// (or, for a [`plaintext`](crate::MemoryTransportFactory::plaintext) factory, libp2p's
+    /// plaintext protocol) and multiplexed with yamux on top of it. Default: libp2p's
+    /// `MemoryTransport`.
     pub fn set_memory_transport(
         &mut self,
         factory: super::memory_transport::MemoryTransportFactory,
