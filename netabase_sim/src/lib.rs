@@ -30,4 +30,4 @@ pub use report::{ChurnCounts, Operations, Report, Sample};
 pub use run::run;
 pub use scenario::{Churn, Scenario};
 pub use time::{BadSpeedup, TimeScale};
-pub use workload::{SimRecord, SimRecordKey};
+pub use workload::{OwnedSimRecord, OwnedSimRecordKey, SimRecord, SimRecordKey};

@@ -31,6 +31,9 @@ struct Args {
     /// How many records to put.
     #[arg(long, default_value_t = Scenario::default().records)]
     records: u64,
+    /// Put owned records, each signed by its writer's node identity, instead of plain ones.
+    #[arg(long)]
+    owned: bool,
     /// The seed every random choice comes from.
     #[arg(long, default_value_t = Scenario::default().seed)]
     seed: u64,
@@ -122,6 +125,7 @@ fn scenario(args: &Args) -> Result<Scenario, String> {
         writers: args.writers,
         hostile: args.hostile,
         records: args.records,
+        owned: args.owned,
         seed: args.seed,
         replication: args.replication,
         bootstrap_peers: args.bootstrap_peers,

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use netabase_store::owned::Author;
 use netabase_store::{
     DEFAULT_KAD_PROTOCOL, Identity, Keypair, Multiaddr, Node, NodeConfig, NodeError, NodeHandle,
     NodeStats, RedbStore, SpawnError,
@@ -16,7 +17,7 @@ use tokio::task::JoinHandle;
 use crate::faults::Faults;
 use crate::hostile::{Counters, HostileConfig, HostileCounts, HostileNode};
 use crate::scenario::Scenario;
-use crate::workload::SimRecord;
+use crate::workload::{OwnedSimRecord, SimRecord};
 
 /// Why a simulation could not run.
 #[derive(Debug, thiserror::Error)]
@@ -394,12 +395,8 @@ impl SimNetwork {
             else {
                 continue;
             };
-            for value in store.values::<SimRecord>() {
-                let value = value?;
-                if let Some(count) = usize::try_from(value.id)
-                    .ok()
-                    .and_then(|id| holders.get_mut(id))
-                {
+            for id in record_ids(store)? {
+                if let Some(count) = usize::try_from(id).ok().and_then(|id| holders.get_mut(id)) {
                     *count += 1;
                 }
             }
@@ -413,12 +410,14 @@ impl SimNetwork {
         let Some(store) = self.slots.get(index).and_then(|slot| slot.store.as_ref()) else {
             return Ok(Vec::new());
         };
-        let mut ids = store
-            .values::<SimRecord>()
-            .map(|value| value.map(|value| value.id))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut ids = record_ids(store)?;
         ids.sort_unstable();
         Ok(ids)
+    }
+
+    /// The author of node `index`'s owned records: its node identity.
+    pub fn author(&self, index: usize) -> Option<Author> {
+        Author::from_keypair(self.slots.get(index)?.keypair.clone()).ok()
     }
 
     /// The counters of each running node with `role`.
@@ -435,10 +434,22 @@ impl SimNetwork {
     }
 }
 
-/// An empty in-memory store for the simulation's schema.
+/// The ids of the records (plain and owned, unexpired) `store` holds.
+fn record_ids(store: &RedbStore) -> Result<Vec<u64>, SimError> {
+    let plain = store
+        .values::<SimRecord>()
+        .map(|value| value.map(|value| value.id));
+    let owned = store
+        .values::<OwnedSimRecord>()
+        .map(|value| value.map(|value| value.id));
+    Ok(plain.chain(owned).collect::<Result<Vec<_>, _>>()?)
+}
+
+/// An empty in-memory store for the simulation's schemas.
 fn empty_store() -> Result<RedbStore, SimError> {
     Ok(RedbStore::builder()
         .register::<SimRecord>()
+        .register::<OwnedSimRecord>()
         .set_cache_size(CACHE_BYTES)
         .in_memory()?)
 }
@@ -465,6 +476,7 @@ fn node_config(scenario: &Scenario) -> NodeConfig {
         .set_flush_interval(Duration::from_millis(100))
         .set_idle_connection_timeout(scenario.idle_connection_timeout)
         .set_routing_refresh_interval(scenario.routing_refresh.map(|every| scale.real(every)))
-        .register::<SimRecord>();
+        .register::<SimRecord>()
+        .register::<OwnedSimRecord>();
     config
 }

@@ -75,7 +75,14 @@ async fn drive(
         zero: Instant::now(),
         scenario,
     };
-    let (puts, sent_to) = put_all(network, writers, scenario.records, scenario.puts_at_once).await;
+    let (puts, sent_to) = put_all(
+        network,
+        writers,
+        scenario.records,
+        scenario.puts_at_once,
+        scenario.owned,
+    )
+    .await;
     report.puts = puts;
     report.put_sent_to = sent_to;
     report.put_phase = clock.now();
@@ -159,6 +166,7 @@ async fn sample(
         network,
         writers,
         scenario.records,
+        scenario.owned,
         scenario.gets_per_sample,
         GETS_AT_ONCE,
         rng,

@@ -33,6 +33,9 @@ pub struct Scenario {
     pub hostile: usize,
     /// How many records are put, spread evenly over the writers.
     pub records: u64,
+    /// Whether the records are owned: each signed by its writer's node identity, so every holder
+    /// checks the signature and only the writer can change it. Plain records otherwise.
+    pub owned: bool,
     /// Every random choice of the run (identities, so the DHT's layout; who joins through whom;
     /// who leaves; which records are sampled and who reads them) comes from this seed.
     pub seed: u64,
@@ -89,6 +92,7 @@ impl Default for Scenario {
             writers: 5,
             hostile: 0,
             records: 100,
+            owned: false,
             seed: 1,
             replication: NonZeroUsize::new(20).expect("non-zero"),
             bootstrap_peers: 3,

@@ -4,7 +4,8 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use netabase_store::NetabaseSchema;
-use netabase_store::kad::Quorum;
+use netabase_store::kad::{Quorum, RecordKey};
+use netabase_store::owned::Owner;
 use rand::RngExt;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
@@ -23,25 +24,77 @@ pub struct SimRecord {
     pub writer: u64,
 }
 
-/// Puts records `0..records`, record `i` from writer `writers[i % writers.len()]`, with quorum
-/// one and up to `at_once` in flight. Returns what they did and, summed, how many closest peers
-/// each successful put found to send the record to.
+/// The owned records the simulation writes with `--owned`: each signed by its writer's node
+/// identity, so only that writer can change it, and every holder checks the signature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, NetabaseSchema)]
+#[netabase(namespace = "sim-owned", owned)]
+pub struct OwnedSimRecord {
+    /// The writer's public key.
+    #[key]
+    pub owner: Owner,
+    /// Which record of the run.
+    #[key]
+    pub id: u64,
+    /// The index of the node that wrote it.
+    pub writer: u64,
+}
+
+/// The writer of record `id`: `writers[id % writers.len()]`.
+fn writer_of(writers: &[usize], id: u64) -> Option<usize> {
+    writers
+        .get(usize::try_from(id).ok()? % writers.len().max(1))
+        .copied()
+}
+
+/// The key record `id` has in the DHT: a [`SimRecord`]'s, or with `owned` an
+/// [`OwnedSimRecord`]'s under its writer's key.
+fn record_key(network: &SimNetwork, writers: &[usize], id: u64, owned: bool) -> Option<RecordKey> {
+    if owned {
+        let owner = network.author(writer_of(writers, id)?)?.owner();
+        OwnedSimRecord::record_key(&OwnedSimRecordKey { owner, id }).ok()
+    } else {
+        SimRecord::record_key(&SimRecordKey(id)).ok()
+    }
+}
+
+/// Puts records `0..records`, record `i` from writer `writers[i % writers.len()]` (with `owned`,
+/// as [`OwnedSimRecord`]s signed by the writer), with quorum one and up to `at_once` in flight.
+/// Returns what they did and, summed, how many closest peers each successful put found to send
+/// the record to.
 pub(crate) async fn put_all(
     network: &SimNetwork,
     writers: &[usize],
     records: u64,
     at_once: usize,
+    owned: bool,
 ) -> (Operations, u64) {
     let puts = (0..records).filter_map(|id| {
-        let writer = *writers.get(usize::try_from(id).ok()? % writers.len())?;
+        let writer = writer_of(writers, id)?;
         let handle = network.handle(writer)?.clone();
+        let author = if owned {
+            Some(network.author(writer)?)
+        } else {
+            None
+        };
         Some(async move {
-            let record = SimRecord {
-                id,
-                writer: writer as u64,
-            };
             let started = Instant::now();
-            let result = handle.put(&record, Quorum::One).await;
+            let result = match author {
+                Some(author) => {
+                    let record = OwnedSimRecord {
+                        owner: author.owner(),
+                        id,
+                        writer: writer as u64,
+                    };
+                    handle.put_owned(&author, &record, Quorum::One).await
+                }
+                None => {
+                    let record = SimRecord {
+                        id,
+                        writer: writer as u64,
+                    };
+                    handle.put(&record, Quorum::One).await
+                }
+            };
             (started.elapsed(), result.map(|report| report.peers_found))
         })
     });
@@ -68,6 +121,7 @@ pub(crate) async fn get_sample(
     network: &SimNetwork,
     writers: &[usize],
     records: u64,
+    owned: bool,
     count: usize,
     at_once: usize,
     rng: &mut StdRng,
@@ -89,17 +143,18 @@ pub(crate) async fn get_sample(
                 }
             };
             let handle = network.handle(reader)?.clone();
-            let key = SimRecord::record_key(&SimRecordKey(id)).ok()?;
+            let key = record_key(network, writers, id, owned)?;
             Some(async move {
                 let started = Instant::now();
-                // The raw get validates the answers by the registered schema as the typed one
-                // does, and says how many peers it asked.
+                // The raw get validates every answer by the schema its key names (an owned
+                // record's signature included) before it can win, as a typed get does, and says
+                // how many peers it asked.
                 let found = handle.get_record_from_network(&key).await;
                 let latency = started.elapsed();
-                let queried = found.as_ref().ok().and_then(|fetched| {
-                    let value = SimRecord::from_bytes(&fetched.record.value).ok()?;
-                    (value.id == id).then_some(fetched.queried_peers)
-                });
+                let queried = found
+                    .ok()
+                    .filter(|fetched| fetched.record.key == key)
+                    .map(|fetched| fetched.queried_peers);
                 (latency, queried)
             })
         })

@@ -242,3 +242,26 @@ async fn a_delayed_network_still_serves_every_record_only_slower() {
     let fastest = gets.latency(0.0).expect("gets succeeded");
     assert!(fastest >= 2 * delay, "a get took {fastest:?}: {report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owned_records_are_held_and_found_like_plain_ones() {
+    let scenario = Scenario {
+        nodes: 20,
+        writers: 2,
+        records: 12,
+        owned: true,
+        seed: 13,
+        replication: NonZeroUsize::new(4).expect("non-zero"),
+        bootstrap_peers: 2,
+        gets_per_sample: 12,
+        duration: 2 * HOUR,
+        noise: false,
+        ..Scenario::default()
+    };
+    let report = run_within_two_minutes(&scenario).await;
+    assert_eq!((report.puts.ok, report.puts.failed), (12, 0), "{report}");
+    let sample = report.last().expect("a sample after the puts");
+    assert_eq!(sample.records_held, 12, "{report}");
+    assert!(sample.holders_median >= 3, "{report}");
+    assert_eq!((sample.gets.ok, sample.gets.failed), (12, 0), "{report}");
+}
