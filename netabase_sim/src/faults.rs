@@ -278,6 +278,8 @@ struct Held {
     end: Option<tokio::time::Instant>,
     /// Wakes the reader when the first chunk (or the end) is due.
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Where arriving bytes are read into before they are queued.
+    scratch: Vec<u8>,
 }
 
 impl Held {
@@ -360,22 +362,22 @@ impl<S: AsyncRead + Unpin> AsyncRead for FaultStream<S> {
             return Pin::new(&mut this.inner).poll_read(cx, buf);
         }
         // Take in whatever has arrived, each chunk stamped with when it may be read.
-        while this.held.end.is_none() {
-            let mut chunk = vec![0; buf.len().max(1)];
-            match Pin::new(&mut this.inner).poll_read(cx, &mut chunk) {
+        let held = &mut this.held;
+        held.scratch.resize(buf.len().max(1), 0);
+        while held.end.is_none() {
+            match Pin::new(&mut this.inner).poll_read(cx, &mut held.scratch) {
                 Poll::Ready(Ok(0)) => {
-                    this.held.end = Some(tokio::time::Instant::now() + delay);
+                    held.end = Some(tokio::time::Instant::now() + delay);
                 }
                 Poll::Ready(Ok(n)) => {
-                    chunk.truncate(n);
                     let due = tokio::time::Instant::now() + delay;
-                    this.held.chunks.push_back((due, chunk));
+                    held.chunks.push_back((due, held.scratch[..n].to_vec()));
                 }
                 Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
                 Poll::Pending => break,
             }
         }
-        this.held.poll_due(cx, buf).map(Ok)
+        held.poll_due(cx, buf).map(Ok)
     }
 }
 

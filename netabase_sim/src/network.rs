@@ -97,6 +97,24 @@ impl Slot {
     fn is_running(&self) -> bool {
         self.running.is_some() || self.hostile.is_some()
     }
+
+    /// Takes what runs in this slot, and shuts it down when awaited.
+    fn stopping(&mut self) -> impl Future<Output = ()> + use<> {
+        let running = self.running.take();
+        let hostile = self.hostile.take();
+        async move {
+            if let Some(running) = running {
+                if let Some(bootstrap) = running.bootstrap {
+                    bootstrap.abort();
+                }
+                let _ = running.handle.shutdown().await;
+                let _ = running.task.await;
+            }
+            if let Some((hostile, _)) = hostile {
+                hostile.stop().await;
+            }
+        }
+    }
 }
 
 /// A network of nodes, by index. Indices are never reused: a replaced node's successor gets a new
@@ -270,16 +288,7 @@ impl SimNetwork {
         let Some(slot) = self.slots.get_mut(index) else {
             return Err(SimError::Scenario(format!("node {index} does not exist")));
         };
-        if let Some(running) = slot.running.take() {
-            if let Some(bootstrap) = running.bootstrap {
-                bootstrap.abort();
-            }
-            let _ = running.handle.shutdown().await;
-            let _ = running.task.await;
-        }
-        if let Some((hostile, _)) = slot.hostile.take() {
-            hostile.stop().await;
-        }
+        slot.stopping().await;
         match departure {
             Departure::Offline => {}
             // Nothing else holds a clone of the store once the node has stopped: this frees it.
@@ -291,26 +300,10 @@ impl SimNetwork {
 
     /// Shuts every node down, all at once.
     pub async fn stop_all(&mut self) {
-        let stopping = self.slots.iter_mut().map(|slot| {
-            let running = slot.running.take();
-            let hostile = slot.hostile.take();
-            async move {
-                if let Some(running) = running {
-                    if let Some(bootstrap) = running.bootstrap {
-                        bootstrap.abort();
-                    }
-                    let _ = running.handle.shutdown().await;
-                    let _ = running.task.await;
-                }
-                if let Some((hostile, _)) = hostile {
-                    hostile.stop().await;
-                }
-            }
-        });
-        futures::future::join_all(stopping).await;
+        futures::future::join_all(self.slots.iter_mut().map(Slot::stopping)).await;
     }
 
-    /// The faults the network suffers: partitions and loss.
+    /// The faults the network suffers: partitions, delay and loss.
     pub fn faults(&self) -> &Faults {
         &self.faults
     }
