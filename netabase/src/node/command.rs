@@ -75,6 +75,12 @@ pub(crate) enum Command {
         address: Multiaddr,
         reply: Reply<PeerId>,
     },
+    /// Whether the routing table took `address` for `peer`.
+    AddAddress {
+        peer: PeerId,
+        address: Multiaddr,
+        reply: Reply<bool>,
+    },
     Listeners {
         reply: Reply<Vec<Multiaddr>>,
     },

@@ -418,6 +418,14 @@ impl<S: NodeStore> EventLoop<S> {
                 }
             },
             Command::Dial { address, reply } => self.dial(address, reply),
+            Command::AddAddress {
+                peer,
+                address,
+                reply,
+            } => {
+                let update = self.swarm.behaviour_mut().kad.add_address(&peer, address);
+                let _ = reply.send(Ok(matches!(update, kad::RoutingUpdate::Success)));
+            }
             Command::Listeners { reply } => {
                 let _ = reply.send(Ok(self.listen_addrs.clone()));
             }
@@ -622,17 +630,29 @@ impl<S: NodeStore> EventLoop<S> {
     /// Adds the listen addresses a peer announced to its routing table entry, up to
     /// [`MAX_PEER_ADDRESSES`] in all: kad keeps (and dials) every address it is given, and a peer
     /// can announce as many as fit in an identify message, as often as it likes.
+    ///
+    /// A peer not in the table yet enters it only if its bucket has room. Handing kad a peer
+    /// for a full bucket makes it dial the bucket's least recently seen entry to check it is
+    /// still there, and that check's own connection does the same at the peer it reaches: every
+    /// peer that connected could make this node dial another, and a network of a thousand nodes
+    /// spent more than half of its connections on those checks. Entries that have gone are
+    /// dropped when a lookup fails to reach them; peers this node dials itself still go through
+    /// kad's own check.
     fn learn_listen_addrs(&mut self, peer: PeerId, announced: Vec<Multiaddr>) {
         let kad = &mut self.swarm.behaviour_mut().kad;
-        let known: Vec<Multiaddr> = kad
-            .kbucket(peer)
-            .and_then(|bucket| {
-                bucket
-                    .iter()
-                    .find(|entry| *entry.node.key.preimage() == peer)
-                    .map(|entry| entry.node.value.iter().cloned().collect())
-            })
-            .unwrap_or_default();
+        // `None`: this node's own id.
+        let Some(bucket) = kad.kbucket(peer) else {
+            return;
+        };
+        let known: Option<Vec<Multiaddr>> = bucket
+            .iter()
+            .find(|entry| *entry.node.key.preimage() == peer)
+            .map(|entry| entry.node.value.iter().cloned().collect());
+        let known = match known {
+            Some(known) => known,
+            None if bucket.num_entries() >= kad::K_VALUE.get() => return,
+            None => Vec::new(),
+        };
         for address in addresses_to_learn(peer, &known, announced) {
             kad.add_address(&peer, address);
         }

@@ -472,6 +472,25 @@ impl NodeHandle {
             .await
     }
 
+    /// Adds `address` for `peer` to the routing table without connecting to it, as
+    /// [`NodeConfig::add_bootstrap_peer`](crate::NodeConfig::add_bootstrap_peer) does for the
+    /// peers known at start. Lookups try the peer when it is among the closest they know; a peer
+    /// that does not answer is dropped from the table again. Returns `true` if the table now
+    /// holds the peer, `false` if its bucket is full (the peer waits as the bucket's candidate)
+    /// or the address does not fit the peer id.
+    ///
+    /// Adding 20 peers (kad's bucket size) before a [`bootstrap`](Self::bootstrap) makes the join
+    /// a single bootstrap: kad bootstraps again on its own after any bootstrap during which a
+    /// peer entered a routing table of fewer than 20.
+    pub async fn add_address(&self, peer: PeerId, address: Multiaddr) -> NodeResult<bool> {
+        self.request("add address", |reply| Command::AddAddress {
+            peer,
+            address,
+            reply,
+        })
+        .await
+    }
+
     /// The addresses this node listens on.
     pub async fn listeners(&self) -> NodeResult<Vec<Multiaddr>> {
         self.request("listeners", |reply| Command::Listeners { reply })

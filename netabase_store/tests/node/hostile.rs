@@ -291,3 +291,114 @@ async fn provider_records_are_validated_before_they_are_stored() {
     }
     stop_all(nodes).await;
 }
+
+/// Whether `peer` falls in `target`'s farthest bucket (half of all ids do).
+fn in_farthest_bucket(target: netabase_store::PeerId, peer: netabase_store::PeerId) -> bool {
+    use netabase_store::kad::KBucketKey;
+    KBucketKey::from(peer)
+        .distance(&KBucketKey::from(target))
+        .ilog2()
+        == Some(255)
+}
+
+/// A node on loopback TCP with an identity in `target`'s farthest bucket and a one-second idle
+/// connection timeout.
+async fn start_in_farthest_bucket(target: netabase_store::PeerId) -> TestNode {
+    let keypair = loop {
+        let keypair = netabase_store::Keypair::generate_ed25519();
+        if in_farthest_bucket(target, keypair.public().to_peer_id()) {
+            break keypair;
+        }
+    };
+    let mut config = fast_config(Net::Tcp);
+    config
+        .set_identity(netabase_store::Identity::Keypair(keypair))
+        .set_idle_connection_timeout(Duration::from_secs(1));
+    start_node(config, memory_store(), None).await
+}
+
+#[tokio::test]
+async fn a_peer_that_connects_cannot_make_the_node_dial_others() {
+    // Kad, handed a peer for a full bucket, dials the bucket's least recently seen entry to see
+    // whether it is still there. Were every peer that connects handed to kad, each could make
+    // the node dial another. The node fills free room with the peers that connect, and no more.
+    let mut config = fast_config(Net::Tcp);
+    config.set_idle_connection_timeout(Duration::from_secs(1));
+    let target = start_node(config, memory_store(), None).await;
+    let target_id = target.handle.peer_id();
+    // 19 plain kad peers in the target's farthest bucket, which never dial anyone themselves.
+    let mut entries = Vec::new();
+    while entries.len() < 19 {
+        let plain = PlainNode::start(PlainOptions::default()).await;
+        if in_farthest_bucket(target_id, plain.peer_id) {
+            entries.push(plain);
+        }
+    }
+    for plain in &entries {
+        let added = target
+            .handle
+            .add_address(plain.peer_id, plain.addr.clone())
+            .await
+            .expect("add address");
+        assert!(added, "the bucket has room");
+    }
+    let wrong = entries[1].dial_addr();
+    let added = target
+        .handle
+        .add_address(entries[0].peer_id, wrong)
+        .await
+        .expect("add address");
+    assert!(!added, "an address naming another peer id is not taken");
+
+    // A node that connects takes the last place.
+    let filler = start_in_farthest_bucket(target_id).await;
+    within("the filler dials", filler.handle.dial(target.dial_addr()))
+        .await
+        .expect("the target answers");
+    eventually("the filler enters the target's table", || async {
+        let stats = target.handle.stats().await.expect("stats");
+        (stats.routing_table_size == 20).then_some(())
+    })
+    .await;
+    // Let the target's own lookups (the bootstrap kad starts while a table is small) finish
+    // and their connections close.
+    within("bootstrap", target.handle.bootstrap())
+        .await
+        .expect("bootstrap");
+    eventually("the target's connections close", || async {
+        let connected = target.handle.connected_peers().await.expect("peers");
+        connected.is_empty().then_some(())
+    })
+    .await;
+
+    // The bucket is full. A newcomer connects; the target learns its addresses through identify
+    // and must not check (dial) any entry.
+    let newcomer = start_in_farthest_bucket(target_id).await;
+    within(
+        "the newcomer dials",
+        newcomer.handle.dial(target.dial_addr()),
+    )
+    .await
+    .expect("the target answers");
+    eventually("the newcomer knows the target", || async {
+        let stats = newcomer.handle.stats().await.expect("stats");
+        (stats.routing_table_size >= 1).then_some(())
+    })
+    .await;
+    // kad's check would dial within milliseconds of identify; give it a second.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let connected = target.handle.connected_peers().await.expect("peers");
+    for plain in &entries {
+        assert!(
+            !connected.contains(&plain.peer_id),
+            "the target dialled an entry because a peer connected"
+        );
+    }
+    let stats = target.handle.stats().await.expect("stats");
+    assert_eq!(
+        stats.routing_table_size, 20,
+        "a full bucket keeps its entries"
+    );
+
+    stop_all(vec![target, filler, newcomer]).await;
+}
