@@ -57,6 +57,9 @@ struct State {
 /// What the faults did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FaultCounts {
+    /// Connections dialled (refused ones not included): the network's connection setups, each
+    /// a handshake, multiplexer and identify exchange.
+    pub dials: u64,
     /// Dials refused across a partition.
     pub refused_dials: u64,
     /// Connections broken across a partition.
@@ -208,6 +211,7 @@ impl Transport for FaultTransport {
                     "the simulated network is partitioned between these nodes",
                 )));
             }
+            state.counts.dials += 1;
         }
         let dial = self
             .inner

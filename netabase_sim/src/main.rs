@@ -40,7 +40,8 @@ struct Args {
     /// The replication factor (kad's k).
     #[arg(long, default_value_t = Scenario::default().replication)]
     replication: NonZeroUsize,
-    /// How many online nodes each joining node dials.
+    /// How many online nodes' addresses each joining node starts with (fewer than 20: each join
+    /// is two bootstraps).
     #[arg(long, default_value_t = Scenario::default().bootstrap_peers)]
     bootstrap_peers: usize,
     /// How many nodes join at once while the network forms.

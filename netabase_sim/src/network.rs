@@ -8,7 +8,7 @@ use std::time::Duration;
 use netabase_store::owned::Author;
 use netabase_store::{
     DEFAULT_KAD_PROTOCOL, Identity, Keypair, Multiaddr, Node, NodeConfig, NodeError, NodeHandle,
-    NodeStats, RedbStore, SpawnError,
+    NodeStats, PeerId, RedbStore, SpawnError,
 };
 use rand::RngExt;
 use rand::rngs::StdRng;
@@ -148,9 +148,6 @@ const CACHE_BYTES: usize = 256 * 1024;
 /// How long a query may run, at every node: network time, not scaled.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long a joining node waits for its first routable peer before it bootstraps.
-const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
-
 impl SimNetwork {
     /// An empty network whose nodes are configured for `scenario`: the memory transport, its
     /// replication factor, and its record TTL and republish interval compressed by its time
@@ -197,11 +194,12 @@ impl SimNetwork {
         Ok(self.slots.len() - 1)
     }
 
-    /// Starts node `index` with its identity and store. In the background it dials up to the
-    /// scenario's bootstrap peers, chosen with `rng` among the online nodes, and bootstraps (a
-    /// lookup of itself, then a refresh of its routing table's buckets); with no online peer (the
-    /// first node) it does neither. [`settle`](Self::settle) waits for the bootstraps. A hostile
-    /// node dials its peers and bootstraps the same way, on its own.
+    /// Starts node `index` with its identity and store. In the background it adds the addresses
+    /// of up to the scenario's bootstrap peers, chosen with `rng` among the online nodes, to its
+    /// routing table and bootstraps (a lookup of itself, then a refresh of its routing table's
+    /// buckets); with no online peer (the first node) it does neither.
+    /// [`settle`](Self::settle) waits for the bootstraps. A hostile node dials its peers and
+    /// bootstraps the same way, on its own.
     pub async fn start(&mut self, index: usize, rng: &mut StdRng) -> Result<(), SimError> {
         let peers = self.random_online(self.bootstrap_peers, Some(index), rng);
         if let Some(slot) = self.slots.get(index)
@@ -213,7 +211,7 @@ impl SimNetwork {
                 self.faults.stream_transport(index),
                 &self.hostile_config,
                 self.noise,
-                peers,
+                peers.into_iter().map(|(_, address)| address).collect(),
                 self.hostile_counters.clone(),
             )
             .await?;
@@ -242,16 +240,17 @@ impl SimNetwork {
             .next()
             .ok_or(SimError::NoAddress(index))?;
         self.faults.register(index, &address);
-        // The join runs in the background, so churn never waits for it: dial the peers, wait
-        // until one is routable (a dialled peer enters the routing table once identify has told
-        // kad it speaks the protocol; bootstrapping before that finds no peer to ask), bootstrap.
+        // The join runs in the background, so churn never waits for it: the peers go into the
+        // routing table (no connection yet), and the bootstrap's lookups dial whom they need.
+        // With 20 peers known (kad's bucket size) a join is one bootstrap; with fewer, kad
+        // bootstraps a second time on its own as soon as the first is done, since peers entered
+        // a table of fewer than 20 while it ran.
         let bootstrap = (!peers.is_empty()).then(|| {
             let handle = handle.clone();
             tokio::spawn(async move {
-                let dials = peers.into_iter().map(|address| handle.dial(address));
-                // A peer that just went offline refuses; the others are enough.
-                futures::future::join_all(dials).await;
-                handle.wait_for_peers(1, JOIN_TIMEOUT).await?;
+                for (peer, address) in peers {
+                    handle.add_address(peer, address).await?;
+                }
                 handle.bootstrap().await
             })
         });
@@ -352,25 +351,28 @@ impl SimNetwork {
         }
     }
 
-    /// Addresses of up to `count` distinct running Netabase nodes other than `except` (joining
-    /// nodes are introduced by honest ones).
+    /// Peer ids and addresses of up to `count` distinct running Netabase nodes other than
+    /// `except` (joining nodes are introduced by honest ones).
     fn random_online(
         &self,
         count: usize,
         except: Option<usize>,
         rng: &mut StdRng,
-    ) -> Vec<Multiaddr> {
-        let mut candidates: Vec<&Multiaddr> = self
+    ) -> Vec<(PeerId, Multiaddr)> {
+        let mut candidates: Vec<&Slot> = self
             .slots
             .iter()
             .enumerate()
-            .filter(|(index, _)| Some(*index) != except)
-            .filter_map(|(_, slot)| slot.running.as_ref().map(|running| &running.address))
+            .filter(|(index, slot)| Some(*index) != except && slot.running.is_some())
+            .map(|(_, slot)| slot)
             .collect();
         let mut chosen = Vec::with_capacity(count.min(candidates.len()));
         while chosen.len() < count && !candidates.is_empty() {
             let pick = rng.random_range(0..candidates.len());
-            chosen.push(candidates.swap_remove(pick).clone());
+            let slot = candidates.swap_remove(pick);
+            if let Some(running) = &slot.running {
+                chosen.push((slot.keypair.public().to_peer_id(), running.address.clone()));
+            }
         }
         chosen
     }

@@ -18,7 +18,8 @@ const GETS_AT_ONCE: usize = 16;
 /// Runs `scenario` and reports what it measured.
 ///
 /// 1. The network forms: node 0 starts alone, then the others join `joins_at_once` at a time,
-///    each dialling up to `bootstrap_peers` random online nodes and bootstrapping.
+///    each starting with the addresses of up to `bootstrap_peers` random online nodes and
+///    bootstrapping.
 /// 2. Simulated time starts, and the writers put the records.
 /// 3. Until `duration` has passed in simulated time, servers leave at the churn rate (replaced
 ///    at once by empty nodes, or back with their stores after their downtime), and every
@@ -62,9 +63,10 @@ async fn drive(
         let online = network.online_count();
         if wave.iter().any(|&index| (index + 1) % tenth == 0) {
             tracing::info!(
-                "{online} of {} nodes joined in {:.1} s",
+                "{online} of {} nodes joined in {:.1} s ({} connections dialled)",
                 scenario.nodes,
-                started.elapsed().as_secs_f64()
+                started.elapsed().as_secs_f64(),
+                network.faults().counts().dials,
             );
         }
     }

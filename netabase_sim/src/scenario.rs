@@ -41,7 +41,10 @@ pub struct Scenario {
     pub seed: u64,
     /// The nodes' replication factor (kad's `k`).
     pub replication: NonZeroUsize,
-    /// How many online nodes each joining node dials before it bootstraps.
+    /// How many online nodes' addresses each joining node starts with (in its routing table,
+    /// not dialled) before it bootstraps. Fewer than kad's bucket size (20) makes each join two
+    /// bootstraps: kad starts a second on its own after a bootstrap during which peers entered a
+    /// table of fewer than 20.
     pub bootstrap_peers: usize,
     /// How many nodes join at once while the network forms.
     pub joins_at_once: usize,
@@ -95,7 +98,7 @@ impl Default for Scenario {
             owned: false,
             seed: 1,
             replication: NonZeroUsize::new(20).expect("non-zero"),
-            bootstrap_peers: 3,
+            bootstrap_peers: 20,
             joins_at_once: 8,
             puts_at_once: 32,
             time: TimeScale::new(3600.0).expect("a valid speed-up"),

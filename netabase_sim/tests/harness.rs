@@ -62,7 +62,6 @@ async fn every_record_put_is_held_by_its_closest_peers_and_found_through_the_dht
         records: 20,
         seed: 7,
         replication: NonZeroUsize::new(5).expect("non-zero"),
-        bootstrap_peers: 2,
         gets_per_sample: 20,
         noise: false,
         // A quorum-one put returns before the other holders have stored it: the last sample,
@@ -83,7 +82,6 @@ async fn a_node_back_without_its_store_is_filled_again_by_republishing() {
     // One simulated hour a real second; writers republish every three simulated hours.
     let scenario = Scenario {
         replication: NonZeroUsize::new(4).expect("non-zero"),
-        bootstrap_peers: 2,
         time: TimeScale::new(3600.0).expect("a valid speed-up"),
         republish_interval: Some(3 * HOUR),
         ..Scenario::default()
@@ -127,7 +125,6 @@ async fn a_node_back_without_its_store_is_filled_again_by_republishing() {
 async fn records_put_before_and_during_a_partition_are_found_across_it_once_it_heals() {
     let scenario = Scenario {
         replication: NonZeroUsize::new(4).expect("non-zero"),
-        bootstrap_peers: 2,
         ..Scenario::default()
     };
     let mut rng = StdRng::seed_from_u64(5);
@@ -195,7 +192,6 @@ async fn hostile_nodes_cost_holders_but_every_record_is_still_found() {
         records: 20,
         seed: 3,
         replication: NonZeroUsize::new(5).expect("non-zero"),
-        bootstrap_peers: 2,
         gets_per_sample: 20,
         duration: HOUR,
         // Hostile nodes on plaintext connections too.
@@ -227,7 +223,6 @@ async fn a_delayed_network_still_serves_every_record_only_slower() {
         records: 6,
         seed: 9,
         replication: NonZeroUsize::new(3).expect("non-zero"),
-        bootstrap_peers: 2,
         gets_per_sample: 6,
         delay,
         noise: false,
@@ -252,7 +247,6 @@ async fn owned_records_are_held_and_found_like_plain_ones() {
         owned: true,
         seed: 13,
         replication: NonZeroUsize::new(4).expect("non-zero"),
-        bootstrap_peers: 2,
         gets_per_sample: 12,
         duration: 2 * HOUR,
         noise: false,
