@@ -359,20 +359,18 @@ impl SimNetwork {
         except: Option<usize>,
         rng: &mut StdRng,
     ) -> Vec<(PeerId, Multiaddr)> {
-        let mut candidates: Vec<&Slot> = self
+        let mut candidates: Vec<(&Keypair, &Multiaddr)> = self
             .slots
             .iter()
             .enumerate()
-            .filter(|(index, slot)| Some(*index) != except && slot.running.is_some())
-            .map(|(_, slot)| slot)
+            .filter(|(index, _)| Some(*index) != except)
+            .filter_map(|(_, slot)| Some((&slot.keypair, &slot.running.as_ref()?.address)))
             .collect();
         let mut chosen = Vec::with_capacity(count.min(candidates.len()));
         while chosen.len() < count && !candidates.is_empty() {
             let pick = rng.random_range(0..candidates.len());
-            let slot = candidates.swap_remove(pick);
-            if let Some(running) = &slot.running {
-                chosen.push((slot.keypair.public().to_peer_id(), running.address.clone()));
-            }
+            let (keypair, address) = candidates.swap_remove(pick);
+            chosen.push((keypair.public().to_peer_id(), address.clone()));
         }
         chosen
     }

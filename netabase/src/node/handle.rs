@@ -476,8 +476,9 @@ impl NodeHandle {
     /// [`NodeConfig::add_bootstrap_peer`](crate::NodeConfig::add_bootstrap_peer) does for the
     /// peers known at start. Lookups try the peer when it is among the closest they know; a peer
     /// that does not answer is dropped from the table again. Returns `true` if the table now
-    /// holds the peer, `false` if its bucket is full (the peer waits as the bucket's candidate)
-    /// or the address does not fit the peer id.
+    /// holds the peer, `false` if its bucket is full (kad then checks the bucket's oldest entry
+    /// and takes the peer in its place if that entry is gone) or the address does not fit the
+    /// peer id.
     ///
     /// Adding 20 peers (kad's bucket size) before a [`bootstrap`](Self::bootstrap) makes the join
     /// a single bootstrap: kad bootstraps again on its own after any bootstrap during which a
