@@ -101,6 +101,9 @@ pub(crate) async fn put_all(
     let mut results = futures::stream::iter(puts).buffer_unordered(at_once);
     let mut operations = Operations::default();
     let mut sent_to = 0u64;
+    let started = Instant::now();
+    // Progress at every tenth of the records.
+    let tenth = (records / 10).max(1);
     while let Some((latency, result)) = results.next().await {
         match result {
             Ok(stored) => {
@@ -108,6 +111,14 @@ pub(crate) async fn put_all(
                 sent_to += stored as u64;
             }
             Err(_) => operations.failed(),
+        }
+        let done = operations.ok + operations.failed;
+        if done % tenth == 0 {
+            tracing::info!(
+                "{done} of {records} records put in {:.1} s ({} connections dialled)",
+                started.elapsed().as_secs_f64(),
+                network.faults().counts().dials,
+            );
         }
     }
     (operations, sent_to)
