@@ -12,6 +12,11 @@ use clap::Parser;
 use netabase_sim::{Churn, Report, Scenario, SimError, TimeScale, plot_holders, run};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than the system allocator: a run allocates from every core at once, which glibc
+/// malloc serialises on its arena locks (see docs/simulation.md for the figures).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Runs N real Netabase nodes in this process over libp2p's memory transport. Writers put
 /// records; then simulated time passes, servers leave and join, and the survival of the records
 /// (their holders, and gets through the DHT) is sampled and printed as tables.
