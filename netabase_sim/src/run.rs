@@ -22,10 +22,11 @@ const GETS_AT_ONCE: usize = 16;
 ///    bootstrapping.
 /// 2. Simulated time starts, and the writers put the records.
 /// 3. Until `duration` has passed in simulated time, servers leave at the churn rate (replaced
-///    at once by empty nodes, or back with their stores after their downtime), and every
-///    `sample_every` the survival of the records is measured: how many online servers hold each
-///    (read from their stores), and whether a random sample of them can be got through the DHT
-///    (each by a writer other than its own).
+///    at once by empty nodes, or back with their stores after their downtime), from the first
+///    put on, while the writers put too; from the end of the puts, every `sample_every` the
+///    survival of the records is measured: how many online servers hold each (read from their
+///    stores), and whether a random sample of them can be got through the DHT (each by a writer
+///    other than its own).
 pub async fn run(scenario: &Scenario) -> Result<Report, SimError> {
     scenario.check().map_err(SimError::Scenario)?;
     let mut rng = StdRng::seed_from_u64(scenario.seed);
@@ -77,14 +78,32 @@ async fn drive(
         zero: Instant::now(),
         scenario,
     };
-    let (puts, sent_to) = put_all(
+    // Churn runs on its schedule from the first put, also while the writers put.
+    let mut churn = ChurnSchedule::new(scenario);
+    let mut putting = tokio::spawn(put_all(
         network,
         writers,
         scenario.records,
         scenario.puts_at_once,
         scenario.owned,
-    )
-    .await;
+    ));
+    let put = loop {
+        let next_churn = churn.next_event().filter(|at| *at < scenario.duration);
+        let due = next_churn.unwrap_or(scenario.duration);
+        tokio::select! {
+            put = &mut putting => break put,
+            () = clock.sleep_until(due), if next_churn.is_some() => {
+                let now = clock.now();
+                report.lag = report.lag.max(now.saturating_sub(due));
+                if let Err(error) = churn.step(network, &mut report.churn, rng, now).await {
+                    putting.abort();
+                    return Err(error);
+                }
+            }
+        }
+    };
+    let (puts, sent_to) =
+        put.map_err(|error| SimError::Scenario(format!("the puts did not finish: {error}")))?;
     report.puts = puts;
     report.put_sent_to = sent_to;
     report.put_phase = clock.now();
@@ -97,10 +116,8 @@ async fn drive(
 
     // Events run in their order as soon as the machine gets to them; when it falls behind, a
     // sample is taken once, late, and the lag is reported. The run ends at `duration` on the
-    // clock whatever was left to do.
-    let mut churn = ChurnSchedule::new(scenario);
-    // The first sample is due when the puts are done (how long they took is not lag), and at
-    // the latest at the end.
+    // clock whatever was left to do. The first sample is due when the puts are done (how long
+    // they took is not lag), and at the latest at the end.
     let mut next_sample = clock.now().min(scenario.duration);
     loop {
         let next_churn = churn.next_event();

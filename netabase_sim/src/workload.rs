@@ -61,67 +61,75 @@ fn record_key(network: &SimNetwork, writers: &[usize], id: u64, owned: bool) -> 
 /// as [`OwnedSimRecord`]s signed by the writer), with quorum one and up to `at_once` in flight.
 /// Returns what they did and, summed, how many closest peers each successful put found to send
 /// the record to.
-pub(crate) async fn put_all(
+///
+/// The puts hold their writers' handles, not the network, so the network can change (churn)
+/// while they run; writers never leave.
+pub(crate) fn put_all(
     network: &SimNetwork,
     writers: &[usize],
     records: u64,
     at_once: usize,
     owned: bool,
-) -> (Operations, u64) {
-    let puts = (0..records).filter_map(|id| {
-        let writer = writer_of(writers, id)?;
-        let handle = network.handle(writer)?.clone();
-        let author = if owned {
-            Some(network.author(writer)?)
-        } else {
-            None
-        };
-        Some(async move {
-            let started = Instant::now();
-            let result = match author {
-                Some(author) => {
-                    let record = OwnedSimRecord {
-                        owner: author.owner(),
-                        id,
-                        writer: writer as u64,
-                    };
-                    handle.put_owned(&author, &record, Quorum::One).await
-                }
-                None => {
-                    let record = SimRecord {
-                        id,
-                        writer: writer as u64,
-                    };
-                    handle.put(&record, Quorum::One).await
-                }
+) -> impl Future<Output = (Operations, u64)> + Send + use<> {
+    let puts: Vec<_> = (0..records)
+        .filter_map(|id| {
+            let writer = writer_of(writers, id)?;
+            let handle = network.handle(writer)?.clone();
+            let author = if owned {
+                Some(network.author(writer)?)
+            } else {
+                None
             };
-            (started.elapsed(), result.map(|report| report.peers_found))
+            Some(async move {
+                let started = Instant::now();
+                let result = match author {
+                    Some(author) => {
+                        let record = OwnedSimRecord {
+                            owner: author.owner(),
+                            id,
+                            writer: writer as u64,
+                        };
+                        handle.put_owned(&author, &record, Quorum::One).await
+                    }
+                    None => {
+                        let record = SimRecord {
+                            id,
+                            writer: writer as u64,
+                        };
+                        handle.put(&record, Quorum::One).await
+                    }
+                };
+                (started.elapsed(), result.map(|report| report.peers_found))
+            })
         })
-    });
-    let mut results = futures::stream::iter(puts).buffer_unordered(at_once);
-    let mut operations = Operations::default();
-    let mut sent_to = 0u64;
-    let started = Instant::now();
-    // Progress at every tenth of the records.
-    let tenth = (records / 10).max(1);
-    while let Some((latency, result)) = results.next().await {
-        match result {
-            Ok(stored) => {
-                operations.succeeded(latency);
-                sent_to += stored as u64;
+        .collect();
+    let faults = network.faults().clone();
+    async move {
+        let mut results = futures::stream::iter(puts).buffer_unordered(at_once);
+        let mut operations = Operations::default();
+        let mut sent_to = 0u64;
+        let started = Instant::now();
+        // Progress at every tenth of the records.
+        let tenth = (records / 10).max(1);
+        while let Some((latency, result)) = results.next().await {
+            match result {
+                Ok(stored) => {
+                    operations.succeeded(latency);
+                    sent_to += stored as u64;
+                }
+                Err(_) => operations.failed(),
             }
-            Err(_) => operations.failed(),
+            let done = operations.ok + operations.failed;
+            if done % tenth == 0 {
+                tracing::info!(
+                    "{done} of {records} records put in {:.1} s ({} connections dialled)",
+                    started.elapsed().as_secs_f64(),
+                    faults.counts().dials,
+                );
+            }
         }
-        let done = operations.ok + operations.failed;
-        if done % tenth == 0 {
-            tracing::info!(
-                "{done} of {records} records put in {:.1} s ({} connections dialled)",
-                started.elapsed().as_secs_f64(),
-                network.faults().counts().dials,
-            );
-        }
+        (operations, sent_to)
     }
-    (operations, sent_to)
 }
 
 /// Gets `count` records chosen at random below `records` through the DHT (never from the

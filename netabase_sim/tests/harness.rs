@@ -4,7 +4,7 @@
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
-use netabase_sim::{Departure, Role, Scenario, SimNetwork, SimRecord, TimeScale, run};
+use netabase_sim::{Churn, Departure, Role, Scenario, SimNetwork, SimRecord, TimeScale, run};
 use netabase_store::kad::Quorum;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -74,6 +74,43 @@ async fn every_record_put_is_held_by_its_closest_peers_and_found_through_the_dht
     let sample = report.last().expect("one sample after the puts");
     assert_eq!(sample.records_held, 20, "{report}");
     assert_eq!(sample.holders_median, 5, "{report}");
+    assert_eq!((sample.gets.ok, sample.gets.failed), (20, 0), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_churn_on_schedule_while_the_writers_are_still_putting() {
+    // 28 servers, half replaced per simulated day: one leaves every 24 h / 14 = 1.71 h. At
+    // 36,000x that is every 0.17 real seconds, and the run lasts 4 simulated hours (0.4 s): the
+    // 200 puts outlast it, so departures at 1.71 h and 3.43 h can only happen while they run.
+    let scenario = Scenario {
+        nodes: 30,
+        writers: 2,
+        records: 200,
+        seed: 11,
+        replication: NonZeroUsize::new(5).expect("non-zero"),
+        gets_per_sample: 20,
+        noise: false,
+        time: TimeScale::new(36_000.0).expect("a valid speed-up"),
+        duration: 4 * HOUR,
+        // Nothing expires or is republished within the run however long the puts take.
+        record_ttl: 10_000 * HOUR,
+        republish_interval: None,
+        churn: Some(Churn {
+            per_day: 0.5,
+            returns_after: None,
+        }),
+        ..Scenario::default()
+    };
+    let report = run_within_two_minutes(&scenario).await;
+    assert!(
+        report.put_phase > scenario.duration,
+        "the puts must outlast the run for this test to say anything: {report}"
+    );
+    assert_eq!(report.churn.left, 2, "{report}");
+    assert_eq!(report.churn.joined, 2, "{report}");
+    assert_eq!((report.puts.ok, report.puts.failed), (200, 0), "{report}");
+    let sample = report.last().expect("one sample after the puts");
+    assert_eq!(sample.online, 30, "{report}");
     assert_eq!((sample.gets.ok, sample.gets.failed), (20, 0), "{report}");
 }
 
