@@ -8,18 +8,18 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use futures::StreamExt;
-use libp2p::core::transport::{Boxed, Transport, upgrade};
+use libp2p::core::transport::Boxed;
 use libp2p::kad::store::{RecordStore, Result as StoreResult};
-use libp2p::kad::{self, Mode, ProviderRecord, Record, RecordKey};
+use libp2p::kad::{self, ProviderRecord, Record, RecordKey};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{PeerId, StreamProtocol, Swarm, identify, noise, plaintext, yamux};
-use netabase_store::{BoxedMemoryStream, IDENTIFY_PROTOCOL_VERSION, Keypair, Multiaddr};
+use libp2p::{PeerId, StreamProtocol, Swarm, identify};
+use netabase_store::{BoxedMemoryStream, Keypair, Multiaddr};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::kad_peer::{self, KadPeerConfig};
 use crate::network::SimError;
 
 /// The value a hostile node answers every lookup with: it decodes as no schema.
@@ -92,21 +92,11 @@ impl RecordStore for LyingStore {
     fn remove_provider(&mut self, _key: &RecordKey, _provider: &PeerId) {}
 }
 
-/// kad over the lying store, and identify, which tells Netabase nodes the hostile node's listen
-/// address and that it speaks their kad protocol, so they put it in their routing tables.
+/// kad over the lying store, and identify (see [`crate::kad_peer::identify`]).
 #[derive(NetworkBehaviour)]
 struct HostileBehaviour {
     kad: kad::Behaviour<LyingStore>,
     identify: identify::Behaviour,
-}
-
-/// How hostile nodes are configured: as the network's honest nodes are, where it matters.
-#[derive(Debug, Clone)]
-pub(crate) struct HostileConfig {
-    pub(crate) kad_protocol: StreamProtocol,
-    pub(crate) replication_factor: std::num::NonZeroUsize,
-    pub(crate) query_timeout: Duration,
-    pub(crate) idle_connection_timeout: Duration,
 }
 
 /// A running hostile node.
@@ -123,57 +113,20 @@ impl HostileNode {
     pub(crate) async fn start(
         keypair: Keypair,
         transport: Boxed<BoxedMemoryStream>,
-        config: &HostileConfig,
+        config: &KadPeerConfig,
         noise: bool,
         peers: Vec<Multiaddr>,
         counters: Arc<Counters>,
     ) -> Result<(HostileNode, Multiaddr), SimError> {
         let hostile = |error: String| SimError::Hostile(error);
         let peer_id = keypair.public().to_peer_id();
-        let transport = if noise {
-            let noise = noise::Config::new(&keypair).map_err(|error| hostile(error.to_string()))?;
-            transport
-                .upgrade(upgrade::Version::V1Lazy)
-                .authenticate(noise)
-                .multiplex(yamux::Config::default())
-                .boxed()
-        } else {
-            transport
-                .upgrade(upgrade::Version::V1Lazy)
-                .authenticate(plaintext::Config::new(&keypair))
-                .multiplex(yamux::Config::default())
-                .boxed()
+        let transport = kad_peer::secured(transport, &keypair, noise).map_err(hostile)?;
+        let behaviour = HostileBehaviour {
+            kad: config.kad(peer_id, LyingStore { counters }),
+            identify: kad_peer::identify(&keypair),
         };
-        let mut kad_config = kad::Config::new(config.kad_protocol.clone());
-        kad_config
-            .set_replication_factor(config.replication_factor)
-            .set_query_timeout(config.query_timeout)
-            .set_publication_interval(None)
-            .set_replication_interval(None);
-        let mut kad = kad::Behaviour::with_config(peer_id, LyingStore { counters }, kad_config);
-        kad.set_mode(Some(Mode::Server));
-        let identify = identify::Behaviour::new(identify::Config::new(
-            IDENTIFY_PROTOCOL_VERSION.to_owned(),
-            keypair.public(),
-        ));
-        let mut swarm = Swarm::new(
-            transport,
-            HostileBehaviour { kad, identify },
-            peer_id,
-            libp2p::swarm::Config::with_tokio_executor()
-                .with_idle_connection_timeout(config.idle_connection_timeout),
-        );
-        let any_port: Multiaddr = "/memory/0"
-            .parse()
-            .map_err(|error: libp2p::multiaddr::Error| hostile(error.to_string()))?;
-        swarm
-            .listen_on(any_port)
-            .map_err(|error| hostile(error.to_string()))?;
-        let address = loop {
-            if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
-                break address;
-            }
-        };
+        let mut swarm = Swarm::new(transport, behaviour, peer_id, config.swarm());
+        let address = kad_peer::listen(&mut swarm).await.map_err(hostile)?;
         for peer in peers {
             // A peer that just went offline refuses; the others are enough.
             let _ = swarm.dial(peer);

@@ -8,13 +8,16 @@
 //! simulated time pass while servers leave and join, and samples the survival of the records;
 //! the [`Report`] gives put and get success, latency and peers asked, and the survival over time,
 //! and [`plot_holders`] draws it. Servers can be [hostile](Role::Hostile), and the network's
-//! [`Faults`] split it and lose traffic. `docs/simulation.md` describes the model, its limits and
-//! the figures.
+//! [`Faults`] split it and lose traffic. The same scenario runs on plain rust-libp2p kad nodes with
+//! kad's `MemoryStore` ([`Scenario::plain_kad`]), for comparison. `docs/simulation.md` describes
+//! the model, its limits and the figures.
 
 mod faults;
 mod hostile;
+mod kad_peer;
 mod memory;
 mod network;
+mod plain;
 mod plot;
 mod report;
 mod run;

@@ -99,9 +99,17 @@ struct Args {
     /// by default.
     #[arg(long, value_name = "HOURS")]
     routing_refresh_hours: Option<f64>,
+    /// Run plain rust-libp2p kad nodes with kad's MemoryStore as writers and servers instead of
+    /// Netabase nodes (kad's own put, get and publication under the same schedule).
+    #[arg(long)]
+    plain_kad: bool,
     /// Run the same scenario a second time with republishing off, and report both.
     #[arg(long, conflicts_with = "no_republish")]
     compare_no_republish: bool,
+    /// Run the same scenario once more on plain rust-libp2p kad nodes with kad's MemoryStore,
+    /// and report it too.
+    #[arg(long, conflicts_with = "plain_kad")]
+    compare_plain_kad: bool,
     /// Write an SVG plot of the holders per record over time (of both runs with
     /// `--compare-no-republish`) to this file.
     #[arg(long, value_name = "FILE.svg")]
@@ -151,6 +159,7 @@ fn scenario(args: &Args) -> Result<Scenario, String> {
         idle_connection_timeout: Duration::try_from_secs_f64(args.idle_seconds)
             .map_err(|_| format!("--idle-seconds cannot be {}", args.idle_seconds))?,
         noise: !args.plaintext,
+        plain_kad: args.plain_kad,
         delay: Duration::from_millis(args.delay_ms),
         routing_refresh: args
             .routing_refresh_hours
@@ -190,7 +199,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runs = match runtime.block_on(run_all(&scenario, args.compare_no_republish)) {
+    let compare = Compare {
+        no_republish: args.compare_no_republish,
+        plain_kad: args.compare_plain_kad,
+    };
+    let runs = match runtime.block_on(run_all(&scenario, compare)) {
         Ok(runs) => runs,
         Err(error) => {
             eprintln!("error: {error}");
@@ -229,19 +242,42 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Runs `scenario`, and with `compare` the same with republishing off; each report with a label.
-async fn run_all(scenario: &Scenario, compare: bool) -> Result<Vec<(String, Report)>, SimError> {
-    let label = |scenario: &Scenario| match scenario.republish_interval {
-        Some(_) => "republish on".to_owned(),
-        None => "republish off".to_owned(),
+/// Which runs of the same scenario go next to the first.
+#[derive(Debug, Clone, Copy)]
+struct Compare {
+    /// One with republishing off.
+    no_republish: bool,
+    /// One on plain kad nodes.
+    plain_kad: bool,
+}
+
+/// Runs `scenario`, then the runs `compare` asks for; each report with a label.
+async fn run_all(scenario: &Scenario, compare: Compare) -> Result<Vec<(String, Report)>, SimError> {
+    let label = |scenario: &Scenario| {
+        let republish = match scenario.republish_interval {
+            Some(_) => "republish on",
+            None => "republish off",
+        };
+        if scenario.plain_kad {
+            format!("plain kad, {republish}")
+        } else {
+            republish.to_owned()
+        }
     };
     let mut runs = vec![(label(scenario), run(scenario).await?)];
-    if compare {
+    if compare.no_republish {
         let without = Scenario {
             republish_interval: None,
             ..scenario.clone()
         };
         runs.push((label(&without), run(&without).await?));
+    }
+    if compare.plain_kad {
+        let plain = Scenario {
+            plain_kad: true,
+            ..scenario.clone()
+        };
+        runs.push((label(&plain), run(&plain).await?));
     }
     Ok(runs)
 }

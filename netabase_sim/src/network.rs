@@ -15,7 +15,9 @@ use rand::rngs::StdRng;
 use tokio::task::JoinHandle;
 
 use crate::faults::Faults;
-use crate::hostile::{Counters, HostileConfig, HostileCounts, HostileNode};
+use crate::hostile::{Counters, HostileCounts, HostileNode};
+use crate::kad_peer::KadPeerConfig;
+use crate::plain::{PlainHandle, PlainNode};
 use crate::scenario::Scenario;
 use crate::workload::{OwnedSimRecord, SimRecord};
 
@@ -72,43 +74,67 @@ pub enum Departure {
     Gone,
 }
 
-/// A running node.
+/// A running Netabase node.
 struct Running {
     handle: NodeHandle,
     task: JoinHandle<()>,
     address: Multiaddr,
-    /// The bootstrap it joined with, until [`SimNetwork::settle`] collects it.
-    bootstrap: Option<JoinHandle<Result<(), NodeError>>>,
+}
+
+/// How the workload reaches a running writer or server: a Netabase node's handle, or a plain
+/// kad node's.
+#[derive(Debug, Clone)]
+pub(crate) enum Client {
+    Netabase(NodeHandle),
+    Plain(PlainHandle),
 }
 
 /// One node of the network, over its whole life: its identity and store outlive its runs, so an
-/// offline node can come back as it was.
+/// offline node can come back as it was. At most one of `running`, `plain` and `hostile` is set.
 struct Slot {
     role: Role,
     keypair: Keypair,
-    /// `None` once the node is gone for good, and for hostile nodes.
+    /// `None` once the node is gone for good, and for hostile and plain kad nodes (a plain
+    /// node's `MemoryStore` lives and dies with it).
     store: Option<RedbStore>,
     running: Option<Running>,
+    /// A running plain kad node, with its address.
+    plain: Option<(PlainNode, Multiaddr)>,
     /// A running hostile node, with its address.
     hostile: Option<(HostileNode, Multiaddr)>,
+    /// The bootstrap the running node joined with (whether it succeeded), until
+    /// [`SimNetwork::settle`] collects it.
+    bootstrap: Option<JoinHandle<bool>>,
 }
 
 impl Slot {
     fn is_running(&self) -> bool {
-        self.running.is_some() || self.hostile.is_some()
+        self.running.is_some() || self.plain.is_some() || self.hostile.is_some()
+    }
+
+    fn client(&self) -> Option<Client> {
+        match (&self.running, &self.plain) {
+            (Some(running), _) => Some(Client::Netabase(running.handle.clone())),
+            (None, Some((plain, _))) => Some(Client::Plain(plain.handle().clone())),
+            (None, None) => None,
+        }
     }
 
     /// Takes what runs in this slot, and shuts it down when awaited.
     fn stopping(&mut self) -> impl Future<Output = ()> + use<> {
         let running = self.running.take();
+        let plain = self.plain.take();
         let hostile = self.hostile.take();
+        if let Some(bootstrap) = self.bootstrap.take() {
+            bootstrap.abort();
+        }
         async move {
             if let Some(running) = running {
-                if let Some(bootstrap) = running.bootstrap {
-                    bootstrap.abort();
-                }
                 let _ = running.handle.shutdown().await;
                 let _ = running.task.await;
+            }
+            if let Some((plain, _)) = plain {
+                plain.stop().await;
             }
             if let Some((hostile, _)) = hostile {
                 hostile.stop().await;
@@ -126,7 +152,10 @@ pub struct SimNetwork {
     faults: Faults,
     /// Noise on the in-process connections, else libp2p's plaintext protocol.
     noise: bool,
-    hostile_config: HostileConfig,
+    /// Writers and servers are plain kad nodes instead of Netabase nodes.
+    plain_kad: bool,
+    /// The configuration of plain kad nodes: hostile ones, and with `plain_kad` the others.
+    kad_peer_config: KadPeerConfig,
     hostile_counters: Arc<Counters>,
     /// Bootstraps that ended in an error (a timeout, or no peer answering).
     failed_bootstraps: u64,
@@ -163,11 +192,16 @@ impl SimNetwork {
                 faults
             },
             noise: scenario.noise,
-            hostile_config: HostileConfig {
+            plain_kad: scenario.plain_kad,
+            kad_peer_config: KadPeerConfig {
                 kad_protocol: DEFAULT_KAD_PROTOCOL,
                 replication_factor: scenario.replication,
                 query_timeout: QUERY_TIMEOUT,
                 idle_connection_timeout: scenario.idle_connection_timeout,
+                record_ttl: scenario.time.real(scenario.record_ttl),
+                publication_interval: scenario
+                    .republish_interval
+                    .map(|every| scenario.time.real(every)),
             },
             hostile_counters: Arc::default(),
             failed_bootstraps: 0,
@@ -182,6 +216,7 @@ impl SimNetwork {
             .map_err(|error| SimError::Identity(error.to_string()))?;
         let store = match role {
             Role::Hostile => None,
+            Role::Writer | Role::Server if self.plain_kad => None,
             Role::Writer | Role::Server => Some(empty_store()?),
         };
         self.slots.push(Slot {
@@ -189,7 +224,9 @@ impl SimNetwork {
             keypair,
             store,
             running: None,
+            plain: None,
             hostile: None,
+            bootstrap: None,
         });
         Ok(self.slots.len() - 1)
     }
@@ -198,18 +235,19 @@ impl SimNetwork {
     /// of up to the scenario's bootstrap peers, chosen with `rng` among the online nodes, to its
     /// routing table and bootstraps (a lookup of itself, then a refresh of its routing table's
     /// buckets); with no online peer (the first node) it does neither.
-    /// [`settle`](Self::settle) waits for the bootstraps. A hostile node dials its peers and
-    /// bootstraps the same way, on its own.
+    /// [`settle`](Self::settle) waits for the bootstraps. A plain kad node joins the same way; a
+    /// hostile node dials its peers and bootstraps on its own.
     pub async fn start(&mut self, index: usize, rng: &mut StdRng) -> Result<(), SimError> {
         let peers = self.random_online(self.bootstrap_peers, Some(index), rng);
-        if let Some(slot) = self.slots.get(index)
-            && slot.role == Role::Hostile
-        {
-            let keypair = slot.keypair.clone();
+        let Some(slot) = self.slots.get(index) else {
+            return Err(SimError::Scenario(format!("node {index} does not exist")));
+        };
+        let keypair = slot.keypair.clone();
+        if slot.role == Role::Hostile {
             let (node, address) = HostileNode::start(
                 keypair,
                 self.faults.stream_transport(index),
-                &self.hostile_config,
+                &self.kad_peer_config,
                 self.noise,
                 peers.into_iter().map(|(_, address)| address).collect(),
                 self.hostile_counters.clone(),
@@ -218,6 +256,24 @@ impl SimNetwork {
             self.faults.register(index, &address);
             if let Some(slot) = self.slots.get_mut(index) {
                 slot.hostile = Some((node, address));
+            }
+            return Ok(());
+        }
+        if self.plain_kad {
+            let joins = !peers.is_empty();
+            let (node, address, bootstrapped) = PlainNode::start(
+                keypair,
+                self.faults.stream_transport(index),
+                &self.kad_peer_config,
+                self.noise,
+                peers,
+            )
+            .await?;
+            self.faults.register(index, &address);
+            if let Some(slot) = self.slots.get_mut(index) {
+                slot.plain = Some((node, address));
+                slot.bootstrap =
+                    joins.then(|| tokio::spawn(async move { bootstrapped.await == Ok(true) }));
             }
             return Ok(());
         }
@@ -249,9 +305,11 @@ impl SimNetwork {
             let handle = handle.clone();
             tokio::spawn(async move {
                 for (peer, address) in peers {
-                    handle.add_address(peer, address).await?;
+                    if handle.add_address(peer, address).await.is_err() {
+                        return false;
+                    }
                 }
-                handle.bootstrap().await
+                handle.bootstrap().await.is_ok()
             })
         });
         if let Some(slot) = self.slots.get_mut(index) {
@@ -259,8 +317,8 @@ impl SimNetwork {
                 handle,
                 task,
                 address,
-                bootstrap,
             });
+            slot.bootstrap = bootstrap;
         }
         Ok(())
     }
@@ -268,14 +326,10 @@ impl SimNetwork {
     /// Waits for the bootstraps still running and counts those that failed.
     pub async fn settle(&mut self) {
         for slot in &mut self.slots {
-            let Some(bootstrap) = slot
-                .running
-                .as_mut()
-                .and_then(|running| running.bootstrap.take())
-            else {
+            let Some(bootstrap) = slot.bootstrap.take() else {
                 continue;
             };
-            if !matches!(bootstrap.await, Ok(Ok(()))) {
+            if !matches!(bootstrap.await, Ok(true)) {
                 self.failed_bootstraps += 1;
             }
         }
@@ -332,7 +386,7 @@ impl SimNetwork {
             .collect()
     }
 
-    /// The handle of node `index`, if it is running.
+    /// The handle of node `index`, if it is a running Netabase node.
     pub fn handle(&self, index: usize) -> Option<&NodeHandle> {
         self.slots
             .get(index)?
@@ -341,18 +395,23 @@ impl SimNetwork {
             .map(|running| &running.handle)
     }
 
+    /// How the workload reaches node `index`, if it is a running writer or server.
+    pub(crate) fn client(&self, index: usize) -> Option<Client> {
+        self.slots.get(index)?.client()
+    }
+
     /// The address node `index` listens on, if it is running.
     pub fn address(&self, index: usize) -> Option<&Multiaddr> {
         let slot = self.slots.get(index)?;
-        match (&slot.running, &slot.hostile) {
-            (Some(running), _) => Some(&running.address),
-            (None, Some((_, address))) => Some(address),
-            (None, None) => None,
-        }
+        slot.running
+            .as_ref()
+            .map(|running| &running.address)
+            .or(slot.plain.as_ref().map(|(_, address)| address))
+            .or(slot.hostile.as_ref().map(|(_, address)| address))
     }
 
-    /// Peer ids and addresses of up to `count` distinct running Netabase nodes other than
-    /// `except` (joining nodes are introduced by honest ones).
+    /// Peer ids and addresses of up to `count` distinct running honest nodes (Netabase or plain
+    /// kad) other than `except`: joining nodes are introduced by honest ones.
     fn random_online(
         &self,
         count: usize,
@@ -364,7 +423,14 @@ impl SimNetwork {
             .iter()
             .enumerate()
             .filter(|(index, _)| Some(*index) != except)
-            .filter_map(|(_, slot)| Some((&slot.keypair, &slot.running.as_ref()?.address)))
+            .filter_map(|(_, slot)| {
+                let address = slot
+                    .running
+                    .as_ref()
+                    .map(|running| &running.address)
+                    .or(slot.plain.as_ref().map(|(_, address)| address))?;
+                Some((&slot.keypair, address))
+            })
             .collect();
         let mut chosen = Vec::with_capacity(count.min(candidates.len()));
         while chosen.len() < count && !candidates.is_empty() {
@@ -378,17 +444,10 @@ impl SimNetwork {
     /// For each record id below `records`, how many running servers hold it (unexpired), read
     /// straight from their stores. Writers are not counted: they are the publishers, and the
     /// sampled gets, which store what they find at their reader, read from writers.
-    pub fn holders(&self, records: u64) -> Result<Vec<u32>, SimError> {
+    pub async fn holders(&self, records: u64) -> Result<Vec<u32>, SimError> {
         let mut holders = vec![0u32; usize::try_from(records).unwrap_or(usize::MAX)];
-        for slot in &self.slots {
-            let Some(store) = slot
-                .store
-                .as_ref()
-                .filter(|_| slot.running.is_some() && slot.role == Role::Server)
-            else {
-                continue;
-            };
-            for id in record_ids(store)? {
+        for index in self.online(Role::Server) {
+            for id in self.held_by(index).await? {
                 if let Some(count) = usize::try_from(id).ok().and_then(|id| holders.get_mut(id)) {
                     *count += 1;
                 }
@@ -398,14 +457,33 @@ impl SimNetwork {
     }
 
     /// The ids of the records node `index` holds (unexpired) in its store, in id order; empty for
-    /// a node that is gone.
-    pub fn held_by(&self, index: usize) -> Result<Vec<u64>, SimError> {
-        let Some(store) = self.slots.get(index).and_then(|slot| slot.store.as_ref()) else {
+    /// a node that is gone, and for a plain kad node that is offline (its store went with it).
+    pub async fn held_by(&self, index: usize) -> Result<Vec<u64>, SimError> {
+        let Some(slot) = self.slots.get(index) else {
             return Ok(Vec::new());
         };
-        let mut ids = record_ids(store)?;
+        let mut ids = match (&slot.store, &slot.plain) {
+            (Some(store), _) => record_ids(store)?,
+            (None, Some((plain, _))) => plain.handle().held().await,
+            (None, None) => Vec::new(),
+        };
         ids.sort_unstable();
         Ok(ids)
+    }
+
+    /// How many republications the running writers have run so far.
+    pub async fn republished(&self) -> u64 {
+        let mut republished = 0;
+        for index in self.online(Role::Writer) {
+            republished += match self.client(index) {
+                Some(Client::Netabase(handle)) => {
+                    handle.stats().await.map_or(0, |stats| stats.republished)
+                }
+                Some(Client::Plain(plain)) => plain.republished().await,
+                None => 0,
+            };
+        }
+        republished
     }
 
     /// The author of node `index`'s owned records: its node identity.
@@ -413,7 +491,7 @@ impl SimNetwork {
         Author::from_keypair(self.slots.get(index)?.keypair.clone()).ok()
     }
 
-    /// The counters of each running node with `role`.
+    /// The counters of each running Netabase node with `role` (plain kad nodes keep none).
     pub async fn stats(&self, role: Role) -> Vec<NodeStats> {
         let mut all = Vec::new();
         for index in self.online(role) {

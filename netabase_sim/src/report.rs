@@ -230,9 +230,14 @@ impl fmt::Display for Report {
         let scale = scenario.time;
         writeln!(
             f,
-            "{} nodes ({} writers, {} servers, {} hostile), replication {}, {} records, seed {}; \
-             connections {}",
+            "{} {} nodes ({} writers, {} servers, {} hostile), replication {}, {} records, seed \
+             {}; connections {}",
             scenario.nodes,
+            if scenario.plain_kad {
+                "plain rust-libp2p kad (MemoryStore)"
+            } else {
+                "Netabase"
+            },
             scenario.writers,
             scenario.servers(),
             scenario.hostile,
@@ -323,7 +328,8 @@ impl fmt::Display for Report {
                 },
             )?;
         }
-        if self.puts.ok > 0 {
+        // Plain kad does not say how many peers a put reached.
+        if self.puts.ok > 0 && !scenario.plain_kad {
             writeln!(
                 f,
                 "\nclosest peers each put was sent to: {:.1} on average",

@@ -180,7 +180,7 @@ async fn sample(
     rng: &mut StdRng,
     at: Duration,
 ) -> Result<Sample, SimError> {
-    let holders = network.holders(scenario.records)?;
+    let holders = network.holders(scenario.records).await?;
     let gets = get_sample(
         network,
         writers,
@@ -191,12 +191,7 @@ async fn sample(
         rng,
     )
     .await;
-    let republished = network
-        .stats(Role::Writer)
-        .await
-        .iter()
-        .map(|stats| stats.republished)
-        .sum();
+    let republished = network.republished().await;
     Ok(Sample::new(
         at,
         network.online_count(),

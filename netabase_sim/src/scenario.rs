@@ -84,6 +84,10 @@ pub struct Scenario {
     /// key exchanges are about a third of the work of forming a large network; what the DHT
     /// does is the same either way.
     pub noise: bool,
+    /// Whether the writers and servers are plain rust-libp2p kad nodes with kad's `MemoryStore`
+    /// (no Netabase code: kad's own put, get and publication job under the same schedule), the
+    /// reference Netabase's network is compared with. Netabase nodes otherwise.
+    pub plain_kad: bool,
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -112,6 +116,7 @@ impl Default for Scenario {
             delay: Duration::ZERO,
             routing_refresh: None,
             noise: true,
+            plain_kad: false,
         }
     }
 }
@@ -135,6 +140,13 @@ impl Scenario {
         }
         if self.joins_at_once == 0 || self.puts_at_once == 0 {
             return Err("joins and puts at once must be at least one each".into());
+        }
+        if self.plain_kad && self.owned {
+            return Err(
+                "owned records need Netabase nodes: plain kad nodes cannot sign or check \
+                 them; drop --owned or --plain-kad"
+                    .into(),
+            );
         }
         if let Some(churn) = &self.churn
             && !(churn.per_day.is_finite() && churn.per_day >= 0.0)
@@ -222,6 +234,16 @@ mod tests {
             ..Scenario::default()
         };
         assert!(scenario.check().unwrap_err().contains("no server"));
+    }
+
+    #[test]
+    fn owned_records_need_netabase_nodes() {
+        let scenario = Scenario {
+            owned: true,
+            plain_kad: true,
+            ..Scenario::default()
+        };
+        assert!(scenario.check().unwrap_err().contains("owned records"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use rand::RngExt;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use crate::network::SimNetwork;
+use crate::network::{Client, SimNetwork};
 use crate::report::Operations;
 
 /// The records the simulation writes.
@@ -74,7 +74,7 @@ pub(crate) fn put_all(
     let puts: Vec<_> = (0..records)
         .filter_map(|id| {
             let writer = writer_of(writers, id)?;
-            let handle = network.handle(writer)?.clone();
+            let client = network.client(writer)?;
             let author = if owned {
                 Some(network.author(writer)?)
             } else {
@@ -82,24 +82,32 @@ pub(crate) fn put_all(
             };
             Some(async move {
                 let started = Instant::now();
-                let result = match author {
-                    Some(author) => {
+                let record = SimRecord {
+                    id,
+                    writer: writer as u64,
+                };
+                let stored = match (client, author) {
+                    (Client::Netabase(handle), Some(author)) => {
                         let record = OwnedSimRecord {
                             owner: author.owner(),
                             id,
                             writer: writer as u64,
                         };
-                        handle.put_owned(&author, &record, Quorum::One).await
+                        let put = handle.put_owned(&author, &record, Quorum::One).await;
+                        put.ok().map(|report| report.peers_found)
                     }
-                    None => {
-                        let record = SimRecord {
-                            id,
-                            writer: writer as u64,
-                        };
-                        handle.put(&record, Quorum::One).await
+                    (Client::Netabase(handle), None) => {
+                        let put = handle.put(&record, Quorum::One).await;
+                        put.ok().map(|report| report.peers_found)
                     }
+                    // Scenario::check refuses owned records on plain kad nodes; kad does not say
+                    // how many peers a put reached.
+                    (Client::Plain(plain), _) => match record.to_record() {
+                        Ok(record) => plain.put(record).await.then_some(0),
+                        Err(_) => None,
+                    },
                 };
-                (started.elapsed(), result.map(|report| report.peers_found))
+                (started.elapsed(), stored)
             })
         })
         .collect();
@@ -113,11 +121,11 @@ pub(crate) fn put_all(
         let tenth = (records / 10).max(1);
         while let Some((latency, result)) = results.next().await {
             match result {
-                Ok(stored) => {
+                Some(stored) => {
                     operations.succeeded(latency);
                     sent_to += stored as u64;
                 }
-                Err(_) => operations.failed(),
+                None => operations.failed(),
             }
             let done = operations.ok + operations.failed;
             if done % tenth == 0 {
@@ -161,20 +169,23 @@ pub(crate) async fn get_sample(
                     writers[if pick >= own { pick + 1 } else { pick }]
                 }
             };
-            let handle = network.handle(reader)?.clone();
+            let client = network.client(reader)?;
             let key = record_key(network, writers, id, owned)?;
             Some(async move {
                 let started = Instant::now();
-                // The raw get validates every answer by the schema its key names (an owned
-                // record's signature included) before it can win, as a typed get does, and says
-                // how many peers it asked.
-                let found = handle.get_record_from_network(&key).await;
-                let latency = started.elapsed();
-                let queried = found
-                    .ok()
-                    .filter(|fetched| fetched.record.key == key)
-                    .map(|fetched| fetched.queried_peers);
-                (latency, queried)
+                let queried = match client {
+                    // The raw get validates every answer by the schema its key names (an owned
+                    // record's signature included) before it can win, as a typed get does, and
+                    // says how many peers it asked.
+                    Client::Netabase(handle) => handle
+                        .get_record_from_network(&key)
+                        .await
+                        .ok()
+                        .filter(|fetched| fetched.record.key == key)
+                        .map(|fetched| fetched.queried_peers),
+                    Client::Plain(plain) => plain.get(key).await,
+                };
+                (started.elapsed(), queried)
             })
         })
         .collect();

@@ -51,10 +51,9 @@ async fn run_within_two_minutes(scenario: &Scenario) -> netabase_sim::Report {
     report
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_record_put_is_held_by_its_closest_peers_and_found_through_the_dht() {
-    // The CI-sized run of the whole simulation: 50 nodes on plaintext connections.
-    let scenario = Scenario {
+/// The CI-sized run of the whole simulation: 50 nodes on plaintext connections.
+fn ci_sized() -> Scenario {
+    Scenario {
         nodes: 50,
         // Few writers: holders count servers only, and a writer among a record's closest peers
         // holds a copy no server does.
@@ -68,13 +67,23 @@ async fn every_record_put_is_held_by_its_closest_peers_and_found_through_the_dht
         // at least a simulated hour (a real second) after the puts, counts them all.
         duration: 3 * HOUR,
         ..Scenario::default()
-    };
-    let report = run_within_two_minutes(&scenario).await;
+    }
+}
+
+/// Asserts what every CI-sized run shows: all 20 puts succeeded, and at the last sample every
+/// record was held by its 5 closest servers and found through the DHT.
+fn assert_every_record_held_and_found(report: &netabase_sim::Report) {
     assert_eq!((report.puts.ok, report.puts.failed), (20, 0), "{report}");
     let sample = report.last().expect("one sample after the puts");
     assert_eq!(sample.records_held, 20, "{report}");
     assert_eq!(sample.holders_median, 5, "{report}");
     assert_eq!((sample.gets.ok, sample.gets.failed), (20, 0), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_record_put_is_held_by_its_closest_peers_and_found_through_the_dht() {
+    let report = run_within_two_minutes(&ci_sized()).await;
+    assert_every_record_held_and_found(&report);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,9 +135,12 @@ async fn a_node_back_without_its_store_is_filled_again_by_republishing() {
     let mut rng = StdRng::seed_from_u64(11);
     let (mut network, _writer) = network_with_records(&scenario, 11, 12, &mut rng).await;
     let servers = network.online(Role::Server);
-    let (wiped, held) = servers
-        .iter()
-        .map(|&server| (server, network.held_by(server).expect("readable")))
+    let mut holdings = Vec::new();
+    for &server in &servers {
+        holdings.push((server, network.held_by(server).await.expect("readable")));
+    }
+    let (wiped, held) = holdings
+        .into_iter()
         .max_by_key(|(_, held)| held.len())
         .expect("servers");
     assert!(!held.is_empty(), "some server holds records");
@@ -138,14 +150,17 @@ async fn a_node_back_without_its_store_is_filled_again_by_republishing() {
         .await
         .expect("it stops");
     network.start(wiped, &mut rng).await.expect("it comes back");
-    assert_eq!(network.held_by(wiped).expect("readable"), Vec::<u64>::new());
+    assert_eq!(
+        network.held_by(wiped).await.expect("readable"),
+        Vec::<u64>::new()
+    );
 
     // Its peer id is unchanged, so it is among the closest peers of the same records again, and
     // the next republications (within three real seconds) store them at it.
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut now_held = Vec::new();
     while Instant::now() < deadline {
-        now_held = network.held_by(wiped).expect("readable");
+        now_held = network.held_by(wiped).await.expect("readable");
         if held.iter().all(|id| now_held.contains(id)) {
             break;
         }
@@ -295,4 +310,35 @@ async fn owned_records_are_held_and_found_like_plain_ones() {
     assert_eq!(sample.records_held, 12, "{report}");
     assert!(sample.holders_median >= 3, "{report}");
     assert_eq!((sample.gets.ok, sample.gets.failed), (12, 0), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_kad_nodes_run_the_same_scenario_and_republish() {
+    // The reference network: plain rust-libp2p kad nodes with kad's MemoryStore as writers and
+    // servers, under the CI-sized schedule with fewer nodes.
+    let scenario = Scenario {
+        nodes: 30,
+        plain_kad: true,
+        // kad's publication job runs every 3 simulated hours (3 real seconds): by the end of
+        // the run it has republished the records at least once.
+        republish_interval: Some(3 * HOUR),
+        duration: 5 * HOUR,
+        ..ci_sized()
+    };
+    let report = run_within_two_minutes(&scenario).await;
+    assert!(
+        report.to_string().contains("plain rust-libp2p kad"),
+        "{report}"
+    );
+    assert_eq!(report.failed_bootstraps, 0, "{report}");
+    assert_every_record_held_and_found(&report);
+    assert!(
+        report
+            .gets()
+            .queried_peers(0.5)
+            .is_some_and(|asked| asked > 0),
+        "gets went through the network, not the reader's own store: {report}"
+    );
+    let sample = report.last().expect("a sample after the puts");
+    assert!(sample.republished >= 20, "{report}");
 }
