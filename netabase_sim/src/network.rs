@@ -471,19 +471,23 @@ impl SimNetwork {
         Ok(ids)
     }
 
-    /// How many republications the running writers have run so far.
-    pub async fn republished(&self) -> u64 {
-        let mut republished = 0;
+    /// How many republications the running writers have run so far that reached their quorum
+    /// (Netabase) or at least one peer (plain kad, whose quorum is all 20), and how many did not.
+    pub async fn republished(&self) -> (u64, u64) {
+        let (mut republished, mut failed) = (0, 0);
         for index in self.online(Role::Writer) {
-            republished += match self.client(index) {
-                Some(Client::Netabase(handle)) => {
-                    handle.stats().await.map_or(0, |stats| stats.republished)
-                }
+            let (done, missed) = match self.client(index) {
+                Some(Client::Netabase(handle)) => handle
+                    .stats()
+                    .await
+                    .map_or((0, 0), |stats| (stats.republished, stats.republish_failed)),
                 Some(Client::Plain(plain)) => plain.republished().await,
-                None => 0,
+                None => (0, 0),
             };
+            republished += done;
+            failed += missed;
         }
-        republished
+        (republished, failed)
     }
 
     /// The author of node `index`'s owned records: its node identity.

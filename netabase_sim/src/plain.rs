@@ -12,7 +12,9 @@ use std::time::Instant;
 use futures::StreamExt;
 use libp2p::core::transport::Boxed;
 use libp2p::kad::store::{MemoryStore, MemoryStoreConfig, RecordStore};
-use libp2p::kad::{self, GetRecordOk, PeerRecord, QueryId, QueryResult, Quorum, Record, RecordKey};
+use libp2p::kad::{
+    self, GetRecordOk, PeerRecord, PutRecordError, QueryId, QueryResult, Quorum, Record, RecordKey,
+};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{PeerId, StreamProtocol, Swarm, identify};
 use netabase_store::{BoxedMemoryStream, Keypair, Multiaddr, NetabaseSchema};
@@ -35,8 +37,9 @@ enum Command {
     Get(RecordKey, oneshot::Sender<Option<u32>>),
     /// Replies with the ids of the unexpired records the node holds.
     Held(oneshot::Sender<Vec<u64>>),
-    /// Replies with how many of its records kad's publication job has republished.
-    Republished(oneshot::Sender<u64>),
+    /// Replies with how many republications kad's publication job has run that reached at least
+    /// one peer, and how many reached none.
+    Republished(oneshot::Sender<(u64, u64)>),
 }
 
 /// A plain node's handle: cheap to clone, for the workload.
@@ -70,9 +73,12 @@ impl PlainHandle {
         self.ask(Command::Held).await.unwrap_or_default()
     }
 
-    /// How many records kad's publication job has republished.
-    pub(crate) async fn republished(&self) -> u64 {
-        self.ask(Command::Republished).await.unwrap_or(0)
+    /// How many republications kad's publication job has run that stored the record at one peer
+    /// or more, and how many stored it nowhere. kad republishes with quorum all, so one that
+    /// missed a peer of the 20 is an error to kad; counted here as Netabase's republications
+    /// are, by whether they reached one.
+    pub(crate) async fn republished(&self) -> (u64, u64) {
+        self.ask(Command::Republished).await.unwrap_or((0, 0))
     }
 }
 
@@ -128,6 +134,7 @@ impl PlainNode {
             gets: HashMap::new(),
             bootstrap: None,
             republished: 0,
+            republish_failed: 0,
         };
         // With no peer known (the first node) there is nothing to bootstrap from.
         if let Ok(id) = swarm.behaviour_mut().kad.bootstrap() {
@@ -163,6 +170,7 @@ struct State {
     gets: HashMap<QueryId, (RecordKey, oneshot::Sender<Option<u32>>)>,
     bootstrap: Option<(QueryId, oneshot::Sender<bool>)>,
     republished: u64,
+    republish_failed: u64,
 }
 
 impl State {
@@ -211,7 +219,7 @@ impl State {
                 let _ = reply.send(held);
             }
             Command::Republished(reply) => {
-                let _ = reply.send(self.republished);
+                let _ = reply.send((self.republished, self.republish_failed));
             }
         }
     }
@@ -255,7 +263,20 @@ impl State {
                     let _ = reply.send(result.is_ok());
                 }
             }
-            QueryResult::RepublishRecord(Ok(_)) => self.republished += 1,
+            QueryResult::RepublishRecord(result) => {
+                let reached = match result {
+                    Ok(_) => true,
+                    Err(
+                        PutRecordError::QuorumFailed { success, .. }
+                        | PutRecordError::Timeout { success, .. },
+                    ) => !success.is_empty(),
+                };
+                if reached {
+                    self.republished += 1;
+                } else {
+                    self.republish_failed += 1;
+                }
+            }
             // The record from the node's own store comes with no peer: a get through the
             // network waits for a peer's.
             QueryResult::GetRecord(Ok(GetRecordOk::FoundRecord(PeerRecord {

@@ -100,7 +100,7 @@ mod tests {
                 10,
                 holders,
                 Operations::default(),
-                0,
+                (0, 0),
                 None,
             ));
         }

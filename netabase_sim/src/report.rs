@@ -88,8 +88,11 @@ pub struct Sample {
     pub holders_mean: f64,
     /// The sampled gets through the DHT, read by writers.
     pub gets: Operations,
-    /// Republications the writers had run so far.
+    /// Republications the writers had run so far that reached their quorum (plain kad: at least
+    /// one peer).
     pub republished: u64,
+    /// Republications the writers had run so far that did not.
+    pub republish_failed: u64,
     /// The process's resident memory, if it could be read.
     pub resident_bytes: Option<u64>,
 }
@@ -100,7 +103,7 @@ impl Sample {
         online: usize,
         holders: &[u32],
         gets: Operations,
-        republished: u64,
+        (republished, republish_failed): (u64, u64),
         resident_bytes: Option<u64>,
     ) -> Self {
         let mut sorted = holders.to_vec();
@@ -120,6 +123,7 @@ impl Sample {
             },
             gets,
             republished,
+            republish_failed,
             resident_bytes,
         }
     }
@@ -363,6 +367,20 @@ impl fmt::Display for Report {
                     ),
             )?;
         }
+        if let Some(last) = self.last()
+            && last.republished + last.republish_failed > 0
+        {
+            writeln!(
+                f,
+                "\nrepublications that {}: {}",
+                if scenario.plain_kad {
+                    "reached no peer (kad's job, quorum all)"
+                } else {
+                    "missed their quorum"
+                },
+                last.republish_failed,
+            )?;
+        }
         Ok(())
     }
 }
@@ -378,7 +396,7 @@ mod tests {
             10,
             &[0, 3, 5, 7],
             Operations::default(),
-            0,
+            (0, 0),
             None,
         );
         assert_eq!(

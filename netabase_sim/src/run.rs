@@ -191,13 +191,13 @@ async fn sample(
         rng,
     )
     .await;
-    let republished = network.republished().await;
+    let republications = network.republished().await;
     Ok(Sample::new(
         at,
         network.online_count(),
         &holders,
         gets,
-        republished,
+        republications,
         crate::memory::resident_bytes(),
     ))
 }
