@@ -112,6 +112,12 @@ impl Slot {
         self.running.is_some() || self.plain.is_some() || self.hostile.is_some()
     }
 
+    /// The address of the Netabase or plain kad node running in this slot.
+    fn honest_address(&self) -> Option<&Multiaddr> {
+        let netabase = self.running.as_ref().map(|running| &running.address);
+        netabase.or(self.plain.as_ref().map(|(_, address)| address))
+    }
+
     fn client(&self) -> Option<Client> {
         match (&self.running, &self.plain) {
             (Some(running), _) => Some(Client::Netabase(running.handle.clone())),
@@ -403,10 +409,7 @@ impl SimNetwork {
     /// The address node `index` listens on, if it is running.
     pub fn address(&self, index: usize) -> Option<&Multiaddr> {
         let slot = self.slots.get(index)?;
-        slot.running
-            .as_ref()
-            .map(|running| &running.address)
-            .or(slot.plain.as_ref().map(|(_, address)| address))
+        slot.honest_address()
             .or(slot.hostile.as_ref().map(|(_, address)| address))
     }
 
@@ -423,14 +426,7 @@ impl SimNetwork {
             .iter()
             .enumerate()
             .filter(|(index, _)| Some(*index) != except)
-            .filter_map(|(_, slot)| {
-                let address = slot
-                    .running
-                    .as_ref()
-                    .map(|running| &running.address)
-                    .or(slot.plain.as_ref().map(|(_, address)| address))?;
-                Some((&slot.keypair, address))
-            })
+            .filter_map(|(_, slot)| Some((&slot.keypair, slot.honest_address()?)))
             .collect();
         let mut chosen = Vec::with_capacity(count.min(candidates.len()));
         while chosen.len() < count && !candidates.is_empty() {

@@ -73,10 +73,11 @@ impl PlainHandle {
         self.ask(Command::Held).await.unwrap_or_default()
     }
 
-    /// How many republications kad's publication job has run that stored the record at one peer
-    /// or more, and how many stored it nowhere. kad republishes with quorum all, so one that
-    /// missed a peer of the 20 is an error to kad; counted here as Netabase's republications
-    /// are, by whether they reached one.
+    /// How many republications kad's publication job has run that one peer or more acknowledged,
+    /// and how many no peer acknowledged before they ended (a peer may still have stored the
+    /// record when its acknowledgement came after the query's timeout). kad republishes with
+    /// quorum all, so one that missed a peer of the 20 is an error to kad; counted here as
+    /// Netabase's republications are, by whether one peer acknowledged.
     pub(crate) async fn republished(&self) -> (u64, u64) {
         self.ask(Command::Republished).await.unwrap_or((0, 0))
     }

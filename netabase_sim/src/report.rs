@@ -374,7 +374,7 @@ impl fmt::Display for Report {
                 f,
                 "\nrepublications that {}: {}",
                 if scenario.plain_kad {
-                    "reached no peer (kad's job, quorum all)"
+                    "no peer acknowledged before they ended (kad's job, quorum all)"
                 } else {
                     "missed their quorum"
                 },
