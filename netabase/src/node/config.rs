@@ -116,6 +116,7 @@ pub struct NodeConfig {
     pub(crate) republish_interval: Option<Duration>,
     pub(crate) republish_check_interval: Duration,
     pub(crate) expiry_sweep_interval: Duration,
+    pub(crate) handoff_interval: Option<Duration>,
     pub(crate) flush_interval: Duration,
     pub(crate) max_value_size: usize,
     pub(crate) replication_factor: NonZeroUsize,
@@ -162,6 +163,7 @@ impl NodeConfig {
             republish_interval: Some(Duration::from_secs(22 * 60 * 60)),
             republish_check_interval: Duration::from_secs(60),
             expiry_sweep_interval: Duration::from_secs(60),
+            handoff_interval: Some(Duration::from_secs(10)),
             flush_interval: Duration::from_millis(200),
             max_value_size: DEFAULT_MAX_VALUE_SIZE,
             replication_factor: libp2p::kad::K_VALUE,
@@ -302,6 +304,21 @@ impl NodeConfig {
     /// between sweeps; the sweep frees their space. Default: 60 s. At most [`MAX_DURATION`].
     pub fn set_expiry_sweep_interval(&mut self, interval: Duration) -> &mut Self {
         self.expiry_sweep_interval = capped(interval);
+        self
+    }
+
+    /// How often the node checks for peers that entered its routing table, to hand them the
+    /// records they are now among the closest peers of (the Kademlia paper's transfer to a new
+    /// node). A check that finds newcomers walks the store once for all of them, a page at a
+    /// time between the node's other work, and sends each record to the newcomers that are
+    /// among the replication factor's closest peers it knows for the key, closer to it than this
+    /// node, with fewer than three known peers between them: of a record's holders, the few
+    /// just behind a newcomer send it. Without it a record's holders only leave, with churn,
+    /// until its publisher republishes it. The walk reads every record in the store, so on a
+    /// node with millions of records a longer interval (or `None`) bounds that work. `None`:
+    /// never hand records over. Default: 10 s. At most [`MAX_DURATION`].
+    pub fn set_handoff_interval(&mut self, interval: Option<Duration>) -> &mut Self {
+        self.handoff_interval = interval.map(capped);
         self
     }
 
@@ -513,6 +530,11 @@ impl NodeConfig {
     /// How often expired records are swept.
     pub fn expiry_sweep_interval(&self) -> Duration {
         self.expiry_sweep_interval
+    }
+
+    /// How often the node hands records to peers that joined closer to them.
+    pub fn handoff_interval(&self) -> Option<Duration> {
+        self.handoff_interval
     }
 
     /// How many republications the node starts per second at most.

@@ -24,6 +24,7 @@ use super::command::{Command, Reply};
 use super::config::{Acknowledgements, NodeConfig};
 use super::error::NodeError;
 use super::events::{NodeEvent, NodeStats, RejectionCounts};
+use super::handoff::Handoff;
 use super::ops::{PutOptions, PutReport};
 use super::publication::Publication;
 use super::rate_limit::RateLimit;
@@ -40,6 +41,8 @@ pub(crate) enum PublishReply {
     Republish,
     /// A get's push of its winner to peers that answered with a losing value; no one waits.
     Repair,
+    /// The handoff job's send of a record to peers that joined among its closest.
+    Handoff,
 }
 
 impl PublishReply {
@@ -199,6 +202,8 @@ pub(crate) struct Timers {
     pub(crate) republish: Interval,
     pub(crate) expiry: Interval,
     pub(crate) flush: Interval,
+    /// The handoff job, if the node hands records to newcomers.
+    pub(crate) handoff: Option<Interval>,
     /// The one-line stats log, if the node writes one.
     pub(crate) stats_log: Option<Interval>,
 }
@@ -214,6 +219,7 @@ impl Timers {
             republish: interval(config.republish_check_interval),
             expiry: interval(config.expiry_sweep_interval),
             flush: interval(config.flush_interval),
+            handoff: config.handoff_interval.map(interval),
             stats_log: config.stats_log_interval.map(interval),
         }
     }
@@ -230,8 +236,11 @@ pub(crate) struct EventLoop<S: NodeStore> {
     pub(crate) listen_addrs: Vec<Multiaddr>,
     pub(crate) pending: Pending,
     pub(crate) stats: NodeStats,
-    /// Republications and repairs in flight.
+    /// Republications, repairs and handoffs in flight.
     pub(crate) background_queries: usize,
+    /// Peers that entered the routing table, waiting to be handed their records, and the walk of
+    /// the store doing it.
+    pub(crate) handoff: Handoff,
     /// Whether the last republish run found as many due records as it could take: more may be
     /// due, so the job runs again as soon as one of its publications finishes.
     pub(crate) republish_backlog: bool,
@@ -274,6 +283,9 @@ impl<S: NodeStore> EventLoop<S> {
                 _ = self.timers.republish.tick() => self.run_republish_job(),
                 _ = self.timers.expiry.tick() => self.run_expiry_job(),
                 _ = self.timers.flush.tick() => self.run_flush_job(),
+                Some(_) = OptionFuture::from(self.timers.handoff.as_mut().map(Interval::tick)), if self.timers.handoff.is_some() => {
+                    self.run_handoff_job();
+                }
                 Some(_) = OptionFuture::from(self.timers.stats_log.as_mut().map(Interval::tick)), if self.timers.stats_log.is_some() => {
                     self.log_stats();
                 }
@@ -513,6 +525,7 @@ impl<S: NodeStore> EventLoop<S> {
             republished = stats.republished,
             republish_failed = stats.republish_failed,
             republish_backlog = self.republish_backlog,
+            handed_off = stats.handed_off,
             peers = stats.connected_peers,
             routing_table = stats.routing_table_size,
             storage_errors = stats.storage_errors,
@@ -715,7 +728,12 @@ impl<S: NodeStore> EventLoop<S> {
             } => self.on_query_progressed(id, result, step, stats),
             kad::Event::RoutingUpdated {
                 peer, is_new_peer, ..
-            } if is_new_peer => self.emit(NodeEvent::PeerRoutable { peer }),
+            } if is_new_peer => {
+                if self.timers.handoff.is_some() {
+                    self.handoff.on_new_peer(peer);
+                }
+                self.emit(NodeEvent::PeerRoutable { peer });
+            }
             _ => {}
         }
     }

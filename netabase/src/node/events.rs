@@ -191,6 +191,11 @@ pub struct NodeStats {
     pub republished: u64,
     /// Republications that did not.
     pub republish_failed: u64,
+    /// Records handed to peers that joined among their closest, and stored by at least one of
+    /// them (see [`NodeConfig::set_handoff_interval`](crate::NodeConfig::set_handoff_interval)).
+    pub handed_off: u64,
+    /// Records handed to newcomers that none of them stored (unreachable, or refused).
+    pub handoff_failed: u64,
     /// Storage failures: the node's own (flushes, sweeps, schedule updates) plus those the store's
     /// `RecordStore` methods met and could not return.
     pub storage_errors: u64,

@@ -1,12 +1,15 @@
-//! The node's periodic jobs: republishing its own records from the store's schedule, sweeping
-//! expired records, and committing the records received from peers.
+//! The node's periodic jobs: republishing its own records from the store's schedule, handing
+//! records to peers that joined among their closest, sweeping expired records, and committing the
+//! records received from peers.
 
 use std::time::{Instant, SystemTime};
 
-use libp2p::kad::Quorum;
+use libp2p::PeerId;
+use libp2p::kad::{KBucketKey, Quorum};
 
 use super::event_loop::{EventLoop, PublishReply, durability_task};
 use super::events::NodeEvent;
+use super::handoff::{HANDOFF_PAGE, hands_off};
 use super::ops::PutOptions;
 use super::queries::MIN_PUBLISH_TTL;
 use crate::node_store::NodeStore;
@@ -92,6 +95,76 @@ impl<S: NodeStore> EventLoop<S> {
         if let Some(rate) = &self.republish_rate {
             let at = tokio::time::Instant::from_std(rate.next_start());
             self.timers.republish.reset_at(at);
+        }
+    }
+
+    /// One step of handing records to the peers that entered the routing table (see
+    /// `handoff.rs`): reads a page of the store and sends each record to the newcomers
+    /// [`hands_off`] picks, as one background publication per record. A full page means more to
+    /// read: the next step runs as soon as the loop has served what is waiting. With the
+    /// background budget spent, the step waits for the next tick.
+    pub(crate) fn run_handoff_job(&mut self) {
+        if self.background_queries >= self.settings.max_background_queries {
+            return;
+        }
+        let Some(mut walk) = self.handoff.next_walk() else {
+            return;
+        };
+        let page = match self
+            .store()
+            .records_page(walk.after.as_ref(), &[], HANDOFF_PAGE)
+        {
+            Ok(page) => page,
+            Err(error) => return self.storage_error("cannot read records to hand over", error),
+        };
+        let local = KBucketKey::from(self.local_peer());
+        let known: Vec<KBucketKey<PeerId>> = self
+            .swarm
+            .behaviour_mut()
+            .kad
+            .kbuckets()
+            .flat_map(|bucket| {
+                bucket
+                    .iter()
+                    .map(|entry| *entry.node.key)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let replication = self.settings.replication_factor.get();
+        let full = page.len() >= HANDOFF_PAGE;
+        walk.after = page.last().map(|record| record.key.clone());
+        let instant = Instant::now();
+        for record in page {
+            if record
+                .expires
+                .is_some_and(|expires| expires < instant + MIN_PUBLISH_TTL)
+            {
+                continue;
+            }
+            let key = KBucketKey::from(record.key.clone());
+            let peers: Vec<PeerId> = walk
+                .newcomers
+                .iter()
+                .filter(|newcomer| hands_off(&key, &local, newcomer, &known, replication))
+                .map(|newcomer| *newcomer.preimage())
+                .collect();
+            if peers.is_empty() {
+                continue;
+            }
+            self.background_queries += 1;
+            self.send_publication(
+                record,
+                peers,
+                PutOptions::new(Quorum::One),
+                PublishReply::Handoff,
+                false,
+            );
+        }
+        if full {
+            self.handoff.resume(walk);
+            if let Some(timer) = &mut self.timers.handoff {
+                timer.reset_immediately();
+            }
         }
     }
 

@@ -43,6 +43,8 @@ struct Inner {
     records_expired: Counter,
     republished: Counter,
     republish_failed: Counter,
+    handed_off: Counter,
+    handoff_failed: Counter,
     storage_errors: Counter,
     connected_peers: Gauge,
     routing_table_size: Gauge,
@@ -115,6 +117,16 @@ impl NodeMetrics {
                 registry,
                 "republish_failed",
                 "Republications that did not reach their quorum",
+            ),
+            handed_off: counter(
+                registry,
+                "handed_off",
+                "Records handed to peers that joined among their closest, stored by one at least",
+            ),
+            handoff_failed: counter(
+                registry,
+                "handoff_failed",
+                "Records handed to newcomers that none of them stored",
             ),
             storage_errors: counter(
                 registry,
@@ -190,6 +202,12 @@ impl NodeMetrics {
             stats.republish_failed,
             last.republish_failed,
         );
+        add(&inner.handed_off, stats.handed_off, last.handed_off);
+        add(
+            &inner.handoff_failed,
+            stats.handoff_failed,
+            last.handoff_failed,
+        );
         add(
             &inner.storage_errors,
             stats.storage_errors,
@@ -244,6 +262,7 @@ mod tests {
         let metrics = NodeMetrics::new(&mut registry);
         let mut stats = NodeStats {
             records_stored: 3,
+            handed_off: 8,
             connected_peers: 2,
             ..NodeStats::default()
         };
@@ -259,6 +278,8 @@ mod tests {
             "netabase_records_rejected_total{reason=\"bad_signature\"} 6",
             "netabase_records_rejected_total{reason=\"unknown_schema\"} 0",
             "netabase_connected_peers 2",
+            "netabase_handed_off_total 8",
+            "netabase_handoff_failed_total 0",
             "netabase_republish_backlog 1",
             "netabase_background_queries 7",
         ] {

@@ -23,6 +23,7 @@ mod error;
 mod event_loop;
 mod events;
 mod handle;
+mod handoff;
 mod identity;
 mod inbound;
 mod jobs;
@@ -183,6 +184,7 @@ impl Node {
             pending: Pending::default(),
             stats: Default::default(),
             background_queries: 0,
+            handoff: Default::default(),
             republish_backlog: false,
             republish_rate: config
                 .republish_rate

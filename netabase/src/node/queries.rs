@@ -440,6 +440,13 @@ impl<S: NodeStore> EventLoop<S> {
                 let _ = reply.send(result);
             }
             PublishReply::Repair => {}
+            PublishReply::Handoff => match result {
+                Ok(_) => self.stats.handed_off += 1,
+                Err(error) => {
+                    self.stats.handoff_failed += 1;
+                    tracing::debug!(key = %key.as_ref().escape_ascii(), %error, "no newcomer stored a handed-over record");
+                }
+            },
             PublishReply::Republish => {
                 let ok = result.is_ok();
                 if ok {

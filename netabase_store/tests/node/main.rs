@@ -12,6 +12,7 @@ mod acknowledgements;
 mod deletes;
 mod durability;
 mod flood;
+mod handoff;
 mod hostile;
 mod interop;
 mod js_interop;

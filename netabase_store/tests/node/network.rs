@@ -487,10 +487,12 @@ async fn syncs_walk_the_store_in_pages_and_report_progress() {
 
 #[tokio::test]
 async fn the_republish_job_reaches_peers_that_joined_later() {
-    let mut nodes = start_network(2, Net::Memory, |config| {
-        config.set_republish_interval(Some(Duration::from_secs(1)));
-    })
-    .await;
+    let no_handoff = |config: &mut netabase_store::NodeConfig| {
+        config
+            .set_republish_interval(Some(Duration::from_secs(1)))
+            .set_handoff_interval(None);
+    };
+    let mut nodes = start_network(2, Net::Memory, no_handoff).await;
     let mut events = nodes[0].handle.subscribe();
     let value = profile(21, "republished");
     within("put", nodes[0].handle.put(&value, Quorum::One))
@@ -498,7 +500,9 @@ async fn the_republish_job_reaches_peers_that_joined_later() {
         .expect("put");
 
     // The late node is told nothing; only the publisher's republication brings it the record.
-    let late = start_node(fast_config(Net::Memory), memory_store(), Some(&nodes[1])).await;
+    let mut config = fast_config(Net::Memory);
+    no_handoff(&mut config);
+    let late = start_node(config, memory_store(), Some(&nodes[1])).await;
     nodes.push(late);
     connect_all(&nodes).await;
     eventually("the republication reaches the late node", || async {
