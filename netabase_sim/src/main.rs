@@ -70,6 +70,9 @@ struct Args {
     /// Turn republishing off.
     #[arg(long)]
     no_republish: bool,
+    /// Turn off the handoff of records to peers that join among their closest.
+    #[arg(long)]
+    no_handoff: bool,
     /// The share of the servers that leaves per simulated day (0.5: half).
     #[arg(long, default_value_t = 0.0)]
     churn: f64,
@@ -160,6 +163,7 @@ fn scenario(args: &Args) -> Result<Scenario, String> {
             .map_err(|_| format!("--idle-seconds cannot be {}", args.idle_seconds))?,
         noise: !args.plaintext,
         plain_kad: args.plain_kad,
+        handoff: !args.no_handoff,
         delay: Duration::from_millis(args.delay_ms),
         routing_refresh: args
             .routing_refresh_hours

@@ -165,6 +165,8 @@ pub struct SimNetwork {
     hostile_counters: Arc<Counters>,
     /// Bootstraps that ended in an error (a timeout, or no peer answering).
     failed_bootstraps: u64,
+    /// The handoffs counted by nodes that have stopped since: stored by a newcomer, and by none.
+    departed_handoffs: (u64, u64),
 }
 
 impl std::fmt::Debug for SimNetwork {
@@ -211,6 +213,7 @@ impl SimNetwork {
             },
             hostile_counters: Arc::default(),
             failed_bootstraps: 0,
+            departed_handoffs: (0, 0),
         }
     }
 
@@ -347,6 +350,12 @@ impl SimNetwork {
         let Some(slot) = self.slots.get_mut(index) else {
             return Err(SimError::Scenario(format!("node {index} does not exist")));
         };
+        if let Some(running) = &slot.running
+            && let Ok(stats) = running.handle.stats().await
+        {
+            self.departed_handoffs.0 += stats.handed_off;
+            self.departed_handoffs.1 += stats.handoff_failed;
+        }
         slot.stopping().await;
         match departure {
             Departure::Offline => {}
@@ -486,6 +495,22 @@ impl SimNetwork {
         (republished, failed)
     }
 
+    /// How many records the Netabase nodes have handed to peers that joined among their closest
+    /// so far, stored by a newcomer and by none: the running nodes' counts and those of nodes
+    /// that stopped (the repair traffic besides republishing).
+    pub async fn handoffs(&self) -> (u64, u64) {
+        let (mut handed, mut failed) = self.departed_handoffs;
+        for slot in &self.slots {
+            if let Some(running) = &slot.running
+                && let Ok(stats) = running.handle.stats().await
+            {
+                handed += stats.handed_off;
+                failed += stats.handoff_failed;
+            }
+        }
+        (handed, failed)
+    }
+
     /// The author of node `index`'s owned records: its node identity.
     pub fn author(&self, index: usize) -> Option<Author> {
         Author::from_keypair(self.slots.get(index)?.keypair.clone()).ok()
@@ -529,7 +554,7 @@ fn empty_store() -> Result<RedbStore, SimError> {
 /// schedule compressed by the scenario's time scale, and the simulation's schema.
 fn node_config(scenario: &Scenario) -> NodeConfig {
     let scale = scenario.time;
-    // The periodic checks (due republications, expired records) run at most once a real second
+    // The periodic checks (due republications, newcomers, expired records) run at most once a real second
     // however large the speed-up: a thousand nodes checking ten times a second spent a tenth of
     // the machine on checks that mostly found nothing.
     let check = |simulated: Duration| scale.real(simulated).max(Duration::from_secs(1));
@@ -544,6 +569,7 @@ fn node_config(scenario: &Scenario) -> NodeConfig {
         .set_republish_interval(scenario.republish_interval.map(|every| scale.real(every)))
         .set_republish_check_interval(check(Duration::from_secs(60)))
         .set_expiry_sweep_interval(check(Duration::from_secs(60)))
+        .set_handoff_interval(scenario.handoff.then(|| check(Duration::from_secs(10))))
         .set_flush_interval(Duration::from_millis(100))
         .set_idle_connection_timeout(scenario.idle_connection_timeout)
         .set_routing_refresh_interval(scenario.routing_refresh.map(|every| scale.real(every)))

@@ -93,6 +93,12 @@ pub struct Sample {
     pub republished: u64,
     /// Republications the writers had run so far that did not.
     pub republish_failed: u64,
+    /// Records the Netabase nodes had handed to peers that joined among their closest so far,
+    /// stored by a newcomer (see [`SimNetwork::handoffs`](crate::SimNetwork::handoffs)); 0 until
+    /// set.
+    pub handed_off: u64,
+    /// Handoffs that no newcomer stored.
+    pub handoff_failed: u64,
     /// The process's resident memory, if it could be read.
     pub resident_bytes: Option<u64>,
 }
@@ -124,6 +130,8 @@ impl Sample {
             gets,
             republished,
             republish_failed,
+            handed_off: 0,
+            handoff_failed: 0,
             resident_bytes,
         }
     }
@@ -264,7 +272,7 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "time: {scale} (1 simulated hour = {:.2} s real); {:.1} simulated hours; record TTL {:.0} h; {}",
+            "time: {scale} (1 simulated hour = {:.2} s real); {:.1} simulated hours; record TTL {:.0} h; {}{}",
             scale.real(Duration::from_secs(3600)).as_secs_f64(),
             hours(scenario.duration),
             hours(scenario.record_ttl),
@@ -272,6 +280,11 @@ impl fmt::Display for Report {
                 || "republish off".to_owned(),
                 |every| format!("republish every {:.0} h", hours(every))
             ),
+            if scenario.plain_kad || scenario.handoff {
+                ""
+            } else {
+                "; handoff to newcomers off"
+            },
         )?;
         match &scenario.churn {
             None => writeln!(f, "churn: none")?,
@@ -343,13 +356,16 @@ impl fmt::Display for Report {
         writeln!(f)?;
         writeln!(
             f,
-            "| simulated h | online | records held | holders min | median | mean | gets found | republished | memory per node |"
+            "| simulated h | online | records held | holders min | median | mean | gets found | republished | handed off | memory per node |"
         )?;
-        writeln!(f, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |")?;
+        writeln!(
+            f,
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        )?;
         for sample in &self.samples {
             writeln!(
                 f,
-                "| {:.1} | {} | {} | {} | {} | {:.1} | {} | {} | {} |",
+                "| {:.1} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} |",
                 hours(sample.at),
                 sample.online,
                 share(Some(sample.held())),
@@ -358,6 +374,7 @@ impl fmt::Display for Report {
                 sample.holders_mean,
                 share(sample.gets.success()),
                 sample.republished,
+                sample.handed_off,
                 sample
                     .resident_bytes
                     .filter(|_| sample.online > 0)
@@ -380,6 +397,11 @@ impl fmt::Display for Report {
                 },
                 last.republish_failed,
             )?;
+        }
+        if let Some(last) = self.last()
+            && last.handoff_failed > 0
+        {
+            writeln!(f, "handoffs no newcomer stored: {}", last.handoff_failed)?;
         }
         Ok(())
     }

@@ -192,14 +192,16 @@ async fn sample(
     )
     .await;
     let republications = network.republished().await;
-    Ok(Sample::new(
+    let mut sample = Sample::new(
         at,
         network.online_count(),
         &holders,
         gets,
         republications,
         crate::memory::resident_bytes(),
-    ))
+    );
+    (sample.handed_off, sample.handoff_failed) = network.handoffs().await;
+    Ok(sample)
 }
 
 /// The simulated clock: simulated time since the first put.

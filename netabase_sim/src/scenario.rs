@@ -88,6 +88,10 @@ pub struct Scenario {
     /// (no Netabase code: kad's own put, get and publication job under the same schedule), the
     /// reference Netabase's network is compared with. Netabase nodes otherwise.
     pub plain_kad: bool,
+    /// Whether Netabase nodes hand records to peers that join among their closest
+    /// (`NodeConfig::set_handoff_interval`, checked every simulated 10 s, at most once a real
+    /// second). On by default, as in Netabase nodes; plain kad nodes have no such thing.
+    pub handoff: bool,
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -117,6 +121,7 @@ impl Default for Scenario {
             routing_refresh: None,
             noise: true,
             plain_kad: false,
+            handoff: true,
         }
     }
 }
