@@ -1,11 +1,16 @@
-//! The harness itself: a small network forms and serves every record put, and a node that comes
-//! back without its store is filled again by the writers' republishing.
+//! The harness itself: a small network forms and serves every record put, a node that comes back
+//! without its store is filled again by the writers' republishing, and a new empty node is handed
+//! the records it is among the closest of by their holders.
 
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
-use netabase_sim::{Churn, Departure, Role, Scenario, SimNetwork, SimRecord, TimeScale, run};
-use netabase_store::kad::Quorum;
+use libp2p::PeerId;
+use netabase_sim::{
+    Churn, Departure, Role, Scenario, SimNetwork, SimRecord, SimRecordKey, TimeScale, run,
+};
+use netabase_store::NetabaseSchema;
+use netabase_store::kad::{KBucketKey, Quorum};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -125,11 +130,13 @@ async fn servers_churn_on_schedule_while_the_writers_are_still_putting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_back_without_its_store_is_filled_again_by_republishing() {
-    // One simulated hour a real second; writers republish every three simulated hours.
+    // One simulated hour a real second; writers republish every three simulated hours. No
+    // handoffs: only republishing may bring the records back.
     let scenario = Scenario {
         replication: NonZeroUsize::new(4).expect("non-zero"),
         time: TimeScale::new(3600.0).expect("a valid speed-up"),
         republish_interval: Some(3 * HOUR),
+        handoff: false,
         ..Scenario::default()
     };
     let mut rng = StdRng::seed_from_u64(11);
@@ -171,6 +178,64 @@ async fn a_node_back_without_its_store_is_filled_again_by_republishing() {
         held.iter().all(|id| now_held.contains(id)),
         "held {held:?} before, {now_held:?} after"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_empty_node_is_handed_the_records_it_is_among_the_closest_of() {
+    // No republishing: only the holders' handoffs can bring records to the newcomer.
+    let scenario = Scenario {
+        replication: NonZeroUsize::new(4).expect("non-zero"),
+        time: TimeScale::new(3600.0).expect("a valid speed-up"),
+        republish_interval: None,
+        ..Scenario::default()
+    };
+    let mut rng = StdRng::seed_from_u64(12);
+    let records = 40;
+    let (mut network, writer) = network_with_records(&scenario, 11, records, &mut rng).await;
+    let newcomer = network.add(Role::Server, &mut rng).expect("a server");
+    network.start(newcomer, &mut rng).await.expect("it joins");
+    network.settle().await;
+
+    // The records whose 4 closest online nodes include the newcomer.
+    let peers: Vec<KBucketKey<PeerId>> = network
+        .online(Role::Server)
+        .into_iter()
+        .chain([writer])
+        .filter_map(|index| network.handle(index).map(|handle| handle.peer_id().into()))
+        .collect();
+    let own = KBucketKey::from(network.handle(newcomer).expect("it runs").peer_id());
+    let expected: Vec<u64> = (0..records)
+        .filter(|&id| {
+            let key =
+                KBucketKey::from(SimRecord::record_key(&SimRecordKey(id)).expect("a valid key"));
+            let closer = peers
+                .iter()
+                .filter(|peer| key.distance(*peer) < key.distance(&own))
+                .count();
+            closer < 4
+        })
+        .collect();
+    assert!(
+        !expected.is_empty(),
+        "40 keys put the newcomer among the closest of some"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut held = Vec::new();
+    while Instant::now() < deadline {
+        held = network.held_by(newcomer).await.expect("readable");
+        if expected.iter().all(|id| held.contains(id)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (handed, _) = network.handoffs().await;
+    network.stop_all().await;
+    assert!(
+        expected.iter().all(|id| held.contains(id)),
+        "expected {expected:?}, held {held:?}"
+    );
+    assert!(handed >= expected.len() as u64, "{handed} handoffs counted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
