@@ -314,7 +314,9 @@ impl NodeConfig {
     /// among the replication factor's closest peers it knows for the key, closer to it than this
     /// node, with fewer than three known peers between them: of a record's holders, the few
     /// just behind a newcomer send it. Without it a record's holders only leave, with churn,
-    /// until its publisher republishes it. The walk reads every record in the store, so on a
+    /// until its publisher republishes it. Only records of schemas this node registers are handed
+    /// over: a newcomer is not necessarily empty, and one that accepts replacements for a schema
+    /// it does not know would take an older value over its newer one. The walk reads every record in the store, so on a
     /// node with millions of records a longer interval (or `None`) bounds that work. `None`:
     /// never hand records over. Default: 10 s. At most [`MAX_DURATION`].
     pub fn set_handoff_interval(&mut self, interval: Option<Duration>) -> &mut Self {

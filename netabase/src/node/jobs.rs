@@ -135,9 +135,13 @@ impl<S: NodeStore> EventLoop<S> {
         walk.after = page.last().map(|record| record.key.clone());
         let instant = Instant::now();
         for record in page {
+            // A record of a schema this node does not know is not handed over, as it is not
+            // repaired (`queries.rs`): a newcomer that already holds a newer value and accepts
+            // replacements for unknown schemas would take this one over it.
             if record
                 .expires
                 .is_some_and(|expires| expires < instant + MIN_PUBLISH_TTL)
+                || self.registry.schema_of(record.key.as_ref()).is_none()
             {
                 continue;
             }
