@@ -46,6 +46,18 @@ async fn network_with_records(
     (network, writer)
 }
 
+/// The records node `index` holds once it holds every one of `wanted`, or after 30 s.
+async fn held_within_30_s(network: &SimNetwork, index: usize, wanted: &[u64]) -> Vec<u64> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let held = network.held_by(index).await.expect("readable");
+        if Instant::now() >= deadline || wanted.iter().all(|id| held.contains(id)) {
+            return held;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Runs `scenario`, which must complete within two minutes, and prints its report.
 async fn run_within_two_minutes(scenario: &Scenario) -> netabase_sim::Report {
     let report = tokio::time::timeout(Duration::from_secs(120), run(scenario))
@@ -164,15 +176,7 @@ async fn a_node_back_without_its_store_is_filled_again_by_republishing() {
 
     // Its peer id is unchanged, so it is among the closest peers of the same records again, and
     // the next republications (within three real seconds) store them at it.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut now_held = Vec::new();
-    while Instant::now() < deadline {
-        now_held = network.held_by(wiped).await.expect("readable");
-        if held.iter().all(|id| now_held.contains(id)) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let now_held = held_within_30_s(&network, wiped, &held).await;
     network.stop_all().await;
     assert!(
         held.iter().all(|id| now_held.contains(id)),
@@ -220,15 +224,7 @@ async fn a_new_empty_node_is_handed_the_records_it_is_among_the_closest_of() {
         "40 keys put the newcomer among the closest of some"
     );
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut held = Vec::new();
-    while Instant::now() < deadline {
-        held = network.held_by(newcomer).await.expect("readable");
-        if expected.iter().all(|id| held.contains(id)) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let held = held_within_30_s(&network, newcomer, &expected).await;
     let (handed, _) = network.handoffs().await;
     network.stop_all().await;
     assert!(
