@@ -500,10 +500,8 @@ impl SimNetwork {
     /// that stopped (the repair traffic besides republishing).
     pub async fn handoffs(&self) -> (u64, u64) {
         let (mut handed, mut failed) = self.departed_handoffs;
-        for slot in &self.slots {
-            if let Some(running) = &slot.running
-                && let Ok(stats) = running.handle.stats().await
-            {
+        for role in [Role::Writer, Role::Server] {
+            for stats in self.stats(role).await {
                 handed += stats.handed_off;
                 failed += stats.handoff_failed;
             }

@@ -135,6 +135,16 @@ mod tests {
         KBucketKey::from(RecordKey::new(&b"/netabase/Note/\x01"))
     }
 
+    /// What node `local` of `nodes` knows: every other node.
+    fn known_by(nodes: &[KBucketKey<PeerId>], local: usize) -> Vec<KBucketKey<PeerId>> {
+        nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != local)
+            .map(|(_, peer)| *peer)
+            .collect()
+    }
+
     #[test]
     fn only_the_few_holders_just_behind_a_newcomer_send_it_the_record() {
         let key = key();
@@ -143,13 +153,7 @@ mod tests {
         let newcomer = &nodes[4];
         let senders: Vec<usize> = (0..nodes.len())
             .filter(|&local| {
-                let known: Vec<_> = nodes
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i != local)
-                    .map(|(_, peer)| *peer)
-                    .collect();
-                local != 4 && hands_off(&key, &nodes[local], newcomer, &known, 20)
+                local != 4 && hands_off(&key, &nodes[local], newcomer, &known_by(&nodes, local), 20)
             })
             .collect();
         assert_eq!(senders, vec![5, 6, 7], "the three nodes just behind it");
@@ -159,14 +163,7 @@ mod tests {
     fn a_newcomer_outside_the_closest_or_farther_than_this_node_gets_nothing() {
         let key = key();
         let nodes = peers_by_distance(&key, 30);
-        let known = |local: usize| -> Vec<KBucketKey<PeerId>> {
-            nodes
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != local)
-                .map(|(_, peer)| *peer)
-                .collect()
-        };
+        let known = |local: usize| known_by(&nodes, local);
         // The 21st closest is outside a replication factor of 20, though closer than node 21.
         assert!(!hands_off(&key, &nodes[21], &nodes[20], &known(21), 20));
         assert!(hands_off(&key, &nodes[21], &nodes[20], &known(21), 21));
