@@ -27,7 +27,7 @@ mod workload;
 
 pub use faults::{FaultCounts, Faults};
 pub use hostile::HostileCounts;
-pub use network::{Departure, Role, SimError, SimNetwork};
+pub use network::{Departure, Holders, Role, SimError, SimNetwork};
 pub use plot::{PlotError, plot_holders};
 pub use report::{ChurnCounts, Operations, Report, Sample};
 pub use run::run;

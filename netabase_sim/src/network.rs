@@ -169,6 +169,15 @@ pub struct SimNetwork {
     departed_handoffs: (u64, u64),
 }
 
+/// How many online nodes hold each record, indexed by record id (see [`SimNetwork::holders`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Holders {
+    /// The servers and writers holding a copy the DHT placed there.
+    pub all: Vec<u32>,
+    /// Of them, the servers.
+    pub servers: Vec<u32>,
+}
+
 impl std::fmt::Debug for SimNetwork {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimNetwork")
@@ -446,14 +455,43 @@ impl SimNetwork {
         chosen
     }
 
-    /// For each record id below `records`, how many running servers hold it (unexpired), read
-    /// straight from their stores. Writers are not counted: they are the publishers, and the
-    /// sampled gets, which store what they find at their reader, read from writers.
-    pub async fn holders(&self, records: u64) -> Result<Vec<u32>, SimError> {
-        let mut holders = vec![0u32; usize::try_from(records).unwrap_or(usize::MAX)];
-        for index in self.online(Role::Server) {
+    /// For each record id below `records`, how many running nodes hold a copy of it (unexpired)
+    /// that the DHT placed there, read straight from their stores, and how many of those are
+    /// servers. Every server's copy counts; a writer's only where `placed(writer, id)` says the
+    /// DHT put it there (not the writer's own records, nor those its gets stored).
+    pub async fn holders(
+        &self,
+        records: u64,
+        placed: impl Fn(usize, u64) -> bool,
+    ) -> Result<Holders, SimError> {
+        let len = usize::try_from(records).unwrap_or(usize::MAX);
+        let mut holders = Holders {
+            all: vec![0; len],
+            servers: vec![0; len],
+        };
+        for (role, index) in self
+            .online(Role::Server)
+            .into_iter()
+            .map(|index| (Role::Server, index))
+            .chain(
+                self.online(Role::Writer)
+                    .into_iter()
+                    .map(|index| (Role::Writer, index)),
+            )
+        {
             for id in self.held_by(index).await? {
-                if let Some(count) = usize::try_from(id).ok().and_then(|id| holders.get_mut(id)) {
+                if role == Role::Writer && !placed(index, id) {
+                    continue;
+                }
+                let Ok(id) = usize::try_from(id) else {
+                    continue;
+                };
+                if let Some(count) = holders.all.get_mut(id) {
+                    *count += 1;
+                }
+                if role == Role::Server
+                    && let Some(count) = holders.servers.get_mut(id)
+                {
                     *count += 1;
                 }
             }

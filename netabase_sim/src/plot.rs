@@ -1,4 +1,4 @@
-//! Plots of runs' survival samples, as SVG: how many online servers hold each record over
+//! Plots of runs' survival samples, as SVG: how many online nodes hold each record over
 //! simulated time, one line pair per run, so runs of one scenario with and without a feature can
 //! be compared in one picture.
 
@@ -48,7 +48,7 @@ fn draw(title: &str, runs: &[(&str, &Report)], path: &Path) -> Result<(), String
     chart
         .configure_mesh()
         .x_desc("simulated hours since the first put")
-        .y_desc("online servers holding a record")
+        .y_desc("online nodes holding a record")
         .draw()
         .map_err(|error| text(&error))?;
     for (index, (label, report)) in runs.iter().enumerate() {

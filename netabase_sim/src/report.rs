@@ -76,16 +76,19 @@ pub struct Sample {
     pub at: Duration,
     /// How many nodes were online.
     pub online: usize,
-    /// How many records at least one online server held.
+    /// How many records at least one online node held (counting a writer's copy only where the
+    /// DHT placed it: see [`SimNetwork::holders`](crate::SimNetwork::holders)).
     pub records_held: u64,
     /// How many records there are.
     pub records: u64,
-    /// The fewest online servers holding any one record.
+    /// The fewest online nodes holding any one record.
     pub holders_min: u32,
-    /// The median number of online servers holding a record.
+    /// The median number of online nodes holding a record.
     pub holders_median: u32,
-    /// The mean number of online servers holding a record.
+    /// The mean number of online nodes holding a record.
     pub holders_mean: f64,
+    /// The fewest online servers (writers left out) holding any one record; 0 until set.
+    pub servers_min: u32,
     /// The sampled gets through the DHT, read by writers.
     pub gets: Operations,
     /// Republications the writers had run so far that reached their quorum (plain kad: at least
@@ -130,13 +133,14 @@ impl Sample {
             gets,
             republished,
             republish_failed,
+            servers_min: 0,
             handed_off: 0,
             handoff_failed: 0,
             resident_bytes,
         }
     }
 
-    /// The share of the records some online server held (0 to 1); 1 with no records.
+    /// The share of the records some online node held (0 to 1); 1 with no records.
     pub fn held(&self) -> f64 {
         if self.records == 0 {
             1.0
@@ -356,22 +360,23 @@ impl fmt::Display for Report {
         writeln!(f)?;
         writeln!(
             f,
-            "| simulated h | online | records held | holders min | median | mean | gets found | republished | handed off | memory per node |"
+            "| simulated h | online | records held | holders min | median | mean | servers min | gets found | republished | handed off | memory per node |"
         )?;
         writeln!(
             f,
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
         )?;
         for sample in &self.samples {
             writeln!(
                 f,
-                "| {:.1} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} |",
+                "| {:.1} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} |",
                 hours(sample.at),
                 sample.online,
                 share(Some(sample.held())),
                 sample.holders_min,
                 sample.holders_median,
                 sample.holders_mean,
+                sample.servers_min,
                 share(sample.gets.success()),
                 sample.republished,
                 sample.handed_off,

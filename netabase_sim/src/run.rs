@@ -10,7 +10,7 @@ use rand::{RngExt, SeedableRng};
 use crate::network::{Departure, Role, SimError, SimNetwork};
 use crate::report::{ChurnCounts, Report, Sample};
 use crate::scenario::Scenario;
-use crate::workload::{get_sample, put_all};
+use crate::workload::{Writers, get_sample, put_all};
 
 /// How many sampled gets run at once.
 const GETS_AT_ONCE: usize = 16;
@@ -24,9 +24,10 @@ const GETS_AT_ONCE: usize = 16;
 /// 3. Until `duration` has passed in simulated time, servers leave at the churn rate (replaced
 ///    at once by empty nodes, or back with their stores after their downtime), from the first
 ///    put on, while the writers put too; from the end of the puts, every `sample_every` the
-///    survival of the records is measured: how many online servers hold each (read from their
-///    stores), and whether a random sample of them can be got through the DHT (each by a writer
-///    other than its own).
+///    survival of the records is measured: how many online nodes hold each (read from their
+///    stores; a writer's copy only where the DHT placed it, not its own records nor those its
+///    gets stored), and whether a random sample of them can be got through the DHT (each by a
+///    writer other than its own).
 pub async fn run(scenario: &Scenario) -> Result<Report, SimError> {
     scenario.check().map_err(SimError::Scenario)?;
     let mut rng = StdRng::seed_from_u64(scenario.seed);
@@ -40,7 +41,8 @@ pub async fn run(scenario: &Scenario) -> Result<Report, SimError> {
             writers.push(index);
         }
     }
-    let result = drive(scenario, &mut network, &writers, &mut rng, started).await;
+    let mut writers = Writers::new(writers);
+    let result = drive(scenario, &mut network, &mut writers, &mut rng, started).await;
     network.stop_all().await;
     result
 }
@@ -48,7 +50,7 @@ pub async fn run(scenario: &Scenario) -> Result<Report, SimError> {
 async fn drive(
     scenario: &Scenario,
     network: &mut SimNetwork,
-    writers: &[usize],
+    writers: &mut Writers,
     rng: &mut StdRng,
     started: Instant,
 ) -> Result<Report, SimError> {
@@ -82,7 +84,7 @@ async fn drive(
     let mut churn = ChurnSchedule::new(scenario);
     let mut putting = tokio::spawn(put_all(
         network,
-        writers,
+        writers.indices(),
         scenario.records,
         scenario.puts_at_once,
         scenario.owned,
@@ -176,11 +178,16 @@ async fn drive(
 async fn sample(
     scenario: &Scenario,
     network: &SimNetwork,
-    writers: &[usize],
+    writers: &mut Writers,
     rng: &mut StdRng,
     at: Duration,
 ) -> Result<Sample, SimError> {
-    let holders = network.holders(scenario.records).await?;
+    // Counted before this sample's gets, which store what they find at their readers.
+    let holders = network
+        .holders(scenario.records, |writer, id| {
+            writers.placed_by_dht(writer, id)
+        })
+        .await?;
     let gets = get_sample(
         network,
         writers,
@@ -195,11 +202,12 @@ async fn sample(
     let mut sample = Sample::new(
         at,
         network.online_count(),
-        &holders,
+        &holders.all,
         gets,
         republications,
         crate::memory::resident_bytes(),
     );
+    sample.servers_min = holders.servers.iter().copied().min().unwrap_or(0);
     (sample.handed_off, sample.handoff_failed) = network.handoffs().await;
     Ok(sample)
 }

@@ -1,5 +1,6 @@
 //! The workload: writers putting the records, readers getting a sample of them through the DHT.
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -44,6 +45,37 @@ fn writer_of(writers: &[usize], id: u64) -> Option<usize> {
     writers
         .get(usize::try_from(id).ok()? % writers.len().max(1))
         .copied()
+}
+
+/// The writers, and which records sit at them because the workload put them there rather than
+/// the DHT: each writer's own records, and those its sampled gets stored at it. The survival
+/// counts leave those copies out, so a record that only its writer and its readers hold counts
+/// as lost.
+#[derive(Debug, Clone)]
+pub(crate) struct Writers {
+    indices: Vec<usize>,
+    /// (reader, record id) of every sampled get so far.
+    read: HashSet<(usize, u64)>,
+}
+
+impl Writers {
+    pub(crate) fn new(indices: Vec<usize>) -> Self {
+        Writers {
+            indices,
+            read: HashSet::new(),
+        }
+    }
+
+    /// The writers' node indices.
+    pub(crate) fn indices(&self) -> &[usize] {
+        &self.indices
+    }
+
+    /// Whether a copy of record `id` at writer `writer` can only have come from the DHT: the
+    /// record is not the writer's own, and the writer never read it.
+    pub(crate) fn placed_by_dht(&self, writer: usize, id: u64) -> bool {
+        writer_of(&self.indices, id) != Some(writer) && !self.read.contains(&(writer, id))
+    }
 }
 
 /// The key record `id` has in the DHT: a [`SimRecord`]'s, or with `owned` an
@@ -143,10 +175,11 @@ pub(crate) fn put_all(
 /// Gets `count` records chosen at random below `records` through the DHT (never from the
 /// reader's own store), up to `at_once` at a time. Each is read by a random writer other than its
 /// own, as probe-lab's measurements read from a probe: a get stores what it found at its reader,
-/// and a server reading would become a holder the survival counts would include.
+/// and a server reading would become a holder the survival counts would include; `writers`
+/// remembers the reads so those counts leave the copies they store out.
 pub(crate) async fn get_sample(
     network: &SimNetwork,
-    writers: &[usize],
+    writers: &mut Writers,
     records: u64,
     owned: bool,
     count: usize,
@@ -154,23 +187,26 @@ pub(crate) async fn get_sample(
     rng: &mut StdRng,
 ) -> Operations {
     let mut operations = Operations::default();
-    if records == 0 || writers.is_empty() {
+    let indices = &writers.indices;
+    if records == 0 || indices.is_empty() {
         return operations;
     }
+    let mut read = Vec::with_capacity(count);
     let gets: Vec<_> = (0..count)
         .filter_map(|_| {
             let id = rng.random_range(0..records);
-            let own = usize::try_from(id).ok()? % writers.len();
+            let own = usize::try_from(id).ok()? % indices.len();
             // Any writer but the record's own (which holds it), unless there is only that one.
-            let reader = match writers.len() {
-                1 => writers[0],
+            let reader = match indices.len() {
+                1 => indices[0],
                 n => {
                     let pick = rng.random_range(0..n - 1);
-                    writers[if pick >= own { pick + 1 } else { pick }]
+                    indices[if pick >= own { pick + 1 } else { pick }]
                 }
             };
             let client = network.client(reader)?;
-            let key = record_key(network, writers, id, owned)?;
+            let key = record_key(network, indices, id, owned)?;
+            read.push((reader, id));
             Some(async move {
                 let started = Instant::now();
                 let queried = match client {
@@ -189,6 +225,7 @@ pub(crate) async fn get_sample(
             })
         })
         .collect();
+    writers.read.extend(read);
     let mut results = futures::stream::iter(gets).buffer_unordered(at_once);
     while let Some((latency, queried)) = results.next().await {
         if let Some(queried) = queried {

@@ -1,4 +1,5 @@
-//! The harness itself: a small network forms and serves every record put, a node that comes back
+//! The harness itself: a small network forms and serves every record put, its holder counts
+//! take in the copies the DHT placed at writers but not a writer's own, a node that comes back
 //! without its store is filled again by the writers' republishing, and a new empty node is handed
 //! the records it is among the closest of by their holders.
 
@@ -16,17 +17,23 @@ use rand::rngs::StdRng;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-/// A network of one writer and `servers` servers joined one at a time, where the writer has put
-/// records `0..records` at every one of their closest peers. Returns it and the writer's index.
+/// A network of `writers` writers and `servers` servers joined one at a time, where the first
+/// writer has put records `0..records` at every one of their closest peers. Returns it and the
+/// writers' indices, the first first.
 async fn network_with_records(
     scenario: &Scenario,
-    servers: usize,
+    (writers, servers): (usize, usize),
     records: u64,
     rng: &mut StdRng,
-) -> (SimNetwork, usize) {
+) -> (SimNetwork, Vec<usize>) {
     let mut network = SimNetwork::new(scenario);
-    let writer = network.add(Role::Writer, rng).expect("a writer");
-    network.start(writer, rng).await.expect("the writer starts");
+    let mut indices = Vec::with_capacity(writers);
+    for _ in 0..writers {
+        let writer = network.add(Role::Writer, rng).expect("a writer");
+        network.start(writer, rng).await.expect("the writer starts");
+        indices.push(writer);
+    }
+    let writer = indices[0];
     for _ in 0..servers {
         let server = network.add(Role::Server, rng).expect("a server");
         network.start(server, rng).await.expect("a server starts");
@@ -43,7 +50,7 @@ async fn network_with_records(
             .await
             .expect("the put reaches every closest peer");
     }
-    (network, writer)
+    (network, indices)
 }
 
 /// The records node `index` holds once it holds every one of `wanted`, or after 30 s.
@@ -72,8 +79,6 @@ async fn run_within_two_minutes(scenario: &Scenario) -> netabase_sim::Report {
 fn ci_sized() -> Scenario {
     Scenario {
         nodes: 50,
-        // Few writers: holders count servers only, and a writer among a record's closest peers
-        // holds a copy no server does.
         writers: 2,
         records: 20,
         seed: 7,
@@ -101,6 +106,47 @@ fn assert_every_record_held_and_found(report: &netabase_sim::Report) {
 async fn every_record_put_is_held_by_its_closest_peers_and_found_through_the_dht() {
     let report = run_within_two_minutes(&ci_sized()).await;
     assert_every_record_held_and_found(&report);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holders_count_the_copies_the_dht_placed_at_writers_but_not_a_writers_own() {
+    let scenario = Scenario {
+        replication: NonZeroUsize::new(5).expect("non-zero"),
+        republish_interval: None,
+        ..Scenario::default()
+    };
+    let mut rng = StdRng::seed_from_u64(14);
+    let records = 12;
+    let (mut network, writers) = network_with_records(&scenario, (2, 6), records, &mut rng).await;
+    let other = writers[1];
+
+    // Each record sits at its writer and at the 5 closest of the 7 other nodes, the other writer
+    // among them for some.
+    let with_other = network
+        .holders(records, |index, _| index == other)
+        .await
+        .expect("readable");
+    let servers_only = network
+        .holders(records, |_, _| false)
+        .await
+        .expect("readable");
+    let at_other = network.held_by(other).await.expect("readable");
+    network.stop_all().await;
+    assert_eq!(
+        with_other.all,
+        vec![5; 12],
+        "the writer's own copies left out"
+    );
+    assert!(
+        !at_other.is_empty(),
+        "the other writer is among some closest"
+    );
+    for id in 0..records {
+        let expected = 5 - u32::from(at_other.contains(&id));
+        assert_eq!(with_other.servers[id as usize], expected, "record {id}");
+    }
+    assert_eq!(servers_only.all, with_other.servers);
+    assert_eq!(servers_only.servers, with_other.servers);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,7 +198,7 @@ async fn a_node_back_without_its_store_is_filled_again_by_republishing() {
         ..Scenario::default()
     };
     let mut rng = StdRng::seed_from_u64(11);
-    let (mut network, _writer) = network_with_records(&scenario, 11, 12, &mut rng).await;
+    let (mut network, _writer) = network_with_records(&scenario, (1, 11), 12, &mut rng).await;
     let servers = network.online(Role::Server);
     let mut holdings = Vec::new();
     for &server in &servers {
@@ -195,7 +241,8 @@ async fn a_new_empty_node_is_handed_the_records_it_is_among_the_closest_of() {
     };
     let mut rng = StdRng::seed_from_u64(12);
     let records = 40;
-    let (mut network, writer) = network_with_records(&scenario, 11, records, &mut rng).await;
+    let (mut network, writers) = network_with_records(&scenario, (1, 11), records, &mut rng).await;
+    let writer = writers[0];
     let newcomer = network.add(Role::Server, &mut rng).expect("a server");
     network.start(newcomer, &mut rng).await.expect("it joins");
     network.settle().await;
@@ -241,7 +288,8 @@ async fn records_put_before_and_during_a_partition_are_found_across_it_once_it_h
         ..Scenario::default()
     };
     let mut rng = StdRng::seed_from_u64(5);
-    let (mut network, writer) = network_with_records(&scenario, 15, 10, &mut rng).await;
+    let (mut network, writers) = network_with_records(&scenario, (1, 15), 10, &mut rng).await;
+    let writer = writers[0];
     let handle = network.handle(writer).expect("the writer runs").clone();
 
     // The writer and seven servers on one side, eight servers on the other.
