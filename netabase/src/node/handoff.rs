@@ -17,7 +17,7 @@
 //! so through their gates.
 
 use libp2p::PeerId;
-use libp2p::kad::{KBucketKey, RecordKey};
+use libp2p::kad::{KBucketKey, Record, RecordKey};
 
 /// How many of the holders just behind a newcomer (by distance to the key) send it a record.
 pub(crate) const HANDOFF_SENDERS: usize = 3;
@@ -77,8 +77,47 @@ pub(crate) struct Handoff {
 pub(crate) struct Walk {
     /// The peers this walk hands records to.
     pub(crate) newcomers: Vec<KBucketKey<PeerId>>,
-    /// The last key read; `None` before the first page.
+    /// The last key considered; `None` before the first page.
     pub(crate) after: Option<RecordKey>,
+}
+
+/// What a step of a walk left to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Left {
+    /// The walk has read the whole store.
+    Nothing,
+    /// The page was full: the next one follows as soon as the node has served what is waiting.
+    NextPage,
+    /// The background budget ran out within the page: the walk goes on from the first record
+    /// it did not consider once the budget allows.
+    Budget,
+}
+
+impl Walk {
+    /// One step of the walk over `page` (read after [`Self::after`], at most [`HANDOFF_PAGE`]
+    /// records): the records to send, each with the newcomers `to` picks for it, in key order
+    /// and at most `budget` of them. The walk moves past each record it considered, and stops
+    /// before the first record that would exceed the budget, so no record is skipped.
+    pub(crate) fn step(
+        &mut self,
+        page: Vec<Record>,
+        budget: usize,
+        mut to: impl FnMut(&[KBucketKey<PeerId>], &Record) -> Vec<PeerId>,
+    ) -> (Vec<(Record, Vec<PeerId>)>, Left) {
+        let full = page.len() >= HANDOFF_PAGE;
+        let mut sends = Vec::new();
+        for record in page {
+            if sends.len() >= budget {
+                return (sends, Left::Budget);
+            }
+            self.after = Some(record.key.clone());
+            let peers = to(&self.newcomers, &record);
+            if !peers.is_empty() {
+                sends.push((record, peers));
+            }
+        }
+        (sends, if full { Left::NextPage } else { Left::Nothing })
+    }
 }
 
 impl Handoff {
@@ -109,6 +148,11 @@ impl Handoff {
     /// Keeps `walk` for the next step.
     pub(crate) fn resume(&mut self, walk: Walk) {
         self.walk = Some(walk);
+    }
+
+    /// Whether a walk is in progress or newcomers wait for one.
+    pub(crate) fn pending(&self) -> bool {
+        self.walk.is_some() || !self.waiting.is_empty()
     }
 
     /// How many newcomers wait for the next walk.
@@ -179,6 +223,77 @@ mod tests {
         ));
     }
 
+    /// Records under keys `from..to`, in key order.
+    fn records(from: u8, to: u8) -> Vec<Record> {
+        (from..to)
+            .map(|key| Record::new(RecordKey::new(&[key]), vec![key]))
+            .collect()
+    }
+
+    /// A walk for one newcomer.
+    fn walk() -> (Walk, PeerId) {
+        let newcomer = PeerId::random();
+        let walk = Walk {
+            newcomers: vec![KBucketKey::from(newcomer)],
+            after: None,
+        };
+        (walk, newcomer)
+    }
+
+    /// Sends the records with an even key to every newcomer.
+    fn even(newcomers: &[KBucketKey<PeerId>], record: &Record) -> Vec<PeerId> {
+        if record.key.as_ref()[0] % 2 == 0 {
+            newcomers
+                .iter()
+                .map(|newcomer| *newcomer.preimage())
+                .collect()
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn sent_keys(sends: &[(Record, Vec<PeerId>)]) -> Vec<u8> {
+        sends
+            .iter()
+            .map(|(record, _)| record.key.as_ref()[0])
+            .collect()
+    }
+
+    #[test]
+    fn a_step_sends_no_more_than_the_budget_and_goes_on_where_it_stopped() {
+        let (mut walk, newcomer) = walk();
+        let (sends, left) = walk.step(records(0, 10), 3, even);
+        assert_eq!(sent_keys(&sends), vec![0, 2, 4]);
+        assert!(sends.iter().all(|(_, peers)| peers == &vec![newcomer]));
+        assert_eq!(left, Left::Budget);
+        assert_eq!(
+            walk.after,
+            Some(RecordKey::new(&[4u8])),
+            "5 not considered yet"
+        );
+
+        // The next page is read after key 4.
+        let (sends, left) = walk.step(records(5, 10), 32, even);
+        assert_eq!(sent_keys(&sends), vec![6, 8]);
+        assert_eq!(left, Left::Nothing, "a short page ends the walk");
+        assert_eq!(walk.after, Some(RecordKey::new(&[9u8])));
+    }
+
+    #[test]
+    fn a_full_page_within_the_budget_asks_for_the_next() {
+        let (mut walk, _) = walk();
+        let page = u8::try_from(HANDOFF_PAGE).expect("a page fits in u8 keys");
+        let (sends, left) = walk.step(records(0, page), HANDOFF_PAGE, even);
+        assert_eq!(sends.len(), HANDOFF_PAGE / 2);
+        assert_eq!(left, Left::NextPage);
+        assert_eq!(walk.after, Some(RecordKey::new(&[page - 1])));
+        // Records no newcomer takes cost no budget: 3 sends among 5 records fit a budget of 3.
+        let (mut walk, _) = self::walk();
+        let (sends, left) = walk.step(records(0, 5), 3, even);
+        assert_eq!(sent_keys(&sends), vec![0, 2, 4]);
+        assert_eq!(left, Left::Nothing);
+    }
+
     #[test]
     fn a_flood_of_new_identities_waits_in_bounded_memory() {
         let mut handoff = Handoff::default();
@@ -190,11 +305,14 @@ mod tests {
             handoff.on_new_peer(PeerId::random());
         }
         assert_eq!(handoff.waiting(), MAX_NEWCOMERS);
+        assert!(handoff.pending());
         let walk = handoff.next_walk().expect("newcomers wait");
         assert_eq!(walk.newcomers.len(), MAX_NEWCOMERS);
         assert!(walk.after.is_none());
         assert!(handoff.next_walk().is_none(), "the walk took them all");
+        assert!(!handoff.pending(), "the walk is out being stepped");
         handoff.resume(walk);
+        assert!(handoff.pending());
         handoff.on_new_peer(PeerId::random());
         let resumed = handoff.next_walk().expect("the walk in progress");
         assert_eq!(resumed.newcomers.len(), MAX_NEWCOMERS, "resumed first");

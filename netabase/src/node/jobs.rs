@@ -9,7 +9,7 @@ use libp2p::kad::{KBucketKey, Quorum};
 
 use super::event_loop::{EventLoop, PublishReply, durability_task};
 use super::events::NodeEvent;
-use super::handoff::{HANDOFF_PAGE, hands_off};
+use super::handoff::{HANDOFF_PAGE, Left, hands_off};
 use super::ops::PutOptions;
 use super::queries::MIN_PUBLISH_TTL;
 use crate::node_store::NodeStore;
@@ -100,9 +100,11 @@ impl<S: NodeStore> EventLoop<S> {
 
     /// One step of handing records to the peers that entered the routing table (see
     /// `handoff.rs`): reads a page of the store and sends each record to the newcomers
-    /// [`hands_off`] picks, as one background publication per record. A full page means more to
-    /// read: the next step runs as soon as the loop has served what is waiting. With the
-    /// background budget spent, the step waits for the next tick.
+    /// [`hands_off`] picks, as one background publication per record, no more than the
+    /// background budget has room for. A full page means more to read: the next step runs as
+    /// soon as the loop has served what is waiting. With the budget spent (before or within the
+    /// page), the walk waits for a background query to finish, then goes on from the first record
+    /// it did not send.
     pub(crate) fn run_handoff_job(&mut self) {
         if self.background_queries >= self.settings.max_background_queries {
             return;
@@ -131,30 +133,31 @@ impl<S: NodeStore> EventLoop<S> {
             })
             .collect();
         let replication = self.settings.replication_factor.get();
-        let full = page.len() >= HANDOFF_PAGE;
-        walk.after = page.last().map(|record| record.key.clone());
+        let budget = self
+            .settings
+            .max_background_queries
+            .saturating_sub(self.background_queries);
         let instant = Instant::now();
-        for record in page {
+        let registry = &self.registry;
+        let (sends, left) = walk.step(page, budget, |newcomers, record| {
             // A record of a schema this node does not know is not handed over, as it is not
             // repaired (`queries.rs`): a newcomer that already holds a newer value and accepts
             // replacements for unknown schemas would take this one over it.
             if record
                 .expires
                 .is_some_and(|expires| expires < instant + MIN_PUBLISH_TTL)
-                || self.registry.schema_of(record.key.as_ref()).is_none()
+                || registry.schema_of(record.key.as_ref()).is_none()
             {
-                continue;
+                return Vec::new();
             }
             let key = KBucketKey::from(record.key.clone());
-            let peers: Vec<PeerId> = walk
-                .newcomers
+            newcomers
                 .iter()
                 .filter(|newcomer| hands_off(&key, &local, newcomer, &known, replication))
                 .map(|newcomer| *newcomer.preimage())
-                .collect();
-            if peers.is_empty() {
-                continue;
-            }
+                .collect()
+        });
+        for (record, peers) in sends {
             self.background_queries += 1;
             self.send_publication(
                 record,
@@ -164,11 +167,15 @@ impl<S: NodeStore> EventLoop<S> {
                 false,
             );
         }
-        if full {
-            self.handoff.resume(walk);
-            if let Some(timer) = &mut self.timers.handoff {
-                timer.reset_immediately();
+        match left {
+            Left::Nothing => {}
+            Left::NextPage => {
+                self.handoff.resume(walk);
+                if let Some(timer) = &mut self.timers.handoff {
+                    timer.reset_immediately();
+                }
             }
+            Left::Budget => self.handoff.resume(walk),
         }
     }
 

@@ -419,12 +419,17 @@ impl<S: NodeStore> EventLoop<S> {
         }
     }
 
-    /// A republication or repair is done: its place in the background budget is free, and a
-    /// republish backlog takes it at once.
+    /// A republication, repair or handoff is done: its place in the background budget is free,
+    /// and a republish backlog or a handoff walk that waits for the budget takes it at once.
     fn release_background_query(&mut self) {
         self.background_queries = self.background_queries.saturating_sub(1);
         if self.republish_backlog {
             self.timers.republish.reset_immediately();
+        }
+        if self.handoff.pending()
+            && let Some(timer) = &mut self.timers.handoff
+        {
+            timer.reset_immediately();
         }
     }
 

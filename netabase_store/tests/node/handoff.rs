@@ -8,23 +8,27 @@ use std::time::Duration;
 use crate::support::*;
 use libp2p::PeerId;
 use netabase_store::kad::{KBucketKey, Quorum, RecordKey};
-use netabase_store::{NetabaseSchema, UnknownSchemas};
+use netabase_store::{NetabaseSchema, NodeConfig, UnknownSchemas};
 
 const REPLICATION: usize = 3;
 
 /// Republishing off, so only a handoff can bring a record to a newcomer; a fast handoff check.
-fn handing_over(config: &mut netabase_store::NodeConfig) {
+fn handing_over(config: &mut NodeConfig) {
     config
         .set_republish_interval(None)
         .set_replication_factor(NonZeroUsize::new(REPLICATION).expect("non-zero"))
         .set_handoff_interval(Some(Duration::from_millis(100)));
 }
 
-/// Four nodes, a replication factor of 3: every node holds each of `count` records. The four
+/// Four nodes configured by `configure`, a replication factor of 3: every node holds each of
+/// `count` records. The four
 /// also hand records to each other when one learns of another late, which is settled before this
 /// returns: the tests count handoffs from [`handoffs`]'s figures at that point.
-async fn network_holding_every_record(count: u64) -> (Vec<TestNode>, Vec<Profile>) {
-    let nodes = start_network(4, Net::Memory, handing_over).await;
+async fn network_holding_every_record(
+    count: u64,
+    configure: fn(&mut NodeConfig),
+) -> (Vec<TestNode>, Vec<Profile>) {
+    let nodes = start_network(4, Net::Memory, configure).await;
     let values: Vec<Profile> = (0..count)
         .map(|id| Profile {
             id,
@@ -70,12 +74,31 @@ fn among_closest(value: &Profile, newcomer: PeerId, all: &[PeerId]) -> bool {
     closer_than(value, newcomer, all) < REPLICATION
 }
 
+/// As [`handing_over`], with room for one background publication at a time, so a walk runs out
+/// of budget after every record it sends.
+fn one_at_a_time(config: &mut NodeConfig) {
+    handing_over(config);
+    config.set_max_background_queries(1);
+}
+
 #[tokio::test]
 async fn a_newcomer_is_handed_exactly_the_records_it_is_among_the_closest_of() {
-    let (mut nodes, values) = network_holding_every_record(24).await;
+    newcomer_is_handed_exactly_its_records(24, handing_over).await;
+}
+
+#[tokio::test]
+async fn a_walk_held_to_one_publication_at_a_time_still_hands_over_each_record_once() {
+    newcomer_is_handed_exactly_its_records(40, one_at_a_time).await;
+}
+
+/// A newcomer joins four nodes configured by `configure` holding `count` records: it is handed
+/// every record it is among the closest of, each by the (up to) three holders just behind it, and
+/// no other.
+async fn newcomer_is_handed_exactly_its_records(count: u64, configure: fn(&mut NodeConfig)) {
+    let (mut nodes, values) = network_holding_every_record(count, configure).await;
     let (before, _) = handoffs(&nodes).await;
     let mut config = fast_config(Net::Memory);
-    handing_over(&mut config);
+    configure(&mut config);
     let newcomer = start_node(config, memory_store(), Some(&nodes[1])).await;
     nodes.push(newcomer);
     connect_all(&nodes).await;
@@ -87,7 +110,7 @@ async fn a_newcomer_is_handed_exactly_the_records_it_is_among_the_closest_of() {
         .partition(|value| among_closest(value, newcomer.peer_id(), &peers));
     assert!(
         !expected.is_empty() && !others.is_empty(),
-        "24 random keys put the newcomer among the closest of some and not of others"
+        "{count} random keys put the newcomer among the closest of some and not of others"
     );
     for value in &expected {
         eventually("the newcomer is handed the record", || async {
@@ -122,7 +145,7 @@ async fn a_newcomer_is_handed_exactly_the_records_it_is_among_the_closest_of() {
 
 #[tokio::test]
 async fn a_newcomer_that_refuses_every_record_is_counted_and_the_senders_keep_theirs() {
-    let (mut nodes, values) = network_holding_every_record(12).await;
+    let (mut nodes, values) = network_holding_every_record(12, handing_over).await;
     let (handed_before, failed_before) = handoffs(&nodes).await;
     // A node that knows none of the schemas and refuses records of unknown schemas.
     let (mut config, store) = generic_node_parts(UnknownSchemas::Reject);
