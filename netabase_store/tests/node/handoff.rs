@@ -40,8 +40,19 @@ async fn network_holding_every_record(
             .await
             .expect("all three peers store it");
     }
-    // A peer one of the four learned just before the puts is walked for at the next check.
+    // A peer one of the four learned just before the puts is walked for at the next check; with
+    // a small background budget that walk takes a while, so wait until the counts stand still
+    // (for half a second, within 20 s).
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut counted = handoffs(&nodes).await;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = handoffs(&nodes).await;
+        if now == counted {
+            break;
+        }
+        counted = now;
+    }
     (nodes, values)
 }
 
