@@ -169,6 +169,13 @@ pub struct SimNetwork {
     departed_handoffs: (u64, u64),
 }
 
+/// Adds one to the count of record `id` in `counts`, if it has one.
+fn count(counts: &mut [u32], id: u64) {
+    if let Some(count) = usize::try_from(id).ok().and_then(|id| counts.get_mut(id)) {
+        *count += 1;
+    }
+}
+
 /// How many online nodes hold each record, indexed by record id (see [`SimNetwork::holders`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Holders {
@@ -469,30 +476,16 @@ impl SimNetwork {
             all: vec![0; len],
             servers: vec![0; len],
         };
-        for (role, index) in self
-            .online(Role::Server)
-            .into_iter()
-            .map(|index| (Role::Server, index))
-            .chain(
-                self.online(Role::Writer)
-                    .into_iter()
-                    .map(|index| (Role::Writer, index)),
-            )
-        {
+        for index in self.online(Role::Server) {
             for id in self.held_by(index).await? {
-                if role == Role::Writer && !placed(index, id) {
-                    continue;
-                }
-                let Ok(id) = usize::try_from(id) else {
-                    continue;
-                };
-                if let Some(count) = holders.all.get_mut(id) {
-                    *count += 1;
-                }
-                if role == Role::Server
-                    && let Some(count) = holders.servers.get_mut(id)
-                {
-                    *count += 1;
+                count(&mut holders.all, id);
+                count(&mut holders.servers, id);
+            }
+        }
+        for index in self.online(Role::Writer) {
+            for id in self.held_by(index).await? {
+                if placed(index, id) {
+                    count(&mut holders.all, id);
                 }
             }
         }

@@ -98,7 +98,7 @@ mod tests {
             report.samples.push(Sample::new(
                 Duration::from_secs(3600 * hour as u64),
                 10,
-                holders,
+                (holders, holders),
                 Operations::default(),
                 (0, 0),
                 None,

@@ -87,7 +87,7 @@ pub struct Sample {
     pub holders_median: u32,
     /// The mean number of online nodes holding a record.
     pub holders_mean: f64,
-    /// The fewest online servers (writers left out) holding any one record; 0 until set.
+    /// The fewest online servers (writers left out) holding any one record.
     pub servers_min: u32,
     /// The sampled gets through the DHT, read by writers.
     pub gets: Operations,
@@ -107,10 +107,12 @@ pub struct Sample {
 }
 
 impl Sample {
+    /// A sample from the holders of each record (`holders`, by record id) and, of them, the
+    /// servers (`servers`).
     pub(crate) fn new(
         at: Duration,
         online: usize,
-        holders: &[u32],
+        (holders, servers): (&[u32], &[u32]),
         gets: Operations,
         (republished, republish_failed): (u64, u64),
         resident_bytes: Option<u64>,
@@ -133,7 +135,7 @@ impl Sample {
             gets,
             republished,
             republish_failed,
-            servers_min: 0,
+            servers_min: servers.iter().copied().min().unwrap_or(0),
             handed_off: 0,
             handoff_failed: 0,
             resident_bytes,
@@ -421,7 +423,7 @@ mod tests {
         let sample = Sample::new(
             Duration::ZERO,
             10,
-            &[0, 3, 5, 7],
+            (&[0, 3, 5, 7], &[0, 2, 4, 7]),
             Operations::default(),
             (0, 0),
             None,
@@ -436,6 +438,7 @@ mod tests {
         );
         assert_eq!(sample.holders_mean, 3.75);
         assert_eq!(sample.held(), 0.75);
+        assert_eq!(sample.servers_min, 0);
     }
 
     #[test]

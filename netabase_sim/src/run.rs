@@ -202,12 +202,11 @@ async fn sample(
     let mut sample = Sample::new(
         at,
         network.online_count(),
-        &holders.all,
+        (&holders.all, &holders.servers),
         gets,
         republications,
         crate::memory::resident_bytes(),
     );
-    sample.servers_min = holders.servers.iter().copied().min().unwrap_or(0);
     (sample.handed_off, sample.handoff_failed) = network.handoffs().await;
     Ok(sample)
 }
